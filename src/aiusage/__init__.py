@@ -1,0 +1,43 @@
+"""aiusage: record every AI/LLM API call and see what it costs.
+
+The Python API::
+
+    import aiusage
+
+    aiusage.record(model="gpt-4o", input_tokens=1200, output_tokens=300, user_id="alice")
+
+    @aiusage.track(function="summarise")
+    def summarise(text): ...
+
+Heavy modules load on first use, so ``import aiusage`` stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aiusage._version import __version__
+
+if TYPE_CHECKING:
+    from aiusage.extract import usage_from_response
+    from aiusage.tracking import context, record, track
+
+__all__ = ["__version__", "context", "record", "track", "usage_from_response"]
+
+_LAZY = {
+    "record": "aiusage.tracking",
+    "track": "aiusage.tracking",
+    "context": "aiusage.tracking",
+    "usage_from_response": "aiusage.extract",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'aiusage' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

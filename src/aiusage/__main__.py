@@ -1,0 +1,5 @@
+"""``python -m aiusage``."""
+
+from aiusage.cli import main
+
+main()

@@ -1,0 +1,53 @@
+"""A mergeable log-bucket histogram for latency percentiles (DDSketch-style).
+
+Values map to bucket ``ceil(log(v) / log(GAMMA))``; the estimate of a bucket is the value
+whose relative distance to both bucket edges is ``ALPHA``, so every percentile is within
+``ALPHA`` = 1% (relative) of a value actually in the data — well inside the 2% promised.
+Buckets are a ``dict[int, int]``: merging two histograms adds counts, so partial rollups
+merge exactly. Memory is bounded by the value range (≈1,200 buckets from 1 µs to 1 day).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+ALPHA = 0.01
+GAMMA = (1 + ALPHA) / (1 - ALPHA)
+_LOG_GAMMA = math.log(GAMMA)
+ZERO_BUCKET = -(2**31)  # values ≤ 1e-9 (0 ms latencies)
+_MIN_VALUE = 1e-9
+
+
+def bucket_of(value: float) -> int:
+    """The bucket index of a value ≥ 0."""
+    if value <= _MIN_VALUE:
+        return ZERO_BUCKET
+    return math.ceil(math.log(value) / _LOG_GAMMA)
+
+
+def bucket_value(index: int) -> float:
+    """The representative value of a bucket."""
+    if index == ZERO_BUCKET:
+        return 0.0
+    return 2 * GAMMA**index / (GAMMA + 1)
+
+
+def merge_into(target: dict[int, int], other: Mapping[int, int]) -> None:
+    """Add ``other``'s counts to ``target``."""
+    for k, n in other.items():
+        target[k] = target.get(k, 0) + n
+
+
+def quantile(buckets: Mapping[int, int], q: float) -> float | None:
+    """The ``q`` quantile (0–1, nearest rank) of the histogram, ``None`` when empty."""
+    total = sum(buckets.values())
+    if total == 0:
+        return None
+    rank = max(1, math.ceil(q * total))
+    seen = 0
+    for index in sorted(buckets):
+        seen += buckets[index]
+        if seen >= rank:
+            return bucket_value(index)
+    return bucket_value(max(buckets))  # pragma: no cover - rank ≤ total always hits

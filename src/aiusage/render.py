@@ -1,0 +1,191 @@
+"""Terminal rendering of report documents as rich tables (colour only on a terminal).
+
+Takes the plain documents of :mod:`aiusage.report` and returns rich renderables; printing is
+the CLI's job.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any, TextIO
+
+from rich import box
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "CNY": "¥", "JPY": "JP¥", "INR": "₹"}
+MAX_MODELS_SHOWN = 3
+
+
+def make_console(stream: TextIO | None = None, *, plain: bool = False) -> Console:
+    """A console for ``stream``: colour only on a terminal without ``NO_COLOR`` and not
+    ``plain``; width from ``COLUMNS``, else the terminal, else 120 for pipes."""
+    stream = stream or sys.stdout
+    is_tty = stream.isatty()
+    no_color = plain or not is_tty or "NO_COLOR" in os.environ
+    width = int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else None
+    if width is None and not is_tty:
+        width = 120
+    return Console(
+        file=stream,
+        no_color=no_color,
+        color_system=None if no_color else "auto",
+        highlight=False,
+        width=width,
+        emoji=False,
+        soft_wrap=False,
+    )
+
+
+def money(amount: float | None, currency: str) -> str:
+    """``amount`` with its currency: ``$1,234.56``, ``¥0.0123``, ``12.50 CHF``."""
+    if amount is None:
+        return "-"
+    digits = 2 if abs(amount) >= 1 or amount == 0 else 4
+    number = f"{amount:,.{digits}f}"
+    symbol = SYMBOLS.get(currency)
+    return f"{symbol}{number}" if symbol else f"{number} {currency}"
+
+
+def count(value: int | None) -> str:
+    """An integer with thousands separators."""
+    return "-" if value is None else f"{value:,}"
+
+
+def percent(rate: float | None) -> str:
+    """A 0–1 rate as a percentage."""
+    return "-" if rate is None else f"{rate * 100:.1f}%"
+
+
+def _cost_cell(row: Mapping[str, Any], currency: str) -> Text:
+    text = Text(money(row["cost"], currency))
+    if row.get("unpriced_requests"):
+        text.append(" *", style="bold yellow")
+    return text
+
+
+def _rate_cell(row: Mapping[str, Any]) -> Text:
+    rate = row.get("success_rate")
+    style = "" if rate is None or rate >= 0.99 else ("red" if rate < 0.9 else "yellow")
+    return Text(percent(rate), style=style)
+
+
+def _label(value: Any) -> str:
+    return "(none)" if value is None else str(value)
+
+
+def _models(models: Sequence[str]) -> str:
+    shown = list(models[:MAX_MODELS_SHOWN])
+    if len(models) > MAX_MODELS_SHOWN:
+        shown.append(f"+{len(models) - MAX_MODELS_SHOWN}")
+    return ", ".join(shown)
+
+
+def report_view(doc: Mapping[str, Any]) -> RenderableType:
+    """A report document as a table with a totals row and notes."""
+    currency = doc["currency"]
+    table = Table(box=box.SIMPLE_HEAD, show_footer=False, pad_edge=False, title=_title(doc))
+    table.add_column(doc["period"].capitalize() if doc["period"] != "total" else "Period")
+    for name in doc["group_by"]:
+        table.add_column(name)
+    has_models = bool(doc["rows"]) and "models" in doc["rows"][0]
+    for heading in ("Requests", "Input", "Output", "Cache read", "Cache write", "Cost", "Success"):
+        table.add_column(heading, justify="right")
+    if has_models:
+        table.add_column("Models", overflow="fold")
+    for row in doc["rows"]:
+        cells: list[RenderableType] = [row["period"], *(_label(row[f]) for f in doc["group_by"])]
+        cells += _metric_cells(row, currency)
+        if has_models:
+            cells.append(_models(row["models"]))
+        table.add_row(*cells)
+    totals = doc["totals"]
+    table.add_section()
+    total_cells: list[RenderableType] = [Text("Total", style="bold"), *("" for _ in doc["group_by"])]
+    total_cells += _metric_cells(totals, currency)
+    if has_models:
+        total_cells.append("")
+    table.add_row(*total_cells, style="bold")
+    return Group(table, *_notes(doc))
+
+
+def _metric_cells(row: Mapping[str, Any], currency: str) -> list[RenderableType]:
+    return [
+        count(row["requests"]),
+        count(row["input_tokens"]),
+        count(row["output_tokens"]),
+        count(row["cache_read_tokens"]),
+        count(row["cache_write_tokens"]),
+        _cost_cell(row, currency),
+        _rate_cell(row),
+    ]
+
+
+def _title(doc: Mapping[str, Any]) -> str:
+    rng = doc["range"]
+    since = (rng["since"] or "start")[:16].replace("T", " ")
+    until = (rng["until"] or "now")[:16].replace("T", " ")
+    return f"AI usage {since} → {until} ({rng['tz']}, {doc['currency']})"
+
+
+def _notes(doc: Mapping[str, Any]) -> list[Text]:
+    notes = []
+    unpriced = doc.get("unpriced_models") or []
+    if unpriced:
+        n = sum(u["requests"] for u in unpriced)
+        names = ", ".join(u["model"] for u in unpriced[:5])
+        notes.append(
+            Text(
+                f"* {n:,} requests have no price (models: {names}); their cost is not included. "
+                "Add the models to pricing.yaml in the data dir.",
+                style="yellow",
+            )
+        )
+    if not doc["rows"] or not doc["totals"]["requests"]:
+        notes.append(Text("No usage recorded in this range.", style="dim"))
+    return notes
+
+
+def top_users_view(doc: Mapping[str, Any]) -> RenderableType:
+    """A top-users document as a ranked table."""
+    currency = doc["currency"]
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title=_title(doc).replace("AI usage", f"Top users by {doc['by']}"))
+    table.add_column("#", justify="right")
+    table.add_column("User")
+    for heading in ("Requests", "Tokens", "Cost", "Share", "Success"):
+        table.add_column(heading, justify="right")
+    table.add_column("Favourite model")
+    for user in doc["users"]:
+        table.add_row(
+            str(user["rank"]),
+            _label(user["user_id"]),
+            count(user["requests"]),
+            count(user["total_tokens"]),
+            _cost_cell(user, currency),
+            percent(user["share"]),
+            _rate_cell(user),
+            user["favourite_model"] or "-",
+        )
+    shown = len(doc["users"])
+    notes = _notes({**doc, "rows": doc["users"]})
+    if doc["users_total"] > shown:
+        notes.append(Text(f"{doc['users_total'] - shown} more users not shown (--limit).", style="dim"))
+    return Group(table, *notes)
+
+
+def record_line(rec: Mapping[str, Any]) -> str:
+    """One human line describing a record just written."""
+    parts = [rec["model"]]
+    parts.append(f"{rec['input_tokens']:,} in / {rec['output_tokens']:,} out")
+    cached = rec["cache_read_tokens"] + rec["cache_write_tokens"]
+    if cached:
+        parts.append(f"{rec['cache_read_tokens']:,} cache read / {rec['cache_write_tokens']:,} cache write")
+    parts.append("unpriced" if rec.get("cost") is None else money(rec["cost"], rec["currency"]))
+    if rec.get("user_id"):
+        parts.append(f"user {rec['user_id']}")
+    if not rec.get("success", True):
+        parts.append(f"FAILED: {rec.get('error_msg') or 'error'}")
+    return "recorded " + " · ".join(parts)

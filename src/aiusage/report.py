@@ -1,0 +1,290 @@
+"""Report views: the SPEC.md §5 documents (``aiusage.report/1``, ``aiusage.top-users/1``) built
+from one :class:`~aiusage.aggregate.Rollup`.
+
+Every document is a plain dict: ``schema``, ``generated_at``, ``range`` (``since``,
+``until``, ``tz``), ``currency`` and the view's data. Metric names are those of
+:data:`METRICS`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiusage.aggregate import COST_SCALE, Acc, Filters, Query, Rollup, dimension_field, scan
+from aiusage.errors import UsageError
+from aiusage.histogram import quantile
+from aiusage.pricing import PricingTable
+from aiusage.store import files_between
+from aiusage.timerange import PeriodKeys, TimeRange, iso_local, iso_utc
+
+METRICS = (
+    "requests",
+    "successes",
+    "failures",
+    "success_rate",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "total_tokens",
+    "cost",
+    "avg_duration_ms",
+    "p50_duration_ms",
+    "p95_duration_ms",
+    "p99_duration_ms",
+    "avg_ttfb_ms",
+    "p50_ttfb_ms",
+    "p95_ttfb_ms",
+    "p99_ttfb_ms",
+    "unpriced_requests",
+)
+TOP_BY = {"cost": "cost", "tokens": "total_tokens", "requests": "requests"}
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def metrics(acc: Acc) -> dict[str, Any]:
+    """The SPEC.md §5 metrics of one group (cost already in the report currency)."""
+    return {
+        "requests": acc.requests,
+        "successes": acc.successes,
+        "failures": acc.requests - acc.successes,
+        "success_rate": round(acc.successes / acc.requests, 6) if acc.requests else None,
+        "input_tokens": acc.input,
+        "output_tokens": acc.output,
+        "cache_read_tokens": acc.cache_read,
+        "cache_write_tokens": acc.cache_write,
+        "reasoning_tokens": acc.reasoning,
+        "total_tokens": acc.input + acc.output + acc.cache_read + acc.cache_write,
+        "cost": acc.cost / COST_SCALE,
+        "avg_duration_ms": _ms(acc.dur_sum / acc.dur_n) if acc.dur_n else None,
+        "p50_duration_ms": _ms(quantile(acc.dur_hist, 0.50)),
+        "p95_duration_ms": _ms(quantile(acc.dur_hist, 0.95)),
+        "p99_duration_ms": _ms(quantile(acc.dur_hist, 0.99)),
+        "avg_ttfb_ms": _ms(acc.ttfb_sum / acc.ttfb_n) if acc.ttfb_n else None,
+        "p50_ttfb_ms": _ms(quantile(acc.ttfb_hist, 0.50)),
+        "p95_ttfb_ms": _ms(quantile(acc.ttfb_hist, 0.95)),
+        "p99_ttfb_ms": _ms(quantile(acc.ttfb_hist, 0.99)),
+        "unpriced_requests": acc.unpriced,
+    }
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a view reads from and how it prices and converts: the data dir, pricing table,
+    report currency and the currency assumed for records that name none."""
+
+    data_dir: Path
+    pricing: PricingTable
+    currency: str
+    default_currency: str = "USD"
+
+
+def run_query(source: Source, query: Query) -> Rollup:
+    """One pass over the files of ``query.range``."""
+    files = files_between(source.data_dir, query.range.first_day(), query.range.last_day())
+    return scan(files, query, source.pricing, default_currency=source.default_currency)
+
+
+def envelope(
+    kind: str, query_range: TimeRange, tz: ZoneInfo, currency: str, *, now: float | None = None
+) -> dict[str, Any]:
+    """The fields every document starts with (SPEC.md §5)."""
+    generated = time.time() if now is None else now
+    return {
+        "schema": f"aiusage.{kind}/1",
+        "generated_at": iso_utc(generated),
+        "range": {
+            "since": None if query_range.since is None else iso_local(query_range.since, tz),
+            "until": None if query_range.until is None else iso_local(query_range.until, tz),
+            "tz": tz.key,
+        },
+        "currency": currency,
+    }
+
+
+def _skipped(rollup: Rollup) -> dict[str, Any]:
+    first = rollup.skipped.first
+    return {
+        "skipped_lines": rollup.skipped.count,
+        "first_skipped_line": None
+        if first is None
+        else {"file": first[0], "line": first[1], "reason": first[2]},
+    }
+
+
+def _unpriced(rollup: Rollup) -> list[dict[str, Any]]:
+    return [
+        {"model": m, "requests": n}
+        for m, n in sorted(rollup.unpriced_models.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+
+
+def _sort_key(sort: str) -> tuple[str, bool]:
+    """(field, descending) for a ``--sort`` value; ``-`` prefix flips the order."""
+    flip = sort.startswith("-")
+    name = sort.lstrip("-")
+    descending = name in METRICS
+    return name, descending != flip
+
+
+def _sorted_rows(rows: list[dict[str, Any]], sort: str | None, fields: list[str]) -> list[dict[str, Any]]:
+    if sort is None:
+        # Periods in order; within a period, the most expensive group first.
+        return sorted(rows, key=lambda r: (r["period"], -r["cost"], *(str(r[f]) for f in fields)))
+    name, descending = _sort_key(sort)
+    allowed = {"period", *fields, *METRICS}
+    if name not in allowed:
+        raise UsageError(f"cannot sort by {name!r} (choose from period, {', '.join([*fields, *METRICS])})")
+
+    def key(row: dict[str, Any]) -> tuple[bool, Any]:
+        value = row.get(name)
+        return (value is None, value if value is not None else 0)
+
+    present = [r for r in rows if r.get(name) is not None]
+    missing = [r for r in rows if r.get(name) is None]
+    return sorted(present, key=key, reverse=descending) + missing
+
+
+def build_report(
+    source: Source,
+    query: Query,
+    *,
+    sort: str | None = None,
+    limit: int | None = None,
+    now: float | None = None,
+) -> dict[str, Any]:
+    """The ``aiusage.report/1`` document: totals and one row per period × group."""
+    dims = query.dims
+    with_models = "model" not in dims
+    scan_query = Query(
+        dims=(*dims, "model") if with_models else dims,
+        period=query.period,
+        tz=query.tz,
+        range=query.range,
+        filters=query.filters,
+    )
+    rollup = run_query(source, scan_query)
+    fields = [dimension_field(d) for d in dims]
+    groups = rollup.fold(dims, currency=source.currency, pricing=source.pricing)
+    models: dict[tuple[Any, ...], dict[str, int]] = {}
+    if with_models:
+        for key, acc in rollup.fold((*dims, "model"), currency=source.currency, pricing=source.pricing).items():
+            models.setdefault(key[:-1], {})[key[-1]] = acc.requests
+    if not dims and query.period != "total" and query.range.since is not None and query.range.until is not None:
+        for pk in PeriodKeys(query.period, query.tz).keys_between(query.range.since, query.range.until):
+            groups.setdefault((pk,), Acc())
+    rows = []
+    for key, acc in groups.items():
+        row: dict[str, Any] = {"period": key[0]}
+        row.update(zip(fields, key[1:], strict=True))
+        if with_models:
+            used = models.get(key, {})
+            row["models"] = sorted(used, key=lambda m: (-used[m], m))
+        row.update(metrics(acc))
+        rows.append(row)
+    rows = _sorted_rows(rows, sort, fields)
+    if limit is not None:
+        rows = rows[:limit]
+    totals = Acc()
+    for acc in groups.values():
+        totals.merge(acc)
+    doc = envelope("report", query.range, query.tz, source.currency, now=now)
+    doc.update(
+        {
+            "period": query.period,
+            "group_by": fields,
+            "filters": _filters_doc(query.filters),
+            "totals": metrics(totals),
+            "rows": rows,
+            **_skipped(rollup),
+            "unpriced_models": _unpriced(rollup),
+        }
+    )
+    return doc
+
+
+def _filters_doc(filters: Filters) -> dict[str, Any]:
+    out: dict[str, Any] = {dimension_field(k): sorted(v) for k, v in filters.fields.items()}
+    if filters.tags:
+        out["tags"] = dict(filters.tags)
+    return out
+
+
+def build_top_users(
+    source: Source,
+    query: Query,
+    *,
+    by: str = "cost",
+    limit: int = 10,
+    now: float | None = None,
+) -> dict[str, Any]:
+    """The ``aiusage.top-users/1`` document: the users with the highest cost, tokens or
+    requests, each with their share of the total and favourite model."""
+    if by not in TOP_BY:
+        raise UsageError(f"cannot rank users by {by!r} (choose from {', '.join(TOP_BY)})")
+    if limit < 1:
+        raise UsageError(f"--limit must be at least 1, got {limit}")
+    scan_query = Query(("user", "model"), "total", query.tz, query.range, query.filters)
+    rollup = run_query(source, scan_query)
+    per_user = rollup.fold(("user",), currency=source.currency, pricing=source.pricing, period=False)
+    per_model = rollup.fold(("user", "model"), currency=source.currency, pricing=source.pricing, period=False)
+    favourite: dict[str | None, tuple[int, int, str]] = {}
+    for (user, model), acc in per_model.items():
+        candidate = (acc.requests, acc.cost, model)
+        best = favourite.get(user)
+        if best is None or candidate[:2] > best[:2] or (candidate[:2] == best[:2] and model < best[2]):
+            favourite[user] = candidate
+    metric = TOP_BY[by]
+    total_acc = Acc()
+    for acc in per_user.values():
+        total_acc.merge(acc)
+    totals = metrics(total_acc)
+    entries = []
+    for (user,), acc in per_user.items():
+        m = metrics(acc)
+        grand = totals[metric]
+        entries.append(
+            {
+                "user_id": user,
+                **m,
+                "share": round(m[metric] / grand, 6) if grand else None,
+                "favourite_model": favourite[user][2] if user in favourite else None,
+            }
+        )
+    entries.sort(key=lambda e: (-e[metric], -e["cost"], str(e["user_id"])))
+    for rank, entry in enumerate(entries, 1):
+        entry["rank"] = rank
+    doc = envelope("top-users", query.range, query.tz, source.currency, now=now)
+    doc.update(
+        {
+            "by": by,
+            "limit": limit,
+            "filters": _filters_doc(query.filters),
+            "totals": totals,
+            "users_total": len(entries),
+            "users": entries[:limit],
+            **_skipped(rollup),
+            "unpriced_models": _unpriced(rollup),
+        }
+    )
+    return doc
+
+
+def report_columns(doc: Mapping[str, Any]) -> list[str]:
+    """The column order of a report document's rows: period, group fields, models, metrics."""
+    with_models = bool(doc["rows"]) and "models" in doc["rows"][0]
+    return ["period", *doc["group_by"], *(["models"] if with_models else []), *METRICS]
+
+
+def top_users_columns() -> list[str]:
+    """The column order of a top-users document's entries."""
+    return ["rank", "user_id", "favourite_model", "share", *METRICS]

@@ -1,0 +1,207 @@
+"""The store: a data dir of daily JSONL files (SPEC.md §2), appended to safely and read
+line by line.
+
+Layout: ``<data dir>/usage_YYYY-MM-DD.jsonl`` (one file per UTC day), older days possibly
+``usage_YYYY-MM-DD.jsonl.gz``. Appends are one ``write()`` of whole lines on an ``O_APPEND``
+descriptor under an exclusive ``flock``, so concurrent writers never interleave; a torn last
+line left by a crash is closed with a newline before the next append. New files are 0600 and
+new directories 0700: logs name users and keys.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import errno
+import gzip
+import os
+import re
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiusage.errors import DataError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: O_APPEND alone, no advisory lock
+    fcntl = None  # type: ignore[assignment]
+
+ENV_HOME = "AIUSAGE_HOME"
+FILE_RE = re.compile(r"^usage_(\d{4}-\d{2}-\d{2})\.jsonl(\.gz)?$")
+DAY_SECONDS = 86400
+# Batches are written in chunks of whole lines: one write() each, under one lock.
+WRITE_CHUNK = 1 << 20
+
+
+def default_data_dir() -> Path:
+    """The platform's user data dir for aiusage (``~/.local/share/aiusage`` on Linux)."""
+    home = Path.home()
+    if sys.platform == "darwin":
+        return home / "Library" / "Application Support" / "aiusage"
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA")
+        return (Path(base) if base else home / "AppData" / "Local") / "aiusage"
+    xdg = os.environ.get("XDG_DATA_HOME")
+    return (Path(xdg) if xdg else home / ".local" / "share") / "aiusage"
+
+
+def resolve_data_dir(option: str | os.PathLike[str] | None = None) -> Path:
+    """The data dir: ``option`` (``--data-dir``), else ``$AIUSAGE_HOME``, else the default."""
+    if option:
+        return Path(option).expanduser()
+    env = os.environ.get(ENV_HOME)
+    if env:
+        return Path(env).expanduser()
+    return default_data_dir()
+
+
+def require_data_dir(path: Path) -> Path:
+    """``path`` if it is a readable directory; :class:`DataError` saying why otherwise."""
+    if not path.exists():
+        raise DataError(f"data dir {path} does not exist (nothing recorded there yet?)")
+    if not path.is_dir():
+        raise DataError(f"data dir {path} is not a directory")
+    if not os.access(path, os.R_OK | os.X_OK):
+        raise DataError(f"data dir {path} is not readable (permission denied)")
+    return path
+
+
+def ensure_data_dir(path: Path) -> Path:
+    """Create the data dir (mode 0700) for writing.
+
+    Like ``mkdir`` rather than ``mkdir -p``: a missing parent is most likely a typo, so only
+    the default data dir is created with its parents.
+    """
+    if path.is_dir():
+        return path
+    try:
+        if path == default_data_dir():
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        elif not path.parent.is_dir():
+            raise DataError(f"cannot create data dir {path}: {path.parent} does not exist")
+        else:
+            path.mkdir(mode=0o700, exist_ok=True)
+    except FileExistsError as exc:
+        raise DataError(f"data dir {path} exists and is not a directory") from exc
+    except OSError as exc:
+        raise DataError(f"cannot create data dir {path}: {exc.strerror or exc}") from exc
+    return path
+
+
+def day_of(timestamp: float) -> dt.date:
+    """The UTC day a timestamp belongs to (its file)."""
+    return dt.date(1970, 1, 1) + dt.timedelta(days=int(timestamp // DAY_SECONDS))
+
+
+def day_path(data_dir: Path, day: dt.date) -> Path:
+    """The plain (appendable) file of one UTC day."""
+    return data_dir / f"usage_{day.isoformat()}.jsonl"
+
+
+@dataclass(frozen=True)
+class DayFile:
+    """One data file: its UTC day and path (plain or gzip)."""
+
+    day: dt.date
+    path: Path
+
+    @property
+    def compressed(self) -> bool:
+        """Whether the file is gzip-compressed."""
+        return self.path.suffix == ".gz"
+
+
+def list_files(data_dir: Path) -> list[DayFile]:
+    """Every data file of the data dir, oldest day first (a day's .gz before its .jsonl)."""
+    found = []
+    try:
+        entries = list(os.scandir(data_dir))
+    except OSError as exc:
+        raise DataError(f"cannot list data dir {data_dir}: {exc.strerror or exc}") from exc
+    for entry in entries:
+        m = FILE_RE.match(entry.name)
+        if m and entry.is_file():
+            try:
+                day = dt.date.fromisoformat(m.group(1))
+            except ValueError:
+                continue
+            found.append(DayFile(day, Path(entry.path)))
+    found.sort(key=lambda f: (f.day, not f.compressed))
+    return found
+
+
+def files_between(
+    data_dir: Path, first: dt.date | None, last: dt.date | None
+) -> list[DayFile]:
+    """The data files whose UTC day lies in ``[first, last]`` (``None`` = unbounded)."""
+    return [
+        f
+        for f in list_files(data_dir)
+        if (first is None or f.day >= first) and (last is None or f.day <= last)
+    ]
+
+
+def iter_lines(path: Path) -> Iterator[bytes]:
+    """The lines of a data file (gzip or plain), newline kept, streamed; never the whole file
+    in memory."""
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as gz:
+                yield from gz
+        else:
+            with open(path, "rb", buffering=1 << 20) as fh:
+                yield from fh
+    except (OSError, EOFError) as exc:
+        raise DataError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from exc
+
+
+def _lock(fd: int) -> None:
+    if fcntl is not None:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+
+
+def _needs_newline(fd: int) -> bool:
+    """Whether the file's last byte is not a newline (a torn last line from a crash)."""
+    size = os.fstat(fd).st_size
+    return size > 0 and os.pread(fd, 1, size - 1) != b"\n"
+
+
+def append_lines(path: Path, lines: Iterable[bytes]) -> None:
+    """Append whole lines (each ending in ``\\n``) to ``path`` atomically per chunk.
+
+    The file is created 0600. Under an exclusive advisory lock, a torn last line is first
+    closed with a newline, then the lines go out in ``write()`` calls of whole lines.
+    """
+    try:
+        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+        fd = os.open(path, flags, 0o600)
+    except OSError as exc:
+        raise DataError(f"cannot open {path} for appending: {exc.strerror or exc}") from exc
+    try:
+        _lock(fd)
+        prefix = b"\n" if _needs_newline(fd) else b""
+        chunk: list[bytes] = [prefix] if prefix else []
+        size = len(prefix)
+        for line in lines:
+            chunk.append(line)
+            size += len(line)
+            if size >= WRITE_CHUNK:
+                _write_all(fd, b"".join(chunk), path)
+                chunk, size = [], 0
+        if chunk:
+            _write_all(fd, b"".join(chunk), path)
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _write_all(fd: int, data: bytes, path: Path) -> None:
+    try:
+        written = os.write(fd, data)
+    except OSError as exc:
+        reason = "disk full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+        raise DataError(f"cannot write to {path}: {reason}") from exc
+    if written != len(data):
+        # A short write on a regular file means the disk filled up mid-way; the partial
+        # line is closed with a newline by the next append and skipped by readers.
+        raise DataError(f"cannot write to {path}: short write (disk full?)")

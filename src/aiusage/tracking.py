@@ -1,0 +1,226 @@
+"""Recording calls: turning fields into priced records and appending them to the store.
+
+:func:`record` and :func:`track` are the Python API (``aiusage.record``,
+``@aiusage.track``); they never raise into the caller's code — their own failures (bad data
+dir, full disk, invalid field) are logged on the ``aiusage`` logger instead. The CLI's
+``record`` command uses :func:`prepare` and :func:`write`, which do raise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+import inspect
+import logging
+import os
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar, cast
+
+from aiusage.config import load_config
+from aiusage.errors import AiusageError
+from aiusage.extract import usage_from_response
+from aiusage.pricing import PricingTable, load_table, to_float
+from aiusage.records import Record, build_record, serialize
+from aiusage.store import append_lines, day_of, day_path, ensure_data_dir, resolve_data_dir
+
+logger = logging.getLogger("aiusage")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_context: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
+    "aiusage_context", default={}
+)
+_warned_models: set[str] = set()
+_tables: dict[tuple[Path, float], PricingTable] = {}
+
+
+def price(rec: Record, table: PricingTable) -> Record:
+    """Fill ``cost``, ``currency``, ``provider`` and ``price_ref`` of a built record from
+    ``table`` where the caller left them out. An unknown model keeps ``cost: null``."""
+    if rec.get("kind") != "call":
+        return rec
+    entry = table.lookup(rec["model"])
+    if entry is None:
+        return rec
+    if rec.get("provider") is None:
+        rec["provider"] = entry.provider
+    if rec["cost"] is None:
+        rec["cost"] = to_float(
+            entry.cost(
+                input_tokens=rec["input_tokens"],
+                output_tokens=rec["output_tokens"],
+                cache_read_tokens=rec["cache_read_tokens"],
+                cache_write_tokens=rec["cache_write_tokens"],
+            )
+        )
+        rec["currency"] = entry.currency
+        rec["price_ref"] = table.price_ref(entry)
+    return rec
+
+
+def prepare(
+    fields: Mapping[str, Any],
+    *,
+    table: PricingTable,
+    default_currency: str = "USD",
+    now: float | None = None,
+) -> Record:
+    """Validate ``fields`` into a complete, priced record (raises on invalid fields)."""
+    t = time.time() if now is None else now
+    currency_given = fields.get("currency") is not None
+    rec = build_record(fields, now=t, default_currency=default_currency)
+    if not currency_given and rec.get("cost") is not None and rec["kind"] == "call":
+        # A cost given without a currency is in the model's price currency.
+        entry = table.lookup(rec["model"])
+        if entry is not None:
+            rec["currency"] = entry.currency
+    price(rec, table)
+    # Keep the canonical field order after pricing filled fields in.
+    return build_record(rec, now=t, default_currency=default_currency)
+
+
+def write(data_dir: Path, records: Iterable[Record]) -> int:
+    """Append records to the files of their UTC days; the number written."""
+    by_day: dict[Path, list[bytes]] = defaultdict(list)
+    for rec in records:
+        by_day[day_path(data_dir, day_of(rec["timestamp"]))].append(serialize(rec))
+    if by_day:
+        ensure_data_dir(data_dir)
+    for path, lines in sorted(by_day.items()):
+        append_lines(path, lines)
+    return sum(len(v) for v in by_day.values())
+
+
+def table_for(data_dir: Path) -> PricingTable:
+    """The pricing table for ``data_dir``, cached while its ``pricing.yaml`` is unchanged."""
+    override = data_dir / "pricing.yaml"
+    try:
+        stamp = override.stat().st_mtime
+    except OSError:
+        stamp = 0.0
+    key = (data_dir, stamp)
+    table = _tables.get(key)
+    if table is None:
+        table = _tables[key] = load_table(data_dir=data_dir)
+    return table
+
+
+@contextlib.contextmanager
+def context(**fields: Any) -> Iterator[None]:
+    """Add ``fields`` (``user_id``, ``session_id``, ``tags``, ...) to every record made inside
+    the block, in this thread or task."""
+    token = _context.set({**_context.get(), **fields})
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+def record(
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    raise_errors: bool = False,
+    **fields: Any,
+) -> Record | None:
+    """Record one call (fields as in SPEC.md §1) and return the record written.
+
+    Errors are logged, and ``None`` returned, unless ``raise_errors`` is true: recording
+    must never break the code it observes.
+    """
+    try:
+        directory = resolve_data_dir(data_dir)
+        table = table_for(directory)
+        currency = load_config(directory).currency or "USD"
+        rec = prepare({**_context.get(), **fields}, table=table, default_currency=currency)
+        write(directory, [rec])
+    except (AiusageError, OSError) as exc:
+        if raise_errors:
+            raise
+        logger.error("aiusage: call not recorded: %s", exc)
+        return None
+    if rec.get("cost") is None and rec["kind"] == "call" and rec["model"] not in _warned_models:
+        _warned_models.add(rec["model"])
+        logger.warning("aiusage: no price for model %r: recorded with cost null", rec["model"])
+    return rec
+
+
+def _failure_fields(exc: BaseException) -> dict[str, Any]:
+    fields: dict[str, Any] = {"success": False, "error_msg": f"{type(exc).__name__}: {exc}"[:500]}
+    status = getattr(exc, "status_code", None) or getattr(exc, "status", None)
+    if isinstance(status, int) and 100 <= status <= 599:
+        fields["status_code"] = status
+    return fields
+
+
+def _result_fields(result: Any) -> dict[str, Any]:
+    usage = usage_from_response(result)
+    return usage.fields() if usage is not None else {}
+
+
+def _record_quietly(fields: dict[str, Any]) -> None:
+    try:
+        record(**fields)
+    except Exception:  # never let tracking break the caller
+        logger.exception("aiusage: call not recorded")
+
+
+def track(
+    *,
+    function: str | None = None,
+    model: str | None = None,
+    user_id: str | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+    **fields: Any,
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Decorate a sync or async function that calls a model: each call is recorded with its
+    duration, token counts read from the returned response's ``usage``, and — when it
+    raises — as a failure with the exception's message (the exception is re-raised)."""
+    static = {
+        k: v
+        for k, v in {"function": function, "model": model, "user_id": user_id, **fields}.items()
+        if v is not None
+    }
+
+    def decorator(fn: Callable[P, R]) -> Callable[P, R]:
+        def finish(start: float, outcome: dict[str, Any]) -> None:
+            # The decorator's arguments win over what the response says (e.g. its model).
+            merged = {**outcome, **static, "data_dir": data_dir}
+            merged.setdefault("function", fn.__qualname__)
+            merged.setdefault("model", "unknown")
+            merged["duration_ms"] = (time.perf_counter() - start) * 1000
+            _record_quietly(merged)
+
+        if inspect.iscoroutinefunction(fn):
+
+            @functools.wraps(fn)
+            async def async_wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
+                start = time.perf_counter()
+                try:
+                    result = await fn(*args, **kwargs)
+                except BaseException as exc:
+                    finish(start, _failure_fields(exc))
+                    raise
+                finish(start, _result_fields(result))
+                return result
+
+            return cast(Callable[P, R], async_wrapper)
+
+        @functools.wraps(fn)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            start = time.perf_counter()
+            try:
+                result = fn(*args, **kwargs)
+            except BaseException as exc:
+                finish(start, _failure_fields(exc))
+                raise
+            finish(start, _result_fields(result))
+            return result
+
+        return wrapper
+
+    return decorator
