@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -80,7 +80,8 @@ class Acc:
         self.cache_read = 0
         self.cache_write = 0
         self.reasoning = 0
-        self.cost = 0
+        # Integer picos while scanning; an exact Fraction once converted between currencies.
+        self.cost: int | Fraction = 0
         self.unpriced = 0
         self.dur_sum = 0.0
         self.dur_n = 0
@@ -89,7 +90,7 @@ class Acc:
         self.ttfb_n = 0
         self.ttfb_hist: dict[int, int] = {}
 
-    def merge(self, other: Acc, *, cost: int | None = None) -> None:
+    def merge(self, other: Acc, *, cost: int | Fraction | None = None) -> None:
         """Add ``other``'s metrics (``cost`` replaces its cost, e.g. after conversion)."""
         self.requests += other.requests
         self.successes += other.successes
@@ -198,16 +199,15 @@ class Rollup:
         if period:
             positions.insert(0, 0)
         out: dict[tuple[Any, ...], Acc] = {}
-        rates: dict[str, tuple[Decimal, Decimal]] = {}
+        rates: dict[str, Fraction] = {}
         for key, acc in self.groups.items():
             cur = key[-1]
-            cost = acc.cost
+            cost: int | Fraction = acc.cost
             if cur != currency and cost:
+                # Exact (rational) conversion: totals are the same however rows are grouped.
                 if cur not in rates:
-                    one = Decimal(COST_SCALE)
-                    rates[cur] = (pricing.convert(one, cur, currency), one)
-                num, den = rates[cur]
-                cost = int((cost * num / den).to_integral_value())
+                    rates[cur] = pricing.rate(cur, currency)
+                cost = cost * rates[cur]
             folded = tuple(key[p] for p in positions)
             target = out.get(folded)
             if target is None:

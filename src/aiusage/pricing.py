@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from fractions import Fraction
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -120,12 +121,12 @@ class PricingTable:
         """Provenance of a cost: the entry name and this table's version."""
         return f"{price.name}@{self.version}"
 
-    def convert(self, amount: Decimal, source: str, target: str) -> Decimal:
-        """``amount`` in currency ``source`` expressed in ``target``."""
+    def rate(self, source: str, target: str) -> Fraction:
+        """The exact factor turning amounts in ``source`` into ``target``."""
         if source == target:
-            return amount
+            return Fraction(1)
         try:
-            return amount / self.fx_rates[source] * self.fx_rates[target]
+            return Fraction(self.fx_rates[target]) / Fraction(self.fx_rates[source])
         except KeyError as exc:
             raise PricingError(
                 f"no exchange rate for {exc.args[0]} in the pricing table's fx section: add "

@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "CNY": "¥", "JPY": "JP¥", "INR": "₹"}
-MAX_MODELS_SHOWN = 3
+MAX_MODELS_SHOWN = 2
 
 
 def make_console(stream: TextIO | None = None, *, plain: bool = False) -> Console:
@@ -40,11 +40,13 @@ def make_console(stream: TextIO | None = None, *, plain: bool = False) -> Consol
     )
 
 
-def money(amount: float | None, currency: str) -> str:
-    """``amount`` with its currency: ``$1,234.56``, ``¥0.0123``, ``12.50 CHF``."""
+def money(amount: float | None, currency: str, *, digits: int | None = None) -> str:
+    """``amount`` with its currency: ``$1,234.56``, ``¥0.0123``, ``12.50 CHF``; ``digits``
+    decimals (default: 2 from 1 up, else 4)."""
     if amount is None:
         return "-"
-    digits = 2 if abs(amount) >= 1 or amount == 0 else 4
+    if digits is None:
+        digits = 2 if abs(amount) >= 1 or amount == 0 else 4
     number = f"{amount:,.{digits}f}"
     symbol = SYMBOLS.get(currency)
     return f"{symbol}{number}" if symbol else f"{number} {currency}"
@@ -60,8 +62,14 @@ def percent(rate: float | None) -> str:
     return "-" if rate is None else f"{rate * 100:.1f}%"
 
 
-def _cost_cell(row: Mapping[str, Any], currency: str) -> Text:
-    text = Text(money(row["cost"], currency))
+def cost_digits(total: float) -> int:
+    """Decimals for a cost column whose largest value is ``total``: cents once totals reach
+    $10, else enough to tell small calls apart."""
+    return 2 if total >= 10 else 4
+
+
+def _cost_cell(row: Mapping[str, Any], currency: str, digits: int) -> Text:
+    text = Text(money(row["cost"], currency, digits=digits))
     if row.get("unpriced_requests"):
         text.append(" *", style="bold yellow")
     return text
@@ -87,6 +95,7 @@ def _models(models: Sequence[str]) -> str:
 def report_view(doc: Mapping[str, Any]) -> RenderableType:
     """A report document as a table with a totals row and notes."""
     currency = doc["currency"]
+    digits = cost_digits(doc["totals"]["cost"])
     table = Table(box=box.SIMPLE_HEAD, show_footer=False, pad_edge=False, title=_title(doc))
     table.add_column(doc["period"].capitalize() if doc["period"] != "total" else "Period")
     for name in doc["group_by"]:
@@ -95,31 +104,31 @@ def report_view(doc: Mapping[str, Any]) -> RenderableType:
     for heading in ("Requests", "Input", "Output", "Cache read", "Cache write", "Cost", "Success"):
         table.add_column(heading, justify="right")
     if has_models:
-        table.add_column("Models", overflow="fold")
+        table.add_column("Models", no_wrap=True, overflow="ellipsis")
     for row in doc["rows"]:
         cells: list[RenderableType] = [row["period"], *(_label(row[f]) for f in doc["group_by"])]
-        cells += _metric_cells(row, currency)
+        cells += _metric_cells(row, currency, digits)
         if has_models:
             cells.append(_models(row["models"]))
         table.add_row(*cells)
     totals = doc["totals"]
     table.add_section()
     total_cells: list[RenderableType] = [Text("Total", style="bold"), *("" for _ in doc["group_by"])]
-    total_cells += _metric_cells(totals, currency)
+    total_cells += _metric_cells(totals, currency, digits)
     if has_models:
         total_cells.append("")
     table.add_row(*total_cells, style="bold")
     return Group(table, *_notes(doc))
 
 
-def _metric_cells(row: Mapping[str, Any], currency: str) -> list[RenderableType]:
+def _metric_cells(row: Mapping[str, Any], currency: str, digits: int) -> list[RenderableType]:
     return [
         count(row["requests"]),
         count(row["input_tokens"]),
         count(row["output_tokens"]),
         count(row["cache_read_tokens"]),
         count(row["cache_write_tokens"]),
-        _cost_cell(row, currency),
+        _cost_cell(row, currency, digits),
         _rate_cell(row),
     ]
 
@@ -139,7 +148,8 @@ def _notes(doc: Mapping[str, Any]) -> list[Text]:
         names = ", ".join(u["model"] for u in unpriced[:5])
         notes.append(
             Text(
-                f"* {n:,} requests have no price (models: {names}); their cost is not included. "
+                f"* {n:,} request{'s' if n != 1 else ''} without a price (models: {names}); "
+                "their cost is not included. "
                 "Add the models to pricing.yaml in the data dir.",
                 style="yellow",
             )
@@ -152,6 +162,7 @@ def _notes(doc: Mapping[str, Any]) -> list[Text]:
 def top_users_view(doc: Mapping[str, Any]) -> RenderableType:
     """A top-users document as a ranked table."""
     currency = doc["currency"]
+    digits = cost_digits(doc["totals"]["cost"])
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title=_title(doc).replace("AI usage", f"Top users by {doc['by']}"))
     table.add_column("#", justify="right")
     table.add_column("User")
@@ -164,7 +175,7 @@ def top_users_view(doc: Mapping[str, Any]) -> RenderableType:
             _label(user["user_id"]),
             count(user["requests"]),
             count(user["total_tokens"]),
-            _cost_cell(user, currency),
+            _cost_cell(user, currency, digits),
             percent(user["share"]),
             _rate_cell(user),
             user["favourite_model"] or "-",

@@ -9,6 +9,7 @@ Every document is a plain dict: ``schema``, ``generated_at``, ``range`` (``since
 from __future__ import annotations
 
 import time
+from fractions import Fraction
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,7 +65,7 @@ def metrics(acc: Acc) -> dict[str, Any]:
         "cache_write_tokens": acc.cache_write,
         "reasoning_tokens": acc.reasoning,
         "total_tokens": acc.input + acc.output + acc.cache_read + acc.cache_write,
-        "cost": acc.cost / COST_SCALE,
+        "cost": float(Fraction(acc.cost, COST_SCALE)),
         "avg_duration_ms": _ms(acc.dur_sum / acc.dur_n) if acc.dur_n else None,
         "p50_duration_ms": _ms(quantile(acc.dur_hist, 0.50)),
         "p95_duration_ms": _ms(quantile(acc.dur_hist, 0.95)),

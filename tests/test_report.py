@@ -1,0 +1,233 @@
+"""Report numbers against an independent computation: a plain loop over ``json.loads``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from conftest import call, write_jsonl
+
+# Hand-copied prices (per 1M) and rates, independent of aiusage's pricing code.
+PRICES = {"gpt-4o": (2.5, 10.0, 1.25, "openai"), "claude-haiku-4-5": (1.0, 5.0, 0.10, "anthropic")}
+CNY_PER_USD = 7.10
+START = dt.datetime(2026, 10, 20, tzinfo=dt.UTC).timestamp()
+END = dt.datetime(2026, 11, 6, tzinfo=dt.UTC).timestamp()  # spans both DST ends (EU, US)
+
+
+def _make_records(seed: int, n: int) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        ts = rng.uniform(START, END)
+        kind = rng.random()
+        rec: dict[str, Any] = call(
+            ts,
+            user_id=rng.choice(["ann", "bob", "cy", None]),
+            function=rng.choice(["chat", "search", None]),
+            input_tokens=rng.randrange(0, 5000),
+            output_tokens=rng.randrange(0, 800),
+            cache_read_tokens=rng.randrange(0, 3000),
+            tags={"team": rng.choice(["a", "b"])} if rng.random() < 0.7 else {},
+            success=rng.random() > 0.1,
+            duration_ms=round(rng.uniform(50, 5000), 1),
+        )
+        if kind < 0.35:
+            rec["model"] = rng.choice(list(PRICES))  # priced when read (cost absent)
+        elif kind < 0.6:
+            rec.update(model="qwen-plus", provider="qwen", cost=round(rng.uniform(0, 0.5), 6), currency="CNY")
+        elif kind < 0.65:
+            rec.update(model="secret-llm", cost=None)  # unpriced
+        else:
+            rec.update(model="gpt-4o-mini", provider="openai", cost=round(rng.uniform(0, 0.01), 8), currency="USD")
+        out.append(rec)
+    return out
+
+
+def _write_store(directory: Path, records: list[dict[str, Any]]) -> None:
+    by_day: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for rec in records:
+        by_day[dt.datetime.fromtimestamp(rec["timestamp"], dt.UTC).date().isoformat()].append(rec)
+    for day, rows in by_day.items():
+        write_jsonl(directory / f"usage_{day}.jsonl", rows)
+    # Lines that are not records: skipped and counted.
+    with open(directory / "usage_2026-10-21.jsonl", "ab") as fh:
+        fh.write(b"not json\n")
+        fh.write(b'{"timestamp": 1792600000, "model": "gpt-4o", "input_tokens": -4}\n')
+        fh.write(b'{"kind": "counter", "key": "x", "n": 1, "timestamp": 1792600000}\n')
+        fh.write(b'{"timestamp": 1792600000, "model": "gpt-4o", "output_tok')
+
+
+def _period_key(ts: float, period: str, tz: ZoneInfo) -> str:
+    d = dt.datetime.fromtimestamp(ts, tz)
+    if period == "hour":
+        return d.strftime("%Y-%m-%dT%H")
+    if period == "day":
+        return d.strftime("%Y-%m-%d")
+    if period == "week":
+        y, w, _ = d.isocalendar()
+        return f"{y}-W{w:02d}"
+    if period == "month":
+        return d.strftime("%Y-%m")
+    return "total"
+
+
+FIELD = {"user": "user_id", "model": "model", "function": "function", "provider": "provider"}
+
+
+def _value(rec: dict[str, Any], dim: str) -> Any:
+    if dim.startswith("tag:"):
+        return (rec.get("tags") or {}).get(dim[4:])
+    if dim == "provider":
+        return rec.get("provider") or PRICES.get(rec["model"], (0, 0, 0, None))[3]
+    return rec.get(FIELD[dim])
+
+
+def _cost_usd(rec: dict[str, Any]) -> float:
+    if rec.get("cost") is not None:
+        return rec["cost"] / CNY_PER_USD if rec.get("currency") == "CNY" else rec["cost"]
+    if rec["model"] in PRICES:
+        p_in, p_out, p_cr, _ = PRICES[rec["model"]]
+        return (rec["input_tokens"] * p_in + rec["output_tokens"] * p_out + rec["cache_read_tokens"] * p_cr) / 1e6
+    return 0.0
+
+
+def expected(directory: Path, period: str, dims: list[str], tz: str) -> dict[tuple[Any, ...], dict[str, Any]]:
+    zone = ZoneInfo(tz)
+    groups: dict[tuple[Any, ...], dict[str, Any]] = defaultdict(
+        lambda: {"requests": 0, "successes": 0, "input_tokens": 0, "output_tokens": 0, "cache_read_tokens": 0, "cost": 0.0, "unpriced": 0}
+    )
+    for path in sorted(directory.glob("usage_*.jsonl")):
+        for line in path.read_text().splitlines():
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if rec.get("kind", "call") != "call" or rec.get("input_tokens", 0) < 0:
+                continue
+            key = (_period_key(rec["timestamp"], period, zone), *(_value(rec, d) for d in dims))
+            g = groups[key]
+            g["requests"] += 1
+            g["successes"] += rec.get("success", True)
+            g["input_tokens"] += rec.get("input_tokens", 0)
+            g["output_tokens"] += rec.get("output_tokens", 0)
+            g["cache_read_tokens"] += rec.get("cache_read_tokens", 0)
+            g["cost"] += _cost_usd(rec)
+            g["unpriced"] += rec.get("cost") is None and rec["model"] not in PRICES
+    return groups
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("store")
+    _write_store(directory, _make_records(7, 1500))
+    return directory
+
+
+@pytest.mark.parametrize("tz", ["UTC", "America/New_York", "Europe/Berlin", "Asia/Kolkata"])
+@pytest.mark.parametrize("period", ["hour", "day", "week", "month", "total"])
+@pytest.mark.parametrize("dims", [[], ["user"], ["model"], ["function", "provider"], ["tag:team"]])
+def test_report_equals_independent_computation(cli, store: Path, tz: str, period: str, dims: list[str]) -> None:  # type: ignore[no-untyped-def]
+    by = [arg for d in dims for arg in ("--by", d)]
+    result = cli("report", "--data-dir", store, "--all", "--period", period, "--tz", tz, "--json", *by)
+    assert result.exit_code == 0, result.stderr
+    doc = result.json()
+    assert doc["skipped_lines"] == 3  # bad JSON, negative tokens, torn last line
+    assert doc["unpriced_models"] == [{"model": "secret-llm", "requests": sum(g["unpriced"] for g in expected(store, "total", [], tz).values())}]
+    want = expected(store, period, dims, tz)
+    fields = [FIELD.get(d, d) for d in dims]
+    got = {(row["period"], *(row[f] for f in fields)): row for row in doc["rows"]}
+    assert set(got) == set(want)
+    for key, exp in want.items():
+        row = got[key]
+        for metric in ("requests", "successes", "input_tokens", "output_tokens", "cache_read_tokens"):
+            assert row[metric] == exp[metric], (key, metric)
+        assert row["cost"] == pytest.approx(exp["cost"], abs=1e-9), key
+        assert row["unpriced_requests"] == exp["unpriced"]
+    assert doc["totals"]["requests"] == sum(g["requests"] for g in want.values())
+    assert doc["totals"]["cost"] == pytest.approx(sum(g["cost"] for g in want.values()), abs=1e-9)
+
+
+def test_totals_equal_across_periods(cli, store: Path) -> None:  # type: ignore[no-untyped-def]
+    totals = [
+        cli("report", "-d", store, "--all", "--period", p, "--tz", "America/New_York", "--json").json()["totals"]
+        for p in ("hour", "day", "week", "month", "total")
+    ]
+    assert all(t == totals[0] for t in totals)
+
+
+def test_days_range_in_zone(cli, store: Path) -> None:  # type: ignore[no-untyped-def]
+    # --since/--until with dates: whole local days, until inclusive.
+    doc = cli("report", "-d", store, "--since", "2026-10-31", "--until", "2026-11-02", "--tz", "America/New_York", "--json").json()
+    assert [r["period"] for r in doc["rows"]] == ["2026-10-31", "2026-11-01", "2026-11-02"]
+    want = expected(store, "day", [], "America/New_York")
+    for row in doc["rows"]:
+        assert row["requests"] == want[(row["period"],)]["requests"]
+    assert doc["range"]["since"] == "2026-10-31T00:00:00-04:00"
+    assert doc["range"]["until"] == "2026-11-03T00:00:00-05:00"
+
+
+def test_default_report_fills_empty_days(cli, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    now = dt.datetime.now(dt.UTC)
+    write_jsonl(data_dir / f"usage_{now.date().isoformat()}.jsonl", [call(now.timestamp() - 1)])
+    doc = cli("report", "-d", data_dir, "--json").json()
+    assert len(doc["rows"]) == 7
+    assert doc["rows"][-1]["period"] == now.date().isoformat()
+    assert doc["rows"][-1]["requests"] == 1
+    assert doc["rows"][-1]["models"] == ["gpt-4o"]
+    assert sum(r["requests"] for r in doc["rows"]) == 1
+
+
+def test_filters_sort_and_limit(cli, store: Path) -> None:  # type: ignore[no-untyped-def]
+    doc = cli("report", "-d", store, "--all", "--period", "total", "--by", "user", "--user", "ann", "--user", "bob", "--json").json()
+    assert {r["user_id"] for r in doc["rows"]} == {"ann", "bob"}
+    assert doc["filters"] == {"user_id": ["ann", "bob"]}
+    doc = cli("report", "-d", store, "--all", "--period", "total", "--by", "model", "--sort", "requests", "--limit", "2", "--json").json()
+    assert len(doc["rows"]) == 2
+    assert doc["rows"][0]["requests"] >= doc["rows"][1]["requests"]
+    team = cli("report", "-d", store, "--all", "--period", "total", "--tag", "team=a", "--json").json()
+    want = sum(1 for rec in _make_records(7, 1500) if rec.get("tags", {}).get("team") == "a")
+    assert team["totals"]["requests"] == want
+
+
+def test_currency_conversion(cli, store: Path) -> None:  # type: ignore[no-untyped-def]
+    usd = cli("report", "-d", store, "--all", "--period", "total", "--json").json()
+    cny = cli("report", "-d", store, "--all", "--period", "total", "--currency", "CNY", "--json").json()
+    assert cny["currency"] == "CNY"
+    assert cny["totals"]["cost"] == pytest.approx(usd["totals"]["cost"] * CNY_PER_USD, rel=1e-9)
+    bad = cli("report", "-d", store, "--all", "--currency", "XYZ", "--json")
+    assert bad.exit_code == 2
+    assert "XYZ" in bad.stderr
+
+
+def test_top_users(cli, store: Path) -> None:  # type: ignore[no-untyped-def]
+    doc = cli("top-users", "-d", store, "--all", "--limit", "2", "--json").json()
+    assert doc["schema"] == "aiusage.top-users/1"
+    want = expected(store, "total", ["user"], "UTC")
+    ranked = sorted(want.items(), key=lambda kv: -kv[1]["cost"])
+    assert [u["user_id"] for u in doc["users"]] == [k[1] for k, _ in ranked[:2]]
+    total = sum(g["cost"] for g in want.values())
+    for user in doc["users"]:
+        exp = want[("total", user["user_id"])]
+        assert user["cost"] == pytest.approx(exp["cost"], abs=1e-9)
+        assert user["share"] == pytest.approx(exp["cost"] / total, abs=1e-6)
+        assert user["favourite_model"]
+    assert doc["users_total"] == 4
+    by_req = cli("top-users", "-d", store, "--all", "--by", "requests", "--json").json()
+    reqs = [u["requests"] for u in by_req["users"]]
+    assert reqs == sorted(reqs, reverse=True)
+
+
+def test_cost_sums_do_not_drift(cli, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    ts = dt.datetime(2026, 11, 1, 12, tzinfo=dt.UTC).timestamp()
+    with open(data_dir / "usage_2026-11-01.jsonl", "wb") as fh:
+        line = json.dumps(call(ts, cost=0.000123, currency="USD")).encode() + b"\n"
+        fh.write(line * 100_000)
+    doc = cli("report", "-d", data_dir, "--all", "--period", "total", "--json").json()
+    assert doc["totals"]["cost"] == 12.3
