@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gzip
-import math
 import random
 import shutil
 from pathlib import Path
@@ -59,7 +58,9 @@ DIURNAL = [0.2, 0.15, 0.1, 0.1, 0.1, 0.15, 0.3, 0.6, 0.9, 1.0, 1.0, 0.95,
            0.8, 0.9, 1.0, 1.0, 0.95, 0.85, 0.7, 0.6, 0.5, 0.45, 0.35, 0.25]  # fmt: skip
 
 
-def _weighted(rng: random.Random, items: list[tuple[str, int]] | list[tuple[str, int, str | None]]) -> int:
+def _weighted(
+    rng: random.Random, items: list[tuple[str, int]] | list[tuple[str, int, str | None]]
+) -> int:
     total = sum(i[1] for i in items)
     x = rng.random() * total
     for index, item in enumerate(items):
@@ -173,7 +174,10 @@ class Generator:
             rec["status_code"] = 200
         rec["request_id"] = f"req_{rng.getrandbits(48):012x}"
         rec["api_key"] = f"sk-…{rng.choice(['9f3a', '2b71', 'c0de'])}"
-        rec["tags"] = {"env": "prod" if rng.random() < 0.85 else "staging", "team": TEAMS[int(user[-3:]) % 4]}
+        rec["tags"] = {
+            "env": "prod" if rng.random() < 0.85 else "staging",
+            "team": TEAMS[int(user[-3:]) % 4],
+        }
         rec["host"] = f"app-{rng.randrange(3) + 1}"
         if price is not None:
             rec["price_ref"] = self.table.price_ref(price)
@@ -239,7 +243,10 @@ def write_days(
             data += tail[: len(tail) // 2]  # a writer killed mid-line
         path = out / f"usage_{day.isoformat()}.jsonl"
         if gzip_before is not None and day < gzip_before:
-            with open(f"{path}.gz", "wb") as raw, gzip.GzipFile(path.name, "wb", fileobj=raw, mtime=0) as gz:
+            with (
+                open(f"{path}.gz", "wb") as raw,
+                gzip.GzipFile(path.name, "wb", fileobj=raw, mtime=0) as gz,
+            ):
                 gz.write(data)
         else:
             path.write_bytes(data)
@@ -248,7 +255,9 @@ def write_days(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("out", type=Path)
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=30)

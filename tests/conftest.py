@@ -24,7 +24,7 @@ def _fixed_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Itera
     # Never touch the real user data dir.
     monkeypatch.setenv("AIUSAGE_HOME", str(tmp_path / "default-home"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
-    yield
+    return
 
 
 @dataclass
@@ -42,8 +42,12 @@ def cli() -> Any:
     """Run ``aiusage ARGS...`` in-process; returns exit code, stdout and stderr apart."""
     runner = CliRunner()
 
-    def run(*args: str, input: str | bytes | None = None, env: dict[str, str] | None = None) -> Result:
-        result = runner.invoke(app, [str(a) for a in args], input=input, env={**FIXED_ENV, **(env or {})})
+    def run(
+        *args: str, input: str | bytes | None = None, env: dict[str, str] | None = None
+    ) -> Result:
+        result = runner.invoke(
+            app, [str(a) for a in args], input=input, env={**FIXED_ENV, **(env or {})}
+        )
         if result.exception is not None and not isinstance(result.exception, SystemExit):
             raise result.exception
         return Result(result.exit_code, result.stdout, result.stderr)
@@ -68,7 +72,12 @@ def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
 
 def call(ts: float, **fields: Any) -> dict[str, Any]:
     """A minimal valid record dict at ``ts``."""
-    base: dict[str, Any] = {"v": 1, "timestamp": ts, "model": "gpt-4o", "input_tokens": 100, "output_tokens": 10}
+    base: dict[str, Any] = {
+        "v": 1,
+        "timestamp": ts,
+        "model": "gpt-4o",
+        "input_tokens": 100,
+        "output_tokens": 10,
+    }
     base.update(fields)
     return base
-

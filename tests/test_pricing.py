@@ -39,11 +39,14 @@ def test_packaged_table_ships_inside_the_package() -> None:
 )
 def test_lookup_rules(table, model: str, entry: str, rule: str) -> None:  # type: ignore[no-untyped-def]
     res = table.resolve(model)
-    assert res.price is not None and res.price.name == entry
+    assert res.price is not None
+    assert res.price.name == entry
     assert res.rule == rule
 
 
-@pytest.mark.parametrize("model", ["gpt-4o-mini-extra", "gpt", "4o", "my-gpt-4o", "claude", "unknown-model"])
+@pytest.mark.parametrize(
+    "model", ["gpt-4o-mini-extra", "gpt", "4o", "my-gpt-4o", "claude", "unknown-model"]
+)
 def test_no_fuzzy_matching(table, model: str) -> None:  # type: ignore[no-untyped-def]
     assert table.lookup(model) is None
     assert table.resolve(model).rule == "unknown"
@@ -54,8 +57,17 @@ def test_seed_prices_and_currencies(table) -> None:  # type: ignore[no-untyped-d
     assert (gpt4.input, gpt4.output, gpt4.currency) == (Decimal(30), Decimal(60), "USD")
     qwen = table.lookup("qwen-plus")
     assert (qwen.input, qwen.output, qwen.currency) == (Decimal("0.4"), Decimal(2), "CNY")
-    for name in ["gpt-4-32k", "gpt-3.5-turbo", "gpt-3.5-turbo-16k", "claude-3-opus", "claude-3-sonnet",
-                 "claude-3-haiku", "gemini-pro", "qwen-turbo", "qwen-max"]:
+    for name in [
+        "gpt-4-32k",
+        "gpt-3.5-turbo",
+        "gpt-3.5-turbo-16k",
+        "claude-3-opus",
+        "claude-3-sonnet",
+        "claude-3-haiku",
+        "gemini-pro",
+        "qwen-turbo",
+        "qwen-max",
+    ]:
         assert table.lookup(name) is not None, name
 
 
@@ -73,7 +85,9 @@ def test_cost_formula(table) -> None:  # type: ignore[no-untyped-def]
     # 50×3 + 100000×0.30 + 556×3.75 + 503×15 = 39,780 per 1M
     assert cost == Decimal("0.03978")
     # An absent cache price bills cached tokens as input.
-    assert table.lookup("qwen-plus").cost(input_tokens=0, cache_read_tokens=1_000_000) == Decimal("0.4")
+    assert table.lookup("qwen-plus").cost(input_tokens=0, cache_read_tokens=1_000_000) == Decimal(
+        "0.4"
+    )
 
 
 def test_user_overrides_and_extends(tmp_path: Path) -> None:

@@ -107,7 +107,16 @@ counts = st.integers(min_value=0, max_value=10**9)
     success=st.booleans(),
 )
 def test_parse_serialize_round_trip(
-    model: str, user: str | None, inp: int, out: int, cr: int, cw: int, cost: float | None, ts: float, tags: dict[str, str], success: bool
+    model: str,
+    user: str | None,
+    inp: int,
+    out: int,
+    cr: int,
+    cw: int,
+    cost: float | None,
+    ts: float,
+    tags: dict[str, str],
+    success: bool,
 ) -> None:
     rec = build_record(
         {
@@ -125,7 +134,8 @@ def test_parse_serialize_round_trip(
         now=NOW,
     )
     line = serialize(rec)
-    assert line.endswith(b"\n") and line.count(b"\n") == 1
+    assert line.endswith(b"\n")
+    assert line.count(b"\n") == 1
     parsed = orjson.loads(line)
     assert parsed == rec
     assert check_read(parsed) is None
@@ -148,7 +158,8 @@ def test_parse_serialize_round_trip(
 )
 def test_check_read_rejects(obj: Any, reason: str) -> None:
     result = check_read(obj)
-    assert result is not None and reason in result
+    assert result is not None
+    assert reason in result
 
 
 def test_check_read_accepts_seed_003_record() -> None:

@@ -41,11 +41,21 @@ def _make_records(seed: int, n: int) -> list[dict[str, Any]]:
         if kind < 0.35:
             rec["model"] = rng.choice(list(PRICES))  # priced when read (cost absent)
         elif kind < 0.6:
-            rec.update(model="qwen-plus", provider="qwen", cost=round(rng.uniform(0, 0.5), 6), currency="CNY")
+            rec.update(
+                model="qwen-plus",
+                provider="qwen",
+                cost=round(rng.uniform(0, 0.5), 6),
+                currency="CNY",
+            )
         elif kind < 0.65:
             rec.update(model="secret-llm", cost=None)  # unpriced
         else:
-            rec.update(model="gpt-4o-mini", provider="openai", cost=round(rng.uniform(0, 0.01), 8), currency="USD")
+            rec.update(
+                model="gpt-4o-mini",
+                provider="openai",
+                cost=round(rng.uniform(0, 0.01), 8),
+                currency="USD",
+            )
         out.append(rec)
     return out
 
@@ -94,14 +104,28 @@ def _cost_usd(rec: dict[str, Any]) -> float:
         return rec["cost"] / CNY_PER_USD if rec.get("currency") == "CNY" else rec["cost"]
     if rec["model"] in PRICES:
         p_in, p_out, p_cr, _ = PRICES[rec["model"]]
-        return (rec["input_tokens"] * p_in + rec["output_tokens"] * p_out + rec["cache_read_tokens"] * p_cr) / 1e6
+        return (
+            rec["input_tokens"] * p_in
+            + rec["output_tokens"] * p_out
+            + rec["cache_read_tokens"] * p_cr
+        ) / 1e6
     return 0.0
 
 
-def expected(directory: Path, period: str, dims: list[str], tz: str) -> dict[tuple[Any, ...], dict[str, Any]]:
+def expected(
+    directory: Path, period: str, dims: list[str], tz: str
+) -> dict[tuple[Any, ...], dict[str, Any]]:
     zone = ZoneInfo(tz)
     groups: dict[tuple[Any, ...], dict[str, Any]] = defaultdict(
-        lambda: {"requests": 0, "successes": 0, "input_tokens": 0, "output_tokens": 0, "cache_read_tokens": 0, "cost": 0.0, "unpriced": 0}
+        lambda: {
+            "requests": 0,
+            "successes": 0,
+            "input_tokens": 0,
+            "output_tokens": 0,
+            "cache_read_tokens": 0,
+            "cost": 0.0,
+            "unpriced": 0,
+        }
     )
     for path in sorted(directory.glob("usage_*.jsonl")):
         for line in path.read_text().splitlines():
@@ -133,20 +157,35 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize("tz", ["UTC", "America/New_York", "Europe/Berlin", "Asia/Kolkata"])
 @pytest.mark.parametrize("period", ["hour", "day", "week", "month", "total"])
 @pytest.mark.parametrize("dims", [[], ["user"], ["model"], ["function", "provider"], ["tag:team"]])
-def test_report_equals_independent_computation(cli, store: Path, tz: str, period: str, dims: list[str]) -> None:  # type: ignore[no-untyped-def]
+def test_report_equals_independent_computation(
+    cli, store: Path, tz: str, period: str, dims: list[str]
+) -> None:  # type: ignore[no-untyped-def]
     by = [arg for d in dims for arg in ("--by", d)]
-    result = cli("report", "--data-dir", store, "--all", "--period", period, "--tz", tz, "--json", *by)
+    result = cli(
+        "report", "--data-dir", store, "--all", "--period", period, "--tz", tz, "--json", *by
+    )
     assert result.exit_code == 0, result.stderr
     doc = result.json()
     assert doc["skipped_lines"] == 3  # bad JSON, negative tokens, torn last line
-    assert doc["unpriced_models"] == [{"model": "secret-llm", "requests": sum(g["unpriced"] for g in expected(store, "total", [], tz).values())}]
+    assert doc["unpriced_models"] == [
+        {
+            "model": "secret-llm",
+            "requests": sum(g["unpriced"] for g in expected(store, "total", [], tz).values()),
+        }
+    ]
     want = expected(store, period, dims, tz)
     fields = [FIELD.get(d, d) for d in dims]
     got = {(row["period"], *(row[f] for f in fields)): row for row in doc["rows"]}
     assert set(got) == set(want)
     for key, exp in want.items():
         row = got[key]
-        for metric in ("requests", "successes", "input_tokens", "output_tokens", "cache_read_tokens"):
+        for metric in (
+            "requests",
+            "successes",
+            "input_tokens",
+            "output_tokens",
+            "cache_read_tokens",
+        ):
             assert row[metric] == exp[metric], (key, metric)
         assert row["cost"] == pytest.approx(exp["cost"], abs=1e-9), key
         assert row["unpriced_requests"] == exp["unpriced"]
@@ -156,7 +195,9 @@ def test_report_equals_independent_computation(cli, store: Path, tz: str, period
 
 def test_totals_equal_across_periods(cli, store: Path) -> None:  # type: ignore[no-untyped-def]
     totals = [
-        cli("report", "-d", store, "--all", "--period", p, "--tz", "America/New_York", "--json").json()["totals"]
+        cli(
+            "report", "-d", store, "--all", "--period", p, "--tz", "America/New_York", "--json"
+        ).json()["totals"]
         for p in ("hour", "day", "week", "month", "total")
     ]
     assert all(t == totals[0] for t in totals)
@@ -164,7 +205,18 @@ def test_totals_equal_across_periods(cli, store: Path) -> None:  # type: ignore[
 
 def test_days_range_in_zone(cli, store: Path) -> None:  # type: ignore[no-untyped-def]
     # --since/--until with dates: whole local days, until inclusive.
-    doc = cli("report", "-d", store, "--since", "2026-10-31", "--until", "2026-11-02", "--tz", "America/New_York", "--json").json()
+    doc = cli(
+        "report",
+        "-d",
+        store,
+        "--since",
+        "2026-10-31",
+        "--until",
+        "2026-11-02",
+        "--tz",
+        "America/New_York",
+        "--json",
+    ).json()
     assert [r["period"] for r in doc["rows"]] == ["2026-10-31", "2026-11-01", "2026-11-02"]
     want = expected(store, "day", [], "America/New_York")
     for row in doc["rows"]:
@@ -185,20 +237,52 @@ def test_default_report_fills_empty_days(cli, data_dir: Path) -> None:  # type: 
 
 
 def test_filters_sort_and_limit(cli, store: Path) -> None:  # type: ignore[no-untyped-def]
-    doc = cli("report", "-d", store, "--all", "--period", "total", "--by", "user", "--user", "ann", "--user", "bob", "--json").json()
+    doc = cli(
+        "report",
+        "-d",
+        store,
+        "--all",
+        "--period",
+        "total",
+        "--by",
+        "user",
+        "--user",
+        "ann",
+        "--user",
+        "bob",
+        "--json",
+    ).json()
     assert {r["user_id"] for r in doc["rows"]} == {"ann", "bob"}
     assert doc["filters"] == {"user_id": ["ann", "bob"]}
-    doc = cli("report", "-d", store, "--all", "--period", "total", "--by", "model", "--sort", "requests", "--limit", "2", "--json").json()
+    doc = cli(
+        "report",
+        "-d",
+        store,
+        "--all",
+        "--period",
+        "total",
+        "--by",
+        "model",
+        "--sort",
+        "requests",
+        "--limit",
+        "2",
+        "--json",
+    ).json()
     assert len(doc["rows"]) == 2
     assert doc["rows"][0]["requests"] >= doc["rows"][1]["requests"]
-    team = cli("report", "-d", store, "--all", "--period", "total", "--tag", "team=a", "--json").json()
+    team = cli(
+        "report", "-d", store, "--all", "--period", "total", "--tag", "team=a", "--json"
+    ).json()
     want = sum(1 for rec in _make_records(7, 1500) if rec.get("tags", {}).get("team") == "a")
     assert team["totals"]["requests"] == want
 
 
 def test_currency_conversion(cli, store: Path) -> None:  # type: ignore[no-untyped-def]
     usd = cli("report", "-d", store, "--all", "--period", "total", "--json").json()
-    cny = cli("report", "-d", store, "--all", "--period", "total", "--currency", "CNY", "--json").json()
+    cny = cli(
+        "report", "-d", store, "--all", "--period", "total", "--currency", "CNY", "--json"
+    ).json()
     assert cny["currency"] == "CNY"
     assert cny["totals"]["cost"] == pytest.approx(usd["totals"]["cost"] * CNY_PER_USD, rel=1e-9)
     bad = cli("report", "-d", store, "--all", "--currency", "XYZ", "--json")

@@ -111,7 +111,9 @@ class Acc:
     def state(self) -> tuple[Any, ...]:
         """Every summed value, for equality checks."""
         return tuple(
-            sorted(getattr(self, s).items()) if isinstance(getattr(self, s), dict) else getattr(self, s)
+            sorted(getattr(self, s).items())
+            if isinstance(getattr(self, s), dict)
+            else getattr(self, s)
             for s in self.__slots__
         )
 
@@ -216,26 +218,30 @@ class Rollup:
         return out
 
 
-def _key_function(
-    dims: tuple[str, ...], price_of: Callable[[str], Price | None]
-) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
-    """A function from a record to its dimension values (in ``dims`` order)."""
-    getters: list[Callable[[dict[str, Any]], Any]] = []
-    for dim in dims:
-        name = dimension_field(dim)
-        if name.startswith("tag:"):
-            tag = name[4:]
-            getters.append(lambda r, t=tag: _text((r.get("tags") or {}).get(t)))
-        elif name == "provider":
-            getters.append(lambda r: provider_of(r, price_of))
-        else:
-            getters.append(lambda r, n=name: _text(r.get(n)))
-    return lambda r: tuple(g(r) for g in getters)
+Getter = Callable[[dict[str, Any]], Any]
 
 
 def _text(value: Any) -> str | None:
     """A dimension value as text (foreign files may hold numbers where strings belong)."""
     return value if value is None or type(value) is str else str(value)
+
+
+def _getter(name: str, price_of: Callable[[str], Price | None]) -> Getter:
+    """A function from a record to the value of field ``name`` (``tag:X`` for a tag)."""
+    if name.startswith("tag:"):
+        tag = name[4:]
+
+        def get_tag(rec: dict[str, Any]) -> str | None:
+            return _text((rec.get("tags") or {}).get(tag))
+
+        return get_tag
+    if name == "provider":
+        return lambda rec: provider_of(rec, price_of)
+
+    def get_field(rec: dict[str, Any]) -> str | None:
+        return _text(rec.get(name))
+
+    return get_field
 
 
 def provider_of(rec: Mapping[str, Any], price_of: Callable[[str], Price | None]) -> str | None:
@@ -247,21 +253,26 @@ def provider_of(rec: Mapping[str, Any], price_of: Callable[[str], Price | None])
     return provider if isinstance(provider, str) else None
 
 
+def _key_function(
+    dims: tuple[str, ...], price_of: Callable[[str], Price | None]
+) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """A function from a record to its dimension values (in ``dims`` order)."""
+    getters = [_getter(dimension_field(dim), price_of) for dim in dims]
+    return lambda rec: tuple(get(rec) for get in getters)
+
+
 def _filter_function(
     filters: Filters, price_of: Callable[[str], Price | None]
 ) -> Callable[[dict[str, Any]], bool] | None:
+    """A predicate keeping the records that pass ``filters``, or ``None`` without filters."""
     if not filters:
         return None
-    checks: list[Callable[[dict[str, Any]], bool]] = []
-    for dim, allowed in filters.fields.items():
-        name = dimension_field(dim)
-        if name == "provider":
-            checks.append(lambda r, a=allowed: provider_of(r, price_of) in a)
-        else:
-            checks.append(lambda r, n=name, a=allowed: r.get(n) in a)
-    for tag, value in filters.tags.items():
-        checks.append(lambda r, t=tag, v=value: (r.get("tags") or {}).get(t) == v)
-    return lambda r: all(c(r) for c in checks)
+    wanted: list[tuple[Getter, frozenset[str]]] = [
+        (_getter(dimension_field(dim), price_of), allowed)
+        for dim, allowed in filters.fields.items()
+    ]
+    wanted += [(_getter(f"tag:{t}", price_of), frozenset({v})) for t, v in filters.tags.items()]
+    return lambda rec: all(get(rec) in allowed for get, allowed in wanted)
 
 
 def scan(
@@ -302,7 +313,7 @@ def scan_file(
     name = path.name
     count = 0
     lineno = 0
-    for lineno, line in enumerate(iter_lines(path), 1):  # noqa: B007 - lineno used after
+    for lineno, line in enumerate(iter_lines(path), 1):
         if not line.strip():
             continue
         try:

@@ -69,7 +69,9 @@ class AiusageGroup(TyperGroup):
         **extra: Any,
     ) -> Any:
         try:
-            rv = super().main(args, prog_name or "aiusage", complete_var, standalone_mode=False, **extra)
+            rv = super().main(
+                args, prog_name or "aiusage", complete_var, standalone_mode=False, **extra
+            )
         except ClickException as exc:
             _fail(exc.format_message().splitlines()[0], 2)
         except AiusageError as exc:
@@ -86,7 +88,11 @@ class AiusageGroup(TyperGroup):
         except Exception as exc:
             if os.environ.get("AIUSAGE_DEBUG"):
                 raise
-            _fail(f"internal error: {type(exc).__name__}: {exc} (AIUSAGE_DEBUG=1 shows the traceback)", 1)
+            _fail(
+                f"internal error: {type(exc).__name__}: {exc} "
+                "(AIUSAGE_DEBUG=1 shows the traceback)",
+                1,
+            )
         code = rv if isinstance(rv, int) else 0
         if standalone_mode:
             raise SystemExit(code)
@@ -112,7 +118,10 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
     ] = False,
 ) -> None:
     """aiusage: see what your AI features cost.
@@ -125,22 +134,56 @@ def _root(
 
 DataDirOpt = Annotated[
     Path | None,
-    typer.Option("--data-dir", "-d", help="Data dir (default: $AIUSAGE_HOME, else ~/.local/share/aiusage).", show_default=False),
+    typer.Option(
+        "--data-dir",
+        "-d",
+        help="Data dir (default: $AIUSAGE_HOME, else ~/.local/share/aiusage).",
+        show_default=False,
+    ),
 ]
-TzOpt = Annotated[str | None, typer.Option("--tz", help="IANA time zone for hour/day/week/month boundaries (default: local).")]
+TzOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--tz", help="IANA time zone for hour/day/week/month boundaries (default: local)."
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine output (SPEC §5 JSON) on stdout.")]
-PricingOpt = Annotated[Path | None, typer.Option("--pricing", help="Extra pricing YAML overriding the packaged and data-dir tables.")]
-CurrencyOpt = Annotated[str | None, typer.Option("--currency", help="Report currency (default: config.yaml, else USD).")]
-StrictOpt = Annotated[bool, typer.Option("--strict", help="Exit 3 if any line is malformed instead of skipping it.")]
-DaysOpt = Annotated[int | None, typer.Option("--days", help="The last N calendar days, today included.")]
-SinceOpt = Annotated[str | None, typer.Option("--since", help="Start: YYYY-MM-DD, ISO datetime, or 7d / 24h.")]
-UntilOpt = Annotated[str | None, typer.Option("--until", help="End: YYYY-MM-DD (inclusive), ISO datetime, or 1d.")]
+PricingOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--pricing", help="Extra pricing YAML overriding the packaged and data-dir tables."
+    ),
+]
+CurrencyOpt = Annotated[
+    str | None, typer.Option("--currency", help="Report currency (default: config.yaml, else USD).")
+]
+StrictOpt = Annotated[
+    bool, typer.Option("--strict", help="Exit 3 if any line is malformed instead of skipping it.")
+]
+DaysOpt = Annotated[
+    int | None, typer.Option("--days", help="The last N calendar days, today included.")
+]
+SinceOpt = Annotated[
+    str | None, typer.Option("--since", help="Start: YYYY-MM-DD, ISO datetime, or 7d / 24h.")
+]
+UntilOpt = Annotated[
+    str | None, typer.Option("--until", help="End: YYYY-MM-DD (inclusive), ISO datetime, or 1d.")
+]
 AllOpt = Annotated[bool, typer.Option("--all", help="All recorded data.")]
 UserOpt = Annotated[list[str] | None, typer.Option("--user", help="Only these users (repeatable).")]
-ModelOpt = Annotated[list[str] | None, typer.Option("--model", help="Only these models (repeatable).")]
-FunctionOpt = Annotated[list[str] | None, typer.Option("--function", help="Only these functions (repeatable).")]
-ProviderOpt = Annotated[list[str] | None, typer.Option("--provider", help="Only these providers (repeatable).")]
-TagOpt = Annotated[list[str] | None, typer.Option("--tag", help="Only records with tag k=v (repeatable, all must match).")]
+ModelOpt = Annotated[
+    list[str] | None, typer.Option("--model", help="Only these models (repeatable).")
+]
+FunctionOpt = Annotated[
+    list[str] | None, typer.Option("--function", help="Only these functions (repeatable).")
+]
+ProviderOpt = Annotated[
+    list[str] | None, typer.Option("--provider", help="Only these providers (repeatable).")
+]
+TagOpt = Annotated[
+    list[str] | None,
+    typer.Option("--tag", help="Only records with tag k=v (repeatable, all must match)."),
+]
 
 
 def _parse_tags(values: Sequence[str] | None, flag: str = "--tag") -> dict[str, str]:
@@ -199,7 +242,12 @@ def _filters(
 
     fields = {
         name: frozenset(values)
-        for name, values in (("user", user), ("model", model), ("function", function), ("provider", provider))
+        for name, values in (
+            ("user", user),
+            ("model", model),
+            ("function", function),
+            ("provider", provider),
+        )
         if values
     }
     return Filters(fields=fields, tags=_parse_tags(tag))
@@ -233,31 +281,96 @@ def _emit(doc: dict[str, Any], *, as_json: bool, view: Any) -> None:
 
 @app.command(epilog=EPILOG_RECORD)
 def record(
-    model: Annotated[str | None, typer.Option("--model", "-m", help="Model as the caller named it.")] = None,
-    input_tokens: Annotated[int, typer.Option("--input-tokens", "-i", help="Prompt tokens at the plain input rate (excluding cache reads/writes).")] = 0,
-    output_tokens: Annotated[int, typer.Option("--output-tokens", "-o", help="Completion tokens, reasoning included.")] = 0,
-    cache_read_tokens: Annotated[int, typer.Option("--cache-read-tokens", help="Prompt tokens read from the provider's cache.")] = 0,
-    cache_write_tokens: Annotated[int, typer.Option("--cache-write-tokens", help="Prompt tokens written to the provider's cache.")] = 0,
-    reasoning_tokens: Annotated[int, typer.Option("--reasoning-tokens", help="The reasoning part of --output-tokens.")] = 0,
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Model as the caller named it.")
+    ] = None,
+    input_tokens: Annotated[
+        int,
+        typer.Option(
+            "--input-tokens",
+            "-i",
+            help="Prompt tokens at the plain input rate (excluding cache reads/writes).",
+        ),
+    ] = 0,
+    output_tokens: Annotated[
+        int, typer.Option("--output-tokens", "-o", help="Completion tokens, reasoning included.")
+    ] = 0,
+    cache_read_tokens: Annotated[
+        int,
+        typer.Option("--cache-read-tokens", help="Prompt tokens read from the provider's cache."),
+    ] = 0,
+    cache_write_tokens: Annotated[
+        int,
+        typer.Option("--cache-write-tokens", help="Prompt tokens written to the provider's cache."),
+    ] = 0,
+    reasoning_tokens: Annotated[
+        int, typer.Option("--reasoning-tokens", help="The reasoning part of --output-tokens.")
+    ] = 0,
     user: Annotated[str | None, typer.Option("--user", "-u", help="Who made the call.")] = None,
-    function: Annotated[str | None, typer.Option("--function", "-f", help="The feature of your product that made the call.")] = None,
-    session: Annotated[str | None, typer.Option("--session", help="Conversation / session id.")] = None,
+    function: Annotated[
+        str | None,
+        typer.Option("--function", "-f", help="The feature of your product that made the call."),
+    ] = None,
+    session: Annotated[
+        str | None, typer.Option("--session", help="Conversation / session id.")
+    ] = None,
     anchor: Annotated[str | None, typer.Option("--anchor", help="Business object id.")] = None,
-    provider: Annotated[str | None, typer.Option("--provider", help="openai, anthropic, google, ... (default: from pricing).")] = None,
-    cost: Annotated[float | None, typer.Option("--cost", help="Cost of the call (default: priced from pricing.yaml).")] = None,
-    currency: Annotated[str | None, typer.Option("--currency", help="ISO code of --cost (default: the model's price currency).")] = None,
-    duration_ms: Annotated[float | None, typer.Option("--duration-ms", help="Total latency in ms.")] = None,
-    ttfb_ms: Annotated[float | None, typer.Option("--ttfb-ms", help="Time to first byte in ms.")] = None,
+    provider: Annotated[
+        str | None,
+        typer.Option("--provider", help="openai, anthropic, google, ... (default: from pricing)."),
+    ] = None,
+    cost: Annotated[
+        float | None,
+        typer.Option("--cost", help="Cost of the call (default: priced from pricing.yaml)."),
+    ] = None,
+    currency: Annotated[
+        str | None,
+        typer.Option(
+            "--currency", help="ISO code of --cost (default: the model's price currency)."
+        ),
+    ] = None,
+    duration_ms: Annotated[
+        float | None, typer.Option("--duration-ms", help="Total latency in ms.")
+    ] = None,
+    ttfb_ms: Annotated[
+        float | None, typer.Option("--ttfb-ms", help="Time to first byte in ms.")
+    ] = None,
     failure: Annotated[bool, typer.Option("--failure", help="The call failed.")] = False,
-    error: Annotated[str | None, typer.Option("--error", help="Error message (implies --failure).")] = None,
-    status_code: Annotated[int | None, typer.Option("--status-code", help="HTTP status, 100-599.")] = None,
-    request_id: Annotated[str | None, typer.Option("--request-id", help="The provider's response id.")] = None,
-    api_key: Annotated[str | None, typer.Option("--api-key", help="API key used; only a masked form (sk-…9f3a) is written.")] = None,
-    tag: Annotated[list[str] | None, typer.Option("--tag", "-t", help="Free dimension KEY=VALUE (repeatable).")] = None,
-    request_bytes: Annotated[int | None, typer.Option("--request-bytes", help="Request payload size.")] = None,
-    response_bytes: Annotated[int | None, typer.Option("--response-bytes", help="Response payload size.")] = None,
-    timestamp: Annotated[str | None, typer.Option("--timestamp", help="Call time: epoch seconds or ISO datetime (default: now).")] = None,
-    batch: Annotated[str | None, typer.Option("--batch", help="Append a JSONL stream of records from FILE or - (stdin); all-or-nothing.")] = None,
+    error: Annotated[
+        str | None, typer.Option("--error", help="Error message (implies --failure).")
+    ] = None,
+    status_code: Annotated[
+        int | None, typer.Option("--status-code", help="HTTP status, 100-599.")
+    ] = None,
+    request_id: Annotated[
+        str | None, typer.Option("--request-id", help="The provider's response id.")
+    ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option("--api-key", help="API key used; only a masked form (sk-…9f3a) is written."),
+    ] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", "-t", help="Free dimension KEY=VALUE (repeatable).")
+    ] = None,
+    request_bytes: Annotated[
+        int | None, typer.Option("--request-bytes", help="Request payload size.")
+    ] = None,
+    response_bytes: Annotated[
+        int | None, typer.Option("--response-bytes", help="Response payload size.")
+    ] = None,
+    timestamp: Annotated[
+        str | None,
+        typer.Option(
+            "--timestamp", help="Call time: epoch seconds or ISO datetime (default: now)."
+        ),
+    ] = None,
+    batch: Annotated[
+        str | None,
+        typer.Option(
+            "--batch",
+            help="Append a JSONL stream of records from FILE or - (stdin); all-or-nothing.",
+        ),
+    ] = None,
     data_dir: DataDirOpt = None,
     pricing: PricingOpt = None,
     tz: TzOpt = None,
@@ -275,11 +388,16 @@ def record(
     default_currency = (load_config(directory).currency if directory.is_dir() else None) or "USD"
     if batch is not None:
         if model is not None:
-            raise UsageError("--batch takes every field from its lines: drop --model and the other fields")
+            raise UsageError(
+                "--batch takes every field from its lines: drop --model and the other fields"
+            )
         records = _read_batch(batch, table, default_currency)
         written = write(directory, records)
         if as_json:
-            sys.stdout.write(orjson.dumps({"schema": "aiusage.record-batch/1", "written": written}).decode() + "\n")
+            sys.stdout.write(
+                orjson.dumps({"schema": "aiusage.record-batch/1", "written": written}).decode()
+                + "\n"
+            )
         else:
             sys.stderr.write(f"aiusage: recorded {written:,} records in {directory}\n")
         _warn_unpriced(records)
@@ -329,7 +447,9 @@ def record(
 
 
 def _warn_unpriced(records: Sequence[dict[str, Any]]) -> None:
-    models = sorted({r["model"] for r in records if r.get("kind") == "call" and r.get("cost") is None})
+    models = sorted(
+        {r["model"] for r in records if r.get("kind") == "call" and r.get("cost") is None}
+    )
     if models:
         sys.stderr.write(
             f"aiusage: warning: no price for {', '.join(models[:5])}: recorded with cost null "
@@ -382,15 +502,32 @@ def report(
     since: SinceOpt = None,
     until: UntilOpt = None,
     all_time: AllOpt = False,
-    period: Annotated[str, typer.Option("--period", "-p", help="hour, day, week, month or total.")] = "day",
-    by: Annotated[list[str] | None, typer.Option("--by", "-b", help="Group by user, model, function, provider, session, anchor, key or tag:NAME (repeatable).")] = None,
+    period: Annotated[
+        str, typer.Option("--period", "-p", help="hour, day, week, month or total.")
+    ] = "day",
+    by: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--by",
+            "-b",
+            help="Group by user, model, function, provider, session, anchor, key or tag:NAME "
+            "(repeatable).",
+        ),
+    ] = None,
     user: UserOpt = None,
     model: ModelOpt = None,
     function: FunctionOpt = None,
     provider: ProviderOpt = None,
     tag: TagOpt = None,
-    sort: Annotated[str | None, typer.Option("--sort", help="Sort rows by a metric (descending) or field; prefix - to reverse.")] = None,
-    limit: Annotated[int | None, typer.Option("--limit", "-n", help="Show at most N rows.", min=1)] = None,
+    sort: Annotated[
+        str | None,
+        typer.Option(
+            "--sort", help="Sort rows by a metric (descending) or field; prefix - to reverse."
+        ),
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", "-n", help="Show at most N rows.", min=1)
+    ] = None,
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV on stdout.")] = False,
     as_json: JsonOpt = False,
     data_dir: DataDirOpt = None,
@@ -459,7 +596,13 @@ def top_users(
         raise UsageError("choose one of --csv and --json")
     ctx = _Context(data_dir, tz, pricing, currency)
     rng = make_range(tz=ctx.tz, now=ctx.now, days=days, since=since, until=until, all_time=all_time)
-    query = Query((), "total", ctx.tz, rng, _filters(model=model, function=function, provider=provider, tag=tag))
+    query = Query(
+        (),
+        "total",
+        ctx.tz,
+        rng,
+        _filters(model=model, function=function, provider=provider, tag=tag),
+    )
     doc = build_top_users(ctx.source(), query, by=by, limit=limit, now=ctx.now)
     _warn_skipped(doc, strict)
     if as_csv:

@@ -46,7 +46,9 @@ def load_config(data_dir: Path) -> Config:
     if unknown:
         raise UsageError(f"{path}: unknown setting {unknown[0]!r}")
     currency = raw.get("currency")
-    if currency is not None and (not isinstance(currency, str) or not re.fullmatch(r"[A-Z]{3}", currency)):
+    if currency is not None and (
+        not isinstance(currency, str) or not re.fullmatch(r"[A-Z]{3}", currency)
+    ):
         raise UsageError(f"{path}: currency must be an ISO code like USD, got {currency!r}")
     timezone = raw.get("timezone")
     if timezone is not None and not isinstance(timezone, str):

@@ -7,6 +7,7 @@ Works on dicts (parsed JSON) and on SDK objects (attribute access, pydantic mode
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -49,7 +50,9 @@ def _get(obj: Any, name: str) -> Any:
 
 
 def _count(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0
+    if isinstance(value, float) and not math.isfinite(value):
         return 0
     return max(int(value), 0)
 
@@ -88,7 +91,10 @@ def _extract(response: Any, provider: str | None) -> Usage | None:
             reasoning_tokens=min(reasoning, output),
             request_id=request_id,
         )
-    if _get(usage, "input_tokens_details") is not None or _get(usage, "output_tokens_details") is not None:
+    if (
+        _get(usage, "input_tokens_details") is not None
+        or _get(usage, "output_tokens_details") is not None
+    ):
         # OpenAI Responses API: input_tokens includes cached tokens.
         prompt = _count(_get(usage, "input_tokens"))
         cached = _count(_get(_get(usage, "input_tokens_details"), "cached_tokens"))

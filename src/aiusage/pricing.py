@@ -108,9 +108,8 @@ class PricingTable:
             index = self._index if rule in ("exact", "alias") else self._lower_index
             name = index.get(candidate)
             if name is not None:
-                if name != candidate and rule in ("exact", "case"):
-                    rule = "alias"
-                return Resolution(model, self.prices[name], rule)
+                how = "alias" if name != candidate and rule in ("exact", "case") else rule
+                return Resolution(model, self.prices[name], how)
         return Resolution(model, None, "unknown")
 
     def lookup(self, model: str) -> Price | None:
@@ -164,7 +163,9 @@ def _decimal(model: str, name: str, value: Any) -> Decimal:
     try:
         result = Decimal(str(value))
     except ArithmeticError:
-        raise PricingError(f"model {model!r}: field {name!r} must be a number, got {value!r}") from None
+        raise PricingError(
+            f"model {model!r}: field {name!r} must be a number, got {value!r}"
+        ) from None
     if not result.is_finite() or result < 0:
         raise PricingError(f"model {model!r}: field {name!r} must be a number ≥ 0, got {value!r}")
     return result
@@ -291,9 +292,7 @@ def _entry_dict(price: Price) -> dict[str, Any]:
     }
 
 
-def load_table(
-    *, data_dir: Path | None = None, extra: Path | None = None
-) -> PricingTable:
+def load_table(*, data_dir: Path | None = None, extra: Path | None = None) -> PricingTable:
     """The packaged table, overlaid by ``<data_dir>/pricing.yaml`` and then ``extra``."""
     where, text = packaged_table_text()
     documents = [(where, _read_yaml(where, text))]

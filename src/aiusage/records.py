@@ -276,7 +276,9 @@ def build_record(
         if isinstance(n, bool) or not isinstance(n, int):
             raise _field_error("n", "an integer", n)
         rec["n"] = n
-    return {k: rec[k] for k in FIELD_ORDER if k in rec and (rec[k] is not None or k in ALWAYS_WRITTEN)}
+    return {
+        k: rec[k] for k in FIELD_ORDER if k in rec and (rec[k] is not None or k in ALWAYS_WRITTEN)
+    }
 
 
 def serialize(rec: Record) -> bytes:
@@ -295,7 +297,7 @@ def check_read(obj: Any) -> str | None:
     if not isinstance(obj, dict):
         return "not a JSON object"
     ts = obj.get("timestamp")
-    if not _is_number(ts) or not 0 <= ts <= MAX_TIMESTAMP:
+    if not _is_number(ts) or not 0 <= ts <= MAX_TIMESTAMP:  # type: ignore[operator]
         return "timestamp missing or not epoch seconds"
     if obj.get("kind", "call") == "call":
         model = obj.get("model")

@@ -113,7 +113,10 @@ def report_view(doc: Mapping[str, Any]) -> RenderableType:
         table.add_row(*cells)
     totals = doc["totals"]
     table.add_section()
-    total_cells: list[RenderableType] = [Text("Total", style="bold"), *("" for _ in doc["group_by"])]
+    total_cells: list[RenderableType] = [
+        Text("Total", style="bold"),
+        *("" for _ in doc["group_by"]),
+    ]
     total_cells += _metric_cells(totals, currency, digits)
     if has_models:
         total_cells.append("")
@@ -163,7 +166,11 @@ def top_users_view(doc: Mapping[str, Any]) -> RenderableType:
     """A top-users document as a ranked table."""
     currency = doc["currency"]
     digits = cost_digits(doc["totals"]["cost"])
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title=_title(doc).replace("AI usage", f"Top users by {doc['by']}"))
+    table = Table(
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        title=_title(doc).replace("AI usage", f"Top users by {doc['by']}"),
+    )
     table.add_column("#", justify="right")
     table.add_column("User")
     for heading in ("Requests", "Tokens", "Cost", "Share", "Success"):
@@ -183,7 +190,9 @@ def top_users_view(doc: Mapping[str, Any]) -> RenderableType:
     shown = len(doc["users"])
     notes = _notes({**doc, "rows": doc["users"]})
     if doc["users_total"] > shown:
-        notes.append(Text(f"{doc['users_total'] - shown} more users not shown (--limit).", style="dim"))
+        notes.append(
+            Text(f"{doc['users_total'] - shown} more users not shown (--limit).", style="dim")
+        )
     return Group(table, *notes)
 
 
@@ -193,7 +202,9 @@ def record_line(rec: Mapping[str, Any]) -> str:
     parts.append(f"{rec['input_tokens']:,} in / {rec['output_tokens']:,} out")
     cached = rec["cache_read_tokens"] + rec["cache_write_tokens"]
     if cached:
-        parts.append(f"{rec['cache_read_tokens']:,} cache read / {rec['cache_write_tokens']:,} cache write")
+        parts.append(
+            f"{rec['cache_read_tokens']:,} cache read / {rec['cache_write_tokens']:,} cache write"
+        )
     parts.append("unpriced" if rec.get("cost") is None else money(rec["cost"], rec["currency"]))
     if rec.get("user_id"):
         parts.append(f"user {rec['user_id']}")

@@ -9,9 +9,9 @@ Every document is a plain dict: ``schema``, ``generated_at``, ``range`` (``since
 from __future__ import annotations
 
 import time
-from fractions import Fraction
 from collections.abc import Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -137,14 +137,18 @@ def _sort_key(sort: str) -> tuple[str, bool]:
     return name, descending != flip
 
 
-def _sorted_rows(rows: list[dict[str, Any]], sort: str | None, fields: list[str]) -> list[dict[str, Any]]:
+def _sorted_rows(
+    rows: list[dict[str, Any]], sort: str | None, fields: list[str]
+) -> list[dict[str, Any]]:
     if sort is None:
         # Periods in order; within a period, the most expensive group first.
         return sorted(rows, key=lambda r: (r["period"], -r["cost"], *(str(r[f]) for f in fields)))
     name, descending = _sort_key(sort)
     allowed = {"period", *fields, *METRICS}
     if name not in allowed:
-        raise UsageError(f"cannot sort by {name!r} (choose from period, {', '.join([*fields, *METRICS])})")
+        raise UsageError(
+            f"cannot sort by {name!r} (choose from period, {', '.join([*fields, *METRICS])})"
+        )
 
     def key(row: dict[str, Any]) -> tuple[bool, Any]:
         value = row.get(name)
@@ -178,10 +182,19 @@ def build_report(
     groups = rollup.fold(dims, currency=source.currency, pricing=source.pricing)
     models: dict[tuple[Any, ...], dict[str, int]] = {}
     if with_models:
-        for key, acc in rollup.fold((*dims, "model"), currency=source.currency, pricing=source.pricing).items():
+        for key, acc in rollup.fold(
+            (*dims, "model"), currency=source.currency, pricing=source.pricing
+        ).items():
             models.setdefault(key[:-1], {})[key[-1]] = acc.requests
-    if not dims and query.period != "total" and query.range.since is not None and query.range.until is not None:
-        for pk in PeriodKeys(query.period, query.tz).keys_between(query.range.since, query.range.until):
+    if (
+        not dims
+        and query.period != "total"
+        and query.range.since is not None
+        and query.range.until is not None
+    ):
+        for pk in PeriodKeys(query.period, query.tz).keys_between(
+            query.range.since, query.range.until
+        ):
             groups.setdefault((pk,), Acc())
     rows = []
     for key, acc in groups.items():
@@ -236,13 +249,21 @@ def build_top_users(
         raise UsageError(f"--limit must be at least 1, got {limit}")
     scan_query = Query(("user", "model"), "total", query.tz, query.range, query.filters)
     rollup = run_query(source, scan_query)
-    per_user = rollup.fold(("user",), currency=source.currency, pricing=source.pricing, period=False)
-    per_model = rollup.fold(("user", "model"), currency=source.currency, pricing=source.pricing, period=False)
-    favourite: dict[str | None, tuple[int, int, str]] = {}
+    per_user = rollup.fold(
+        ("user",), currency=source.currency, pricing=source.pricing, period=False
+    )
+    per_model = rollup.fold(
+        ("user", "model"), currency=source.currency, pricing=source.pricing, period=False
+    )
+    favourite: dict[str | None, tuple[int, int | Fraction, str]] = {}
     for (user, model), acc in per_model.items():
         candidate = (acc.requests, acc.cost, model)
         best = favourite.get(user)
-        if best is None or candidate[:2] > best[:2] or (candidate[:2] == best[:2] and model < best[2]):
+        if (
+            best is None
+            or candidate[:2] > best[:2]
+            or (candidate[:2] == best[:2] and model < best[2])
+        ):
             favourite[user] = candidate
     metric = TOP_BY[by]
     total_acc = Acc()

@@ -131,9 +131,7 @@ def list_files(data_dir: Path) -> list[DayFile]:
     return found
 
 
-def files_between(
-    data_dir: Path, first: dt.date | None, last: dt.date | None
-) -> list[DayFile]:
+def files_between(data_dir: Path, first: dt.date | None, last: dt.date | None) -> list[DayFile]:
     """The data files whose UTC day lies in ``[first, last]`` (``None`` = unbounded)."""
     return [
         f

@@ -49,7 +49,9 @@ def resolve_tz(name: str | None) -> ZoneInfo:
     except (ZoneInfoNotFoundError, ValueError) as exc:
         if name is None:
             return ZoneInfo("UTC")
-        raise UsageError(f"unknown time zone {zone!r} (use an IANA name like Europe/Paris)") from exc
+        raise UsageError(
+            f"unknown time zone {zone!r} (use an IANA name like Europe/Paris)"
+        ) from exc
 
 
 def _local_midnight(day: dt.date, tz: ZoneInfo) -> float:

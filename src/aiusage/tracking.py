@@ -32,8 +32,8 @@ logger = logging.getLogger("aiusage")
 P = ParamSpec("P")
 R = TypeVar("R")
 
-_context: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
-    "aiusage_context", default={}
+_context: contextvars.ContextVar[Mapping[str, Any] | None] = contextvars.ContextVar(
+    "aiusage_context", default=None
 )
 _warned_models: set[str] = set()
 _tables: dict[tuple[Path, float], PricingTable] = {}
@@ -114,7 +114,7 @@ def table_for(data_dir: Path) -> PricingTable:
 def context(**fields: Any) -> Iterator[None]:
     """Add ``fields`` (``user_id``, ``session_id``, ``tags``, ...) to every record made inside
     the block, in this thread or task."""
-    token = _context.set({**_context.get(), **fields})
+    token = _context.set({**(_context.get() or {}), **fields})
     try:
         yield
     finally:
@@ -136,7 +136,7 @@ def record(
         directory = resolve_data_dir(data_dir)
         table = table_for(directory)
         currency = load_config(directory).currency or "USD"
-        rec = prepare({**_context.get(), **fields}, table=table, default_currency=currency)
+        rec = prepare({**(_context.get() or {}), **fields}, table=table, default_currency=currency)
         write(directory, [rec])
     except (AiusageError, OSError) as exc:
         if raise_errors:

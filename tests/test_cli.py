@@ -1,0 +1,202 @@
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from aiusage.store import iter_lines, list_files
+from conftest import call, write_jsonl
+
+COMMANDS = ["record", "report", "top-users"]
+SAMPLE_LOGS = Path(__file__).resolve().parents[1] / "sample_logs"
+
+
+def _lines(directory: Path) -> list[dict]:  # type: ignore[type-arg]
+    return [orjson.loads(line) for f in list_files(directory) for line in iter_lines(f.path)]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_has_examples(cli, command: str) -> None:  # type: ignore[no-untyped-def]
+    result = cli(command, "--help")
+    assert result.exit_code == 0
+    assert "Examples" in result.stdout
+    assert "--data-dir" in result.stdout
+
+
+def test_version_and_module_entry_point() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "aiusage", "--version"], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.startswith("aiusage ")
+
+
+def test_record_prints_and_writes(cli, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    result = cli(
+        "record",
+        "-d",
+        data_dir,
+        "--model",
+        "gpt-4o",
+        "-i",
+        "1000",
+        "-o",
+        "100",
+        "--user",
+        "ann",
+        "--tag",
+        "env=prod",
+        "--api-key",
+        "sk-secret-0123456789abcd",
+    )
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("recorded gpt-4o")
+    (rec,) = _lines(data_dir)
+    assert rec["tags"] == {"env": "prod"}
+    assert rec["api_key"] == "sk-…abcd"
+    assert b"sk-secret-0123456789abcd" not in next(iter(list_files(data_dir))).path.read_bytes()
+    js = cli(
+        "record",
+        "-d",
+        data_dir,
+        "--model",
+        "mystery-model",
+        "--error",
+        "boom",
+        "--status-code",
+        "503",
+        "--json",
+    )
+    assert js.exit_code == 0
+    rec = js.json()
+    assert (rec["success"], rec["error_msg"], rec["status_code"], rec["cost"]) == (
+        False,
+        "boom",
+        503,
+        None,
+    )
+    assert "no price for mystery-model" in js.stderr
+
+
+def test_record_with_timestamp_goes_to_its_day(cli, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    assert (
+        cli(
+            "record", "-d", data_dir, "-m", "gpt-4o", "--timestamp", "2026-01-02T03:04:05Z"
+        ).exit_code
+        == 0
+    )
+    assert [f.path.name for f in list_files(data_dir)] == ["usage_2026-01-02.jsonl"]
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["record", "-m", "gpt-4o", "-i", "-5"], 2, "input_tokens"),
+        (["record", "-m", "gpt-4o", "--tag", "novalue"], 2, "--tag expects KEY=VALUE"),
+        (["record", "-i", "5"], 2, "--model is required"),
+        (["record", "-m", "gpt-4o", "--bogus"], 2, "No such option"),
+        (["record", "-m", "gpt-4o", "--status-code", "99"], 2, "status_code"),
+        (["report", "--since", "2026-13-01"], 2, "bad date"),
+        (["report", "--period", "fortnight"], 2, "unknown period"),
+        (["report", "--by", "colour"], 2, "unknown --by field"),
+        (["report", "--days", "abc"], 2, "--days"),
+        (["report", "--sort", "nonsense"], 2, "cannot sort"),
+        (["report", "--tz", "Mars/Base"], 2, "unknown time zone"),
+        (["report", "--json", "--csv"], 2, "choose one"),
+        (["top-users", "--by", "mood"], 2, "cannot rank users"),
+    ],
+)
+def test_bad_input_is_one_line_and_writes_nothing(
+    cli, data_dir: Path, args: list[str], code: int, message: str
+) -> None:  # type: ignore[no-untyped-def]
+    result = cli(*args, "--data-dir", data_dir)
+    assert result.exit_code == code
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert list(data_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", ["report", "top-users"])
+def test_missing_data_dir_exits_3(cli, tmp_path: Path, command: str) -> None:  # type: ignore[no-untyped-def]
+    result = cli(command, "--data-dir", tmp_path / "nope")
+    assert result.exit_code == 3
+    assert "does not exist" in result.stderr
+
+
+def test_record_into_missing_parent_exits_3(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    result = cli("record", "-m", "gpt-4o", "--data-dir", tmp_path / "a" / "b")
+    assert result.exit_code == 3
+    assert not (tmp_path / "a").exists()
+
+
+def test_batch_is_all_or_nothing(cli, data_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    good = b"".join(
+        orjson.dumps(call(1_792_000_000 + i, user_id=f"u{i}")) + b"\n" for i in range(5)
+    )
+    bad = good + b'{"model": "gpt-4o", "input_tokens": -1}\n' + b"not json\n"
+    path = tmp_path / "batch.jsonl"
+    path.write_bytes(bad)
+    result = cli("record", "-d", data_dir, "--batch", path)
+    assert result.exit_code == 2
+    assert "line 6" in result.stderr
+    assert "line 7" in result.stderr
+    assert "nothing written" in result.stderr
+    assert list(data_dir.iterdir()) == []
+    result = cli("record", "-d", data_dir, "--batch", "-", "--json", input=good)
+    assert result.exit_code == 0, result.stderr
+    assert result.json()["written"] == 5
+    assert sorted(r["user_id"] for r in _lines(data_dir)) == [f"u{i}" for i in range(5)]
+
+
+def test_report_csv_and_plain_table(cli, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    write_jsonl(
+        data_dir / "usage_2026-11-01.jsonl",
+        [call(1_793_500_000, user_id='a "quoted", user', cost=0.5, currency="USD")],
+    )
+    out = cli("report", "-d", data_dir, "--all", "--by", "user", "--csv").stdout
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert rows[0]["user_id"] == 'a "quoted", user'
+    assert rows[0]["cost"] == "0.5"
+    assert out.splitlines()[0].startswith("period,user_id,models,requests")
+    table = cli("report", "-d", data_dir, "--all").stdout
+    assert "\x1b[" not in table
+    assert "$0.5000" in table
+    assert "Total" in table
+
+
+def test_strict_turns_skipped_lines_into_exit_3(cli, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    (data_dir / "usage_2026-11-01.jsonl").write_bytes(
+        orjson.dumps(call(1_793_500_000)) + b"\n{broken\n"
+    )
+    lenient = cli("report", "-d", data_dir, "--all", "--json")
+    assert lenient.exit_code == 0
+    assert "1 malformed line skipped (first: usage_2026-11-01.jsonl:2: bad JSON)" in lenient.stderr
+    strict = cli("report", "-d", data_dir, "--all", "--strict")
+    assert strict.exit_code == 3
+    assert strict.stderr.count("\n") == 1
+
+
+def test_sample_logs_report(cli) -> None:  # type: ignore[no-untyped-def]
+    doc = cli("report", "--data-dir", SAMPLE_LOGS, "--all", "--period", "week", "--json").json()
+    assert doc["totals"]["requests"] > 4000
+    assert doc["skipped_lines"] == 1  # the torn last line of the newest day
+    assert doc["unpriced_models"][0]["model"] == "acme-private-13b"
+    seed_day = cli(
+        "report",
+        "--data-dir",
+        SAMPLE_LOGS,
+        "--since",
+        "2026-10-26",
+        "--until",
+        "2026-10-26",
+        "--by",
+        "model",
+        "--json",
+    ).json()
+    assert {r["model"] for r in seed_day["rows"]} <= {"qwen-plus", "qwen-turbo", "qwen-max"}
+    assert seed_day["totals"]["cost"] > 0
