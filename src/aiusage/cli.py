@@ -266,6 +266,7 @@ def _warn_skipped(doc: dict[str, Any], strict: bool) -> None:
 
 
 def _emit(doc: dict[str, Any], *, as_json: bool, view: Any) -> None:
+    """Print ``doc`` as JSON, or the rich view ``view(doc, width=...)`` of it."""
     from aiusage.export import to_json
 
     if as_json:
@@ -273,7 +274,8 @@ def _emit(doc: dict[str, Any], *, as_json: bool, view: Any) -> None:
         return
     from aiusage.render import make_console
 
-    make_console().print(view)
+    console = make_console()
+    console.print(view(doc, width=console.width))
 
 
 # record ----------------------------------------------------------------------------------
@@ -561,7 +563,7 @@ def report(
         return
     from aiusage.render import report_view
 
-    _emit(doc, as_json=as_json, view=report_view(doc) if not as_json else None)
+    _emit(doc, as_json=as_json, view=report_view)
 
 
 # top-users -------------------------------------------------------------------------------
@@ -612,7 +614,7 @@ def top_users(
         return
     from aiusage.render import top_users_view
 
-    _emit(doc, as_json=as_json, view=top_users_view(doc) if not as_json else None)
+    _emit(doc, as_json=as_json, view=top_users_view)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -92,35 +92,88 @@ def _models(models: Sequence[str]) -> str:
     return ", ".join(shown)
 
 
-def report_view(doc: Mapping[str, Any]) -> RenderableType:
-    """A report document as a table with a totals row and notes."""
+METRIC_HEADINGS = ("Requests", "Input", "Output", "Cache read", "Cache write", "Cost", "Success")
+MIN_MODELS_WIDTH = 12
+
+
+def _plain(cell: RenderableType) -> str:
+    return cell.plain if isinstance(cell, Text) else str(cell)
+
+
+def _fixed_table(
+    title: str,
+    headings: Sequence[tuple[str, str]],
+    rows: Sequence[Sequence[RenderableType]],
+    *,
+    width: int,
+    flexible: str | None = None,
+    droppable: Sequence[str] = (),
+) -> tuple[Table, list[int], bool]:
+    """A table whose columns never shrink below their widest cell, fitted to ``width``.
+
+    ``headings`` are (title, justify) pairs. Columns named in ``droppable`` are left out, in
+    that order, while the table is too wide; the optional ``flexible`` last column takes the
+    width that is left, or is left out when too little is. Returns the table, the indices
+    of the columns kept and whether the flexible column was kept.
+    """
+    widths = [
+        max([len(h), *(len(_plain(r[i])) for r in rows)]) for i, (h, _) in enumerate(headings)
+    ]
+    kept = list(range(len(headings)))
+
+    def needed(cols: list[int]) -> int:
+        # SIMPLE_HEAD: one space of padding a side and one edge/separator per column.
+        return sum(widths[i] for i in cols) + 3 * len(cols) - 1
+
+    for name in droppable:
+        if needed(kept) <= width:
+            break
+        kept = [i for i in kept if headings[i][0] != name]
+    room = width - needed(kept) - 3
+    keep_flexible = flexible is not None and room >= MIN_MODELS_WIDTH
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title=title, collapse_padding=False)
+    for i in kept:
+        heading, justify = headings[i]
+        table.add_column(heading, justify=justify, no_wrap=True, min_width=widths[i])  # type: ignore[arg-type]
+    if keep_flexible:
+        table.add_column(flexible, no_wrap=True, overflow="ellipsis", max_width=room)
+    return table, kept, keep_flexible
+
+
+def report_view(doc: Mapping[str, Any], *, width: int = 120) -> RenderableType:
+    """A report document as a table with a totals row and notes, fitted to ``width``."""
     currency = doc["currency"]
     digits = cost_digits(doc["totals"]["cost"])
-    table = Table(box=box.SIMPLE_HEAD, show_footer=False, pad_edge=False, title=_title(doc))
-    table.add_column(doc["period"].capitalize() if doc["period"] != "total" else "Period")
-    for name in doc["group_by"]:
-        table.add_column(name)
+    with_period = doc["period"] != "total"
+    labels = ([doc["period"].capitalize()] if with_period else []) + list(doc["group_by"])
     has_models = bool(doc["rows"]) and "models" in doc["rows"][0]
-    for heading in ("Requests", "Input", "Output", "Cache read", "Cache write", "Cost", "Success"):
-        table.add_column(heading, justify="right")
-    if has_models:
-        table.add_column("Models", no_wrap=True, overflow="ellipsis")
+    rows: list[list[RenderableType]] = []
+    models: list[str] = []
     for row in doc["rows"]:
-        cells: list[RenderableType] = [row["period"], *(_label(row[f]) for f in doc["group_by"])]
-        cells += _metric_cells(row, currency, digits)
-        if has_models:
-            cells.append(_models(row["models"]))
-        table.add_row(*cells)
-    totals = doc["totals"]
-    table.add_section()
-    total_cells: list[RenderableType] = [
-        Text("Total", style="bold"),
-        *("" for _ in doc["group_by"]),
-    ]
-    total_cells += _metric_cells(totals, currency, digits)
-    if has_models:
-        total_cells.append("")
-    table.add_row(*total_cells, style="bold")
+        keys: list[RenderableType] = [row["period"]] if with_period else []
+        keys += [_label(row[f]) for f in doc["group_by"]]
+        rows.append(keys + _metric_cells(row, currency, digits))
+        models.append(_models(row["models"]) if has_models else "")
+    total: list[RenderableType] | None = ["Total", *("" for _ in labels[1:])]
+    total += _metric_cells(doc["totals"], currency, digits)  # type: ignore[operator]
+    if not labels:
+        # No period and no groups: the single row is the total.
+        labels, total = [""], None
+        rows = [["All", *r] for r in rows]
+    headings = [(label, "left") for label in labels] + [(h, "right") for h in METRIC_HEADINGS]
+    table, kept, keep = _fixed_table(
+        _title(doc),
+        headings,
+        rows + ([total] if total else []),
+        width=width,
+        flexible="Models" if has_models else None,
+        droppable=("Cache write", "Cache read", "Success", "Output", "Input"),
+    )
+    for cells, used in zip(rows, models, strict=True):
+        table.add_row(*(cells[i] for i in kept), *([used] if keep else []))
+    if total:
+        table.add_section()
+        table.add_row(*(total[i] for i in kept), *([""] if keep else []), style="bold")
     return Group(table, *_notes(doc))
 
 
@@ -162,22 +215,12 @@ def _notes(doc: Mapping[str, Any]) -> list[Text]:
     return notes
 
 
-def top_users_view(doc: Mapping[str, Any]) -> RenderableType:
-    """A top-users document as a ranked table."""
+def top_users_view(doc: Mapping[str, Any], *, width: int = 120) -> RenderableType:
+    """A top-users document as a ranked table, fitted to ``width``."""
     currency = doc["currency"]
     digits = cost_digits(doc["totals"]["cost"])
-    table = Table(
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        title=_title(doc).replace("AI usage", f"Top users by {doc['by']}"),
-    )
-    table.add_column("#", justify="right")
-    table.add_column("User")
-    for heading in ("Requests", "Tokens", "Cost", "Share", "Success"):
-        table.add_column(heading, justify="right")
-    table.add_column("Favourite model")
-    for user in doc["users"]:
-        table.add_row(
+    rows: list[list[RenderableType]] = [
+        [
             str(user["rank"]),
             _label(user["user_id"]),
             count(user["requests"]),
@@ -185,10 +228,27 @@ def top_users_view(doc: Mapping[str, Any]) -> RenderableType:
             _cost_cell(user, currency, digits),
             percent(user["share"]),
             _rate_cell(user),
-            user["favourite_model"] or "-",
+        ]
+        for user in doc["users"]
+    ]
+    headings = [("#", "right"), ("User", "left")] + [
+        (h, "right") for h in ("Requests", "Tokens", "Cost", "Share", "Success")
+    ]
+    title = _title(doc).replace("AI usage", f"Top users by {doc['by']}")
+    table, kept, keep = _fixed_table(
+        title,
+        headings,
+        rows,
+        width=width,
+        flexible="Favourite model",
+        droppable=("Success", "Share"),
+    )
+    for cells, user in zip(rows, doc["users"], strict=True):
+        table.add_row(
+            *(cells[i] for i in kept), *([user["favourite_model"] or "-"] if keep else [])
         )
-    shown = len(doc["users"])
     notes = _notes({**doc, "rows": doc["users"]})
+    shown = len(doc["users"])
     if doc["users_total"] > shown:
         notes.append(
             Text(f"{doc['users_total'] - shown} more users not shown (--limit).", style="dim")
