@@ -135,7 +135,7 @@ def _fixed_table(
     for i in kept:
         heading, justify = headings[i]
         table.add_column(heading, justify=justify, no_wrap=True, min_width=widths[i])  # type: ignore[arg-type]
-    if keep_flexible:
+    if keep_flexible and flexible is not None:
         table.add_column(flexible, no_wrap=True, overflow="ellipsis", max_width=room)
     return table, kept, keep_flexible
 
