@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aiusage.aggregate import Filters, Query, Rollup, scan
+from aiusage.aggregate import Filters, Query, Rollup
+from aiusage.scan import scan
 from aiusage.pricing import load_table
 from aiusage.store import list_files
 from aiusage.timerange import TimeRange

@@ -9,22 +9,19 @@ exactly. Currency conversion and everything else per group happen after the pass
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import orjson
-
 from aiusage.errors import UsageError
-from aiusage.histogram import bucket_of, merge_into
+from aiusage.histogram import merge_into
+from aiusage.intervals import Intervals
 from aiusage.pricing import Price, PricingTable
-from aiusage.records import check_read
-from aiusage.store import DayFile, iter_lines
-from aiusage.timerange import PeriodKeys, TimeRange
+from aiusage.timerange import TimeRange
 
 COST_SCALE = 10**12  # costs are summed as integer picos of their currency
 
@@ -55,13 +52,16 @@ class Acc:
     """The metrics of one group, summed over its records (mergeable)."""
 
     __slots__ = (
+        "cache_hits",
         "cache_read",
         "cache_write",
         "cost",
         "dur_hist",
         "dur_n",
         "dur_sum",
+        "first_ts",
         "input",
+        "last_ts",
         "output",
         "reasoning",
         "requests",
@@ -79,6 +79,7 @@ class Acc:
         self.output = 0
         self.cache_read = 0
         self.cache_write = 0
+        self.cache_hits = 0
         self.reasoning = 0
         # Integer picos while scanning; an exact Fraction once converted between currencies.
         self.cost: int | Fraction = 0
@@ -89,6 +90,8 @@ class Acc:
         self.ttfb_sum = 0.0
         self.ttfb_n = 0
         self.ttfb_hist: dict[int, int] = {}
+        self.first_ts = math.inf
+        self.last_ts = -math.inf
 
     def merge(self, other: Acc, *, cost: int | Fraction | None = None) -> None:
         """Add ``other``'s metrics (``cost`` replaces its cost, e.g. after conversion)."""
@@ -98,6 +101,7 @@ class Acc:
         self.output += other.output
         self.cache_read += other.cache_read
         self.cache_write += other.cache_write
+        self.cache_hits += other.cache_hits
         self.reasoning += other.reasoning
         self.cost += other.cost if cost is None else cost
         self.unpriced += other.unpriced
@@ -107,6 +111,8 @@ class Acc:
         self.ttfb_sum += other.ttfb_sum
         self.ttfb_n += other.ttfb_n
         merge_into(self.ttfb_hist, other.ttfb_hist)
+        self.first_ts = min(self.first_ts, other.first_ts)
+        self.last_ts = max(self.last_ts, other.last_ts)
 
     def state(self) -> tuple[Any, ...]:
         """Every summed value, for equality checks."""
@@ -139,30 +145,51 @@ class Query:
     tz: ZoneInfo
     range: TimeRange
     filters: Filters = Filters()
+    # Instead of calendar periods: bucket i holds [edges[i], edges[i+1]) (the last is open).
+    edges: tuple[float, ...] = ()
+    # Measure gaps between consecutive successful calls per value of this dimension.
+    intervals_by: str | None = None
+    # Also sum counter records (SPEC §4) by key.
+    counters: bool = False
+    # Also note where records sit in the wrong day file (doctor).
+    audit: bool = False
 
     def __post_init__(self) -> None:
         for dim in self.dims:
             dimension_field(dim)
+        if self.intervals_by is not None:
+            dimension_field(self.intervals_by)
+        if list(self.edges) != sorted(self.edges):
+            raise ValueError("edges must be sorted")
+
+
+MAX_LOCATIONS = 1000  # how many problem lines a rollup remembers (all are counted)
 
 
 @dataclass
 class Skipped:
-    """Lines that were not records: how many, and where the first was and why."""
+    """Lines that were not records: how many, and where (file, line, reason) the first
+    :data:`MAX_LOCATIONS` of them are."""
 
     count: int = 0
-    first: tuple[str, int, str] | None = None
+    locations: list[tuple[str, int, str]] = field(default_factory=list)
+
+    @property
+    def first(self) -> tuple[str, int, str] | None:
+        """The first skipped line's location."""
+        return self.locations[0] if self.locations else None
 
     def add(self, path: str, lineno: int, reason: str) -> None:
         """Count one skipped line."""
         self.count += 1
-        if self.first is None:
-            self.first = (path, lineno, reason)
+        if len(self.locations) < MAX_LOCATIONS:
+            self.locations.append((path, lineno, reason))
 
     def merge(self, other: Skipped) -> None:
-        """Add another count (the earliest first location wins)."""
+        """Add another count and its locations."""
         self.count += other.count
-        if self.first is None:
-            self.first = other.first
+        room = MAX_LOCATIONS - len(self.locations)
+        self.locations.extend(other.locations[:room])
 
 
 @dataclass
@@ -175,6 +202,10 @@ class Rollup:
     skipped: Skipped = field(default_factory=Skipped)
     unpriced_models: Counter[str] = field(default_factory=Counter)
     records: int = 0
+    counters: Counter[str] = field(default_factory=Counter)
+    intervals: dict[str | None, Intervals] = field(default_factory=dict)
+    # Records whose UTC day is not their file's day (audit only).
+    misplaced: Skipped = field(default_factory=Skipped)
 
     def merge(self, other: Rollup) -> None:
         """Add another rollup of the same query into this one."""
@@ -188,6 +219,14 @@ class Rollup:
         self.skipped.merge(other.skipped)
         self.unpriced_models.update(other.unpriced_models)
         self.records += other.records
+        self.counters.update(other.counters)
+        self.misplaced.merge(other.misplaced)
+        for value, later in other.intervals.items():
+            mine_iv = self.intervals.get(value)
+            if mine_iv is None:
+                self.intervals[value] = later
+            else:
+                mine_iv.merge(later)
 
     def currencies(self) -> set[str]:
         """The currencies the summed costs are in."""
@@ -226,7 +265,7 @@ def _text(value: Any) -> str | None:
     return value if value is None or type(value) is str else str(value)
 
 
-def _getter(name: str, price_of: Callable[[str], Price | None]) -> Getter:
+def getter(name: str, price_of: Callable[[str], Price | None]) -> Getter:
     """A function from a record to the value of field ``name`` (``tag:X`` for a tag)."""
     if name.startswith("tag:"):
         tag = name[4:]
@@ -253,142 +292,22 @@ def provider_of(rec: Mapping[str, Any], price_of: Callable[[str], Price | None])
     return provider if isinstance(provider, str) else None
 
 
-def _key_function(
+def key_function(
     dims: tuple[str, ...], price_of: Callable[[str], Price | None]
 ) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
     """A function from a record to its dimension values (in ``dims`` order)."""
-    getters = [_getter(dimension_field(dim), price_of) for dim in dims]
+    getters = [getter(dimension_field(dim), price_of) for dim in dims]
     return lambda rec: tuple(get(rec) for get in getters)
 
 
-def _filter_function(
+def filter_function(
     filters: Filters, price_of: Callable[[str], Price | None]
 ) -> Callable[[dict[str, Any]], bool] | None:
     """A predicate keeping the records that pass ``filters``, or ``None`` without filters."""
     if not filters:
         return None
     wanted: list[tuple[Getter, frozenset[str]]] = [
-        (_getter(dimension_field(dim), price_of), allowed)
-        for dim, allowed in filters.fields.items()
+        (getter(dimension_field(dim), price_of), allowed) for dim, allowed in filters.fields.items()
     ]
-    wanted += [(_getter(f"tag:{t}", price_of), frozenset({v})) for t, v in filters.tags.items()]
+    wanted += [(getter(f"tag:{t}", price_of), frozenset({v})) for t, v in filters.tags.items()]
     return lambda rec: all(get(rec) in allowed for get, allowed in wanted)
-
-
-def scan(
-    files: Iterable[DayFile],
-    query: Query,
-    pricing: PricingTable,
-    *,
-    default_currency: str,
-) -> Rollup:
-    """One pass over ``files``: every call record in ``query.range`` that passes the filters,
-    summed into groups."""
-    rollup = Rollup(query.dims, query.period)
-    for day_file in files:
-        scan_file(day_file.path, query, pricing, rollup, default_currency=default_currency)
-    return rollup
-
-
-def scan_file(
-    path: Path,
-    query: Query,
-    pricing: PricingTable,
-    rollup: Rollup,
-    *,
-    default_currency: str,
-) -> None:
-    """Add one data file's records to ``rollup`` (the per-record hot path)."""
-    loads = orjson.loads
-    decode_error = orjson.JSONDecodeError
-    groups = rollup.groups
-    skipped = rollup.skipped
-    period_key = PeriodKeys(query.period, query.tz).key
-    since = query.range.since
-    until = query.range.until
-    price_of = pricing.lookup
-    dim_values = _key_function(query.dims, price_of)
-    keep = _filter_function(query.filters, price_of)
-    unpriced_models = rollup.unpriced_models
-    name = path.name
-    count = 0
-    lineno = 0
-    for lineno, line in enumerate(iter_lines(path), 1):
-        if not line.strip():
-            continue
-        try:
-            rec = loads(line)
-        except decode_error:
-            torn = not line.endswith(b"\n")
-            skipped.add(name, lineno, "torn last line (incomplete write)" if torn else "bad JSON")
-            continue
-        reason = check_read(rec)
-        if reason is not None:
-            skipped.add(name, lineno, reason)
-            continue
-        if rec.get("kind", "call") != "call":
-            continue
-        ts = rec["timestamp"]
-        if (since is not None and ts < since) or (until is not None and ts >= until):
-            continue
-        if keep is not None and not keep(rec):
-            continue
-        inp = rec.get("input_tokens") or 0
-        out = rec.get("output_tokens") or 0
-        cr = rec.get("cache_read_tokens") or 0
-        cw = rec.get("cache_write_tokens") or 0
-        cost = rec.get("cost")
-        currency = rec.get("currency")
-        unpriced = False
-        if cost is None or currency is None:
-            price = price_of(rec["model"])
-            if cost is None:
-                if price is None:
-                    unpriced = True
-                    unpriced_models[rec["model"]] += 1
-                    cost_picos = 0
-                else:
-                    exact = price.cost(
-                        input_tokens=inp,
-                        output_tokens=out,
-                        cache_read_tokens=cr,
-                        cache_write_tokens=cw,
-                    )
-                    cost_picos = int((exact * COST_SCALE).to_integral_value())
-            else:
-                cost_picos = round(cost * COST_SCALE)
-            if currency is None:
-                currency = price.currency if price is not None else default_currency
-        else:
-            cost_picos = round(cost * COST_SCALE)
-        key = (period_key(ts), *dim_values(rec), currency)
-        acc = groups.get(key)
-        if acc is None:
-            acc = groups[key] = Acc()
-        acc.requests += 1
-        if rec.get("success", True) is not False:
-            acc.successes += 1
-        acc.input += inp
-        acc.output += out
-        acc.cache_read += cr
-        acc.cache_write += cw
-        acc.reasoning += rec.get("reasoning_tokens") or 0
-        acc.cost += cost_picos
-        if unpriced:
-            acc.unpriced += 1
-        dur = rec.get("duration_ms")
-        if dur is not None:
-            acc.dur_sum += dur
-            acc.dur_n += 1
-            hist = acc.dur_hist
-            b = bucket_of(dur)
-            hist[b] = hist.get(b, 0) + 1
-        ttfb = rec.get("ttfb_ms")
-        if ttfb is not None:
-            acc.ttfb_sum += ttfb
-            acc.ttfb_n += 1
-            hist = acc.ttfb_hist
-            b = bucket_of(ttfb)
-            hist[b] = hist.get(b, 0) + 1
-        count += 1
-    rollup.records += count

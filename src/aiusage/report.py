@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from aiusage.aggregate import COST_SCALE, Acc, Filters, Query, Rollup, dimension_field, scan
+from aiusage.aggregate import COST_SCALE, Acc, Filters, Query, Rollup, dimension_field
 from aiusage.errors import UsageError
 from aiusage.histogram import quantile
 from aiusage.pricing import PricingTable
+from aiusage.scan import scan
 from aiusage.store import files_between
 from aiusage.timerange import PeriodKeys, TimeRange, iso_local, iso_utc
 
