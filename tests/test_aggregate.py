@@ -8,8 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aiusage.aggregate import Filters, Query, Rollup
-from aiusage.scan import scan
 from aiusage.pricing import load_table
+from aiusage.scan import scan
 from aiusage.store import list_files
 from aiusage.timerange import TimeRange
 from conftest import call, write_jsonl

@@ -225,7 +225,7 @@ class _Context:
         self.now = time.time()
 
     def source(self) -> Any:
-        from aiusage.report import Source
+        from aiusage.document import Source
 
         return Source(self.data_dir, self.pricing, self.currency, self.default_currency)
 
