@@ -139,3 +139,11 @@ def not_counted(rollup: Rollup) -> dict[str, Any]:
 def money(acc_cost: int | Fraction) -> float:
     """A summed cost (picos of the report currency) as a float amount."""
     return float(Fraction(acc_cost, COST_SCALE))
+
+
+def fold(
+    source: Source, rollup: Rollup, dims: tuple[str, ...], *, period: bool = False
+) -> dict[tuple[Any, ...], Acc]:
+    """``rollup``'s groups merged down to ``dims`` (and the period key when ``period``),
+    costs in the report currency."""
+    return rollup.fold(dims, currency=source.currency, pricing=source.pricing, period=period)

@@ -18,6 +18,7 @@ from aiusage.document import (
     Source,
     envelope,
     filters_doc,
+    fold,
     metrics,
     not_counted,
     run_query,
@@ -78,12 +79,10 @@ def build_report(
     )
     rollup = run_query(source, scan_query)
     fields = [dimension_field(d) for d in dims]
-    groups = rollup.fold(dims, currency=source.currency, pricing=source.pricing)
+    groups = fold(source, rollup, dims, period=True)
     models: dict[tuple[Any, ...], dict[str, int]] = {}
     if with_models:
-        for key, acc in rollup.fold(
-            (*dims, "model"), currency=source.currency, pricing=source.pricing
-        ).items():
+        for key, acc in fold(source, rollup, (*dims, "model"), period=True).items():
             models.setdefault(key[:-1], {})[key[-1]] = acc.requests
     if (
         not dims
@@ -140,12 +139,8 @@ def build_top_users(
         raise UsageError(f"--limit must be at least 1, got {limit}")
     scan_query = Query(("user", "model"), "total", query.tz, query.range, query.filters)
     rollup = run_query(source, scan_query)
-    per_user = rollup.fold(
-        ("user",), currency=source.currency, pricing=source.pricing, period=False
-    )
-    per_model = rollup.fold(
-        ("user", "model"), currency=source.currency, pricing=source.pricing, period=False
-    )
+    per_user = fold(source, rollup, ("user",))
+    per_model = fold(source, rollup, ("user", "model"))
     favourite: dict[str | None, tuple[int, int | Fraction, str]] = {}
     for (user, model), acc in per_model.items():
         candidate = (acc.requests, acc.cost, model)
@@ -200,3 +195,44 @@ def report_columns(doc: Mapping[str, Any]) -> list[str]:
 def top_users_columns() -> list[str]:
     """The column order of a top-users document's entries."""
     return ["rank", "user_id", "favourite_model", "share", *METRICS]
+
+
+def build_models(source: Source, query: Query, *, now: float | None = None) -> dict[str, Any]:
+    """The ``aiusage.models/1`` document: models side by side (seed 003 case 3) — cost per
+    call, cost per 1K output tokens, success rate and latency — cheapest per call first."""
+    rollup = run_query(source, Query(("model",), "total", query.tz, query.range, query.filters))
+    per_model = fold(source, rollup, ("model",))
+    total = Acc()
+    for acc in per_model.values():
+        total.merge(acc)
+    grand = metrics(total)
+    rows = []
+    for (model,), acc in per_model.items():
+        m = metrics(acc)
+        priced = acc.requests - acc.unpriced
+        rows.append(
+            {
+                "model": model,
+                "cost_per_call": m["cost"] / priced if priced else None,
+                "cost_per_1k_output_tokens": m["cost"] / acc.output * 1000
+                if acc.output and priced
+                else None,
+                "avg_input_tokens": round(
+                    (acc.input + acc.cache_read + acc.cache_write) / acc.requests, 1
+                ),
+                "avg_output_tokens": round(acc.output / acc.requests, 1),
+                "cost_share": m["cost"] / grand["cost"] if grand["cost"] else None,
+                **m,
+            }
+        )
+    rows.sort(key=lambda r: (r["cost_per_call"] is None, r["cost_per_call"] or 0, r["model"]))
+    doc = envelope("models", query.range, query.tz, source.currency, now=now)
+    doc.update(
+        {
+            "filters": filters_doc(query.filters),
+            "totals": grand,
+            "rows": rows,
+            **not_counted(rollup),
+        }
+    )
+    return doc
