@@ -5,7 +5,6 @@ happens after it (:meth:`Rollup.fold` and the views).
 
 from __future__ import annotations
 
-import datetime as dt
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -27,8 +26,6 @@ from aiusage.pricing import PricingTable
 from aiusage.records import check_read
 from aiusage.store import DAY_SECONDS, DayFile, iter_lines
 from aiusage.timerange import PeriodKeys
-
-EPOCH = dt.date(1970, 1, 1)
 
 
 def period_function(query: Query) -> Callable[[float], object]:
@@ -79,7 +76,7 @@ def scan_file(
     counters = rollup.counters if query.counters else None
     intervals = rollup.intervals
     interval_of = getter(query.intervals_by, price_of) if query.intervals_by else None
-    day_start = (day_file.day - EPOCH).days * DAY_SECONDS
+    day_start = day_file.start
     misplaced = rollup.misplaced if query.audit else None
     name = path.name
     count = 0

@@ -107,6 +107,11 @@ class DayFile:
     path: Path
 
     @property
+    def start(self) -> int:
+        """Epoch seconds at which the file's UTC day starts."""
+        return (self.day - dt.date(1970, 1, 1)).days * DAY_SECONDS
+
+    @property
     def compressed(self) -> bool:
         """Whether the file is gzip-compressed."""
         return self.path.suffix == ".gz"
