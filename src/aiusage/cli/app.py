@@ -1,0 +1,99 @@
+"""The Typer application and the one place where errors become exit codes (SPEC.md §6):
+library errors (:mod:`aiusage.errors`) and Typer's own usage errors give one line on stderr,
+never a traceback."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from typing import Annotated, Any, NoReturn
+
+import typer
+from typer.core import TyperGroup
+
+from aiusage import __version__
+from aiusage.errors import AiusageError
+
+try:
+    from typer._click.exceptions import ClickException
+except ImportError:  # pragma: no cover - typer releases that use click itself
+    from click.exceptions import ClickException  # type: ignore[no-redef,import-not-found,unused-ignore]
+
+
+def fail(message: str, code: int) -> NoReturn:
+    sys.stderr.write(f"aiusage: error: {message}\n")
+    raise SystemExit(code)
+
+
+class AiusageGroup(TyperGroup):
+    """The command group, with SPEC.md §6 error handling: one line on stderr, no traceback."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        try:
+            rv = super().main(
+                args, prog_name or "aiusage", complete_var, standalone_mode=False, **extra
+            )
+        except ClickException as exc:
+            fail(exc.format_message().splitlines()[0], 2)
+        except AiusageError as exc:
+            fail(str(exc), exc.exit_code)
+        except (KeyboardInterrupt, typer.Abort):
+            sys.stderr.write("aiusage: interrupted\n")
+            raise SystemExit(130) from None
+        except BrokenPipeError:
+            # The reader went away (| head): nothing left to say, and nowhere to say it.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise SystemExit(0) from None
+        except OSError as exc:
+            fail(f"{exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}", 3)
+        except Exception as exc:
+            if os.environ.get("AIUSAGE_DEBUG"):
+                raise
+            fail(
+                f"internal error: {type(exc).__name__}: {exc} "
+                "(AIUSAGE_DEBUG=1 shows the traceback)",
+                1,
+            )
+        code = rv if isinstance(rv, int) else 0
+        if standalone_mode:
+            raise SystemExit(code)
+        return code
+
+
+app = typer.Typer(
+    cls=AiusageGroup,
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help="Record AI/LLM API calls to daily JSONL files and report usage, cost and trends.",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"aiusage {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """aiusage: see what your AI features cost.
+
+    Data lives in --data-dir, else $AIUSAGE_HOME, else ~/.local/share/aiusage.
+    """

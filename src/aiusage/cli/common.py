@@ -1,0 +1,159 @@
+"""What the commands share: option types, the resolved context of a reading command
+(data dir, zone, pricing, currency), filters, and output."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from aiusage.errors import DataError, UsageError
+
+DataDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        "-d",
+        help="Data dir (default: $AIUSAGE_HOME, else ~/.local/share/aiusage).",
+        show_default=False,
+    ),
+]
+TzOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--tz", help="IANA time zone for hour/day/week/month boundaries (default: local)."
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine output (SPEC §5 JSON) on stdout.")]
+PricingOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--pricing", help="Extra pricing YAML overriding the packaged and data-dir tables."
+    ),
+]
+CurrencyOpt = Annotated[
+    str | None, typer.Option("--currency", help="Report currency (default: config.yaml, else USD).")
+]
+StrictOpt = Annotated[
+    bool, typer.Option("--strict", help="Exit 3 if any line is malformed instead of skipping it.")
+]
+DaysOpt = Annotated[
+    int | None, typer.Option("--days", help="The last N calendar days, today included.")
+]
+SinceOpt = Annotated[
+    str | None, typer.Option("--since", help="Start: YYYY-MM-DD, ISO datetime, or 7d / 24h.")
+]
+UntilOpt = Annotated[
+    str | None, typer.Option("--until", help="End: YYYY-MM-DD (inclusive), ISO datetime, or 1d.")
+]
+AllOpt = Annotated[bool, typer.Option("--all", help="All recorded data.")]
+UserOpt = Annotated[list[str] | None, typer.Option("--user", help="Only these users (repeatable).")]
+ModelOpt = Annotated[
+    list[str] | None, typer.Option("--model", help="Only these models (repeatable).")
+]
+FunctionOpt = Annotated[
+    list[str] | None, typer.Option("--function", help="Only these functions (repeatable).")
+]
+ProviderOpt = Annotated[
+    list[str] | None, typer.Option("--provider", help="Only these providers (repeatable).")
+]
+TagOpt = Annotated[
+    list[str] | None,
+    typer.Option("--tag", help="Only records with tag k=v (repeatable, all must match)."),
+]
+
+
+def parse_tags(values: Sequence[str] | None, flag: str = "--tag") -> dict[str, str]:
+    tags = {}
+    for item in values or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"{flag} expects KEY=VALUE, got {item!r}")
+        tags[key] = value
+    return tags
+
+
+class Context:
+    """What every reading command resolves first: data dir, zone, pricing, currency."""
+
+    def __init__(
+        self,
+        data_dir: Path | None,
+        tz: str | None,
+        pricing: Path | None,
+        currency: str | None,
+        *,
+        must_exist: bool = True,
+    ) -> None:
+        from aiusage.config import load_config
+        from aiusage.pricing import load_table
+        from aiusage.store import require_data_dir, resolve_data_dir
+        from aiusage.timerange import resolve_tz
+
+        self.data_dir = resolve_data_dir(data_dir)
+        if must_exist:
+            require_data_dir(self.data_dir)
+        self.config = load_config(self.data_dir) if self.data_dir.is_dir() else None
+        self.tz = resolve_tz(tz or (self.config.timezone if self.config else None))
+        self.pricing = load_table(data_dir=self.data_dir, extra=pricing)
+        configured = self.config.currency if self.config else None
+        self.default_currency = configured or "USD"
+        self.currency = (currency or configured or "USD").upper()
+        self.now = time.time()
+
+    def source(self) -> Any:
+        from aiusage.document import Source
+
+        return Source(self.data_dir, self.pricing, self.currency, self.default_currency)
+
+
+def make_filters(
+    *,
+    user: Sequence[str] | None = None,
+    model: Sequence[str] | None = None,
+    function: Sequence[str] | None = None,
+    provider: Sequence[str] | None = None,
+    tag: Sequence[str] | None = None,
+) -> Any:
+    from aiusage.aggregate import Filters
+
+    fields = {
+        name: frozenset(values)
+        for name, values in (
+            ("user", user),
+            ("model", model),
+            ("function", function),
+            ("provider", provider),
+        )
+        if values
+    }
+    return Filters(fields=fields, tags=parse_tags(tag))
+
+
+def warn_skipped(doc: dict[str, Any], strict: bool) -> None:
+    n = doc.get("skipped_lines", 0)
+    if not n:
+        return
+    first = doc.get("first_skipped_line")
+    where = f" (first: {first['file']}:{first['line']}: {first['reason']})" if first else ""
+    message = f"{n} malformed line{'s' if n != 1 else ''} skipped{where}"
+    if strict:
+        raise DataError(message)
+    sys.stderr.write(f"aiusage: warning: {message}\n")
+
+
+def emit(doc: dict[str, Any], *, as_json: bool, view: Any) -> None:
+    """Print ``doc`` as JSON, or the rich view ``view(doc, width=...)`` of it."""
+    from aiusage.export import to_json
+
+    if as_json:
+        sys.stdout.write(to_json(doc))
+        return
+    from aiusage.render import make_console
+
+    console = make_console()
+    console.print(view(doc, width=console.width))

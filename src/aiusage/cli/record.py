@@ -1,0 +1,240 @@
+"""``aiusage record`` (and ``--batch``): append calls to the data dir."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+
+from aiusage.cli.app import app
+from aiusage.cli.common import DataDirOpt, JsonOpt, PricingOpt, TzOpt, parse_tags
+from aiusage.errors import AiusageError, UsageError
+
+EPILOG_RECORD = """
+Examples:
+
+  aiusage record --model gpt-4o --input-tokens 1200 --output-tokens 300 --user alice
+  aiusage record --model claude-sonnet-4-5 --input-tokens 50 --cache-read-tokens 9000 \\
+      --output-tokens 400 --function summarise --tag env=prod --duration-ms 840
+  aiusage record --model gpt-4o --error "rate limited" --status-code 429
+  aiusage record --batch calls.jsonl          # or: producer | aiusage record --batch -
+"""
+
+
+@app.command(epilog=EPILOG_RECORD)
+def record(
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Model as the caller named it.")
+    ] = None,
+    input_tokens: Annotated[
+        int,
+        typer.Option(
+            "--input-tokens",
+            "-i",
+            help="Prompt tokens at the plain input rate (excluding cache reads/writes).",
+        ),
+    ] = 0,
+    output_tokens: Annotated[
+        int, typer.Option("--output-tokens", "-o", help="Completion tokens, reasoning included.")
+    ] = 0,
+    cache_read_tokens: Annotated[
+        int,
+        typer.Option("--cache-read-tokens", help="Prompt tokens read from the provider's cache."),
+    ] = 0,
+    cache_write_tokens: Annotated[
+        int,
+        typer.Option("--cache-write-tokens", help="Prompt tokens written to the provider's cache."),
+    ] = 0,
+    reasoning_tokens: Annotated[
+        int, typer.Option("--reasoning-tokens", help="The reasoning part of --output-tokens.")
+    ] = 0,
+    user: Annotated[str | None, typer.Option("--user", "-u", help="Who made the call.")] = None,
+    function: Annotated[
+        str | None,
+        typer.Option("--function", "-f", help="The feature of your product that made the call."),
+    ] = None,
+    session: Annotated[
+        str | None, typer.Option("--session", help="Conversation / session id.")
+    ] = None,
+    anchor: Annotated[str | None, typer.Option("--anchor", help="Business object id.")] = None,
+    provider: Annotated[
+        str | None,
+        typer.Option("--provider", help="openai, anthropic, google, ... (default: from pricing)."),
+    ] = None,
+    cost: Annotated[
+        float | None,
+        typer.Option("--cost", help="Cost of the call (default: priced from pricing.yaml)."),
+    ] = None,
+    currency: Annotated[
+        str | None,
+        typer.Option(
+            "--currency", help="ISO code of --cost (default: the model's price currency)."
+        ),
+    ] = None,
+    duration_ms: Annotated[
+        float | None, typer.Option("--duration-ms", help="Total latency in ms.")
+    ] = None,
+    ttfb_ms: Annotated[
+        float | None, typer.Option("--ttfb-ms", help="Time to first byte in ms.")
+    ] = None,
+    failure: Annotated[bool, typer.Option("--failure", help="The call failed.")] = False,
+    error: Annotated[
+        str | None, typer.Option("--error", help="Error message (implies --failure).")
+    ] = None,
+    status_code: Annotated[
+        int | None, typer.Option("--status-code", help="HTTP status, 100-599.")
+    ] = None,
+    request_id: Annotated[
+        str | None, typer.Option("--request-id", help="The provider's response id.")
+    ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option("--api-key", help="API key used; only a masked form (sk-…9f3a) is written."),
+    ] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", "-t", help="Free dimension KEY=VALUE (repeatable).")
+    ] = None,
+    request_bytes: Annotated[
+        int | None, typer.Option("--request-bytes", help="Request payload size.")
+    ] = None,
+    response_bytes: Annotated[
+        int | None, typer.Option("--response-bytes", help="Response payload size.")
+    ] = None,
+    timestamp: Annotated[
+        str | None,
+        typer.Option(
+            "--timestamp", help="Call time: epoch seconds or ISO datetime (default: now)."
+        ),
+    ] = None,
+    batch: Annotated[
+        str | None,
+        typer.Option(
+            "--batch",
+            help="Append a JSONL stream of records from FILE or - (stdin); all-or-nothing.",
+        ),
+    ] = None,
+    data_dir: DataDirOpt = None,
+    pricing: PricingOpt = None,
+    tz: TzOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record one AI call (or a --batch of them) in the data dir."""
+    from aiusage.pricing import load_table
+    from aiusage.store import resolve_data_dir
+    from aiusage.tracking import prepare, write
+
+    directory = resolve_data_dir(data_dir)
+    table = load_table(data_dir=directory, extra=pricing)
+    from aiusage.config import load_config
+
+    default_currency = (load_config(directory).currency if directory.is_dir() else None) or "USD"
+    if batch is not None:
+        if model is not None:
+            raise UsageError(
+                "--batch takes every field from its lines: drop --model and the other fields"
+            )
+        records = _read_batch(batch, table, default_currency)
+        written = write(directory, records)
+        if as_json:
+            sys.stdout.write(
+                orjson.dumps({"schema": "aiusage.record-batch/1", "written": written}).decode()
+                + "\n"
+            )
+        else:
+            sys.stderr.write(f"aiusage: recorded {written:,} records in {directory}\n")
+        _warn_unpriced(records)
+        return
+    if model is None:
+        raise UsageError("--model is required (or use --batch FILE)")
+    now = time.time()
+    fields: dict[str, Any] = {
+        "model": model,
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "cache_read_tokens": cache_read_tokens,
+        "cache_write_tokens": cache_write_tokens,
+        "reasoning_tokens": reasoning_tokens,
+        "user_id": user,
+        "function": function,
+        "session_id": session,
+        "anchor_id": anchor,
+        "provider": provider,
+        "cost": cost,
+        "currency": currency,
+        "duration_ms": duration_ms,
+        "ttfb_ms": ttfb_ms,
+        "error_msg": error,
+        "status_code": status_code,
+        "request_id": request_id,
+        "api_key": api_key,
+        "tags": parse_tags(tag),
+        "request_bytes": request_bytes,
+        "response_bytes": response_bytes,
+    }
+    if failure or error:
+        fields["success"] = False
+    if timestamp is not None:
+        from aiusage.timerange import parse_instant, resolve_tz
+
+        fields["timestamp"] = parse_instant(timestamp, resolve_tz(tz), now=now)
+    rec = prepare(fields, table=table, default_currency=default_currency, now=now)
+    write(directory, [rec])
+    if as_json:
+        sys.stdout.write(orjson.dumps(rec).decode() + "\n")
+    else:
+        from aiusage.render import record_line
+
+        sys.stdout.write(record_line(rec) + "\n")
+    _warn_unpriced([rec])
+
+
+def _warn_unpriced(records: Sequence[dict[str, Any]]) -> None:
+    models = sorted(
+        {r["model"] for r in records if r.get("kind") == "call" and r.get("cost") is None}
+    )
+    if models:
+        sys.stderr.write(
+            f"aiusage: warning: no price for {', '.join(models[:5])}: recorded with cost null "
+            "(add the model to pricing.yaml in the data dir)\n"
+        )
+
+
+def _read_batch(source: str, table: Any, default_currency: str) -> list[dict[str, Any]]:
+    from aiusage.tracking import prepare
+
+    if source == "-":
+        stream = typer.get_binary_stream("stdin")
+        data = stream.read()
+    else:
+        try:
+            data = Path(source).read_bytes()
+        except OSError as exc:
+            raise UsageError(f"--batch {source}: {exc.strerror or exc}") from None
+    now = time.time()
+    records, errors = [], []
+    for lineno, line in enumerate(data.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            errors.append(f"line {lineno}: bad JSON ({exc})")
+            continue
+        if not isinstance(obj, dict):
+            errors.append(f"line {lineno}: not a JSON object")
+            continue
+        try:
+            records.append(prepare(obj, table=table, default_currency=default_currency, now=now))
+        except AiusageError as exc:
+            errors.append(f"line {lineno}: {exc}")
+    if errors:
+        for message in errors[1:20]:
+            sys.stderr.write(f"aiusage: {message}\n")
+        more = f"; {len(errors)} invalid lines in all" if len(errors) > 1 else ""
+        raise UsageError(f"--batch {source}: {errors[0]}{more}; nothing written")
+    return records
