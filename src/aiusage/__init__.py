@@ -19,13 +19,16 @@ from typing import TYPE_CHECKING, Any
 from aiusage._version import __version__
 
 if TYPE_CHECKING:
+    from aiusage.counters import counter
     from aiusage.extract import usage_from_response
-    from aiusage.tracking import context, record, track
+    from aiusage.tracking import context, incr, record, track
 
-__all__ = ["__version__", "context", "record", "track", "usage_from_response"]
+__all__ = ["__version__", "context", "counter", "incr", "record", "track", "usage_from_response"]
 
 _LAZY = {
     "record": "aiusage.tracking",
+    "incr": "aiusage.tracking",
+    "counter": "aiusage.counters",
     "track": "aiusage.tracking",
     "context": "aiusage.tracking",
     "usage_from_response": "aiusage.extract",

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from aiusage.aggregate import COST_SCALE, Acc, Filters, Query, Rollup, dimension_field
+from aiusage.aggregate import COST_SCALE, Acc, Filters, Query, Rollup, Skipped, dimension_field
 from aiusage.histogram import quantile
 from aiusage.pricing import PricingTable
 from aiusage.scan import scan
@@ -107,10 +107,11 @@ def envelope(
     }
 
 
-def _skipped(rollup: Rollup) -> dict[str, Any]:
-    first = rollup.skipped.first
+def skipped_doc(skipped: Skipped) -> dict[str, Any]:
+    """How many lines were skipped and where the first one was."""
+    first = skipped.first
     return {
-        "skipped_lines": rollup.skipped.count,
+        "skipped_lines": skipped.count,
         "first_skipped_line": None
         if first is None
         else {"file": first[0], "line": first[1], "reason": first[2]},
@@ -133,7 +134,7 @@ def filters_doc(filters: Filters) -> dict[str, Any]:
 
 def not_counted(rollup: Rollup) -> dict[str, Any]:
     """What a view did not count: skipped lines (and where the first was), unpriced models."""
-    return {**_skipped(rollup), "unpriced_models": _unpriced(rollup)}
+    return {**skipped_doc(rollup.skipped), "unpriced_models": _unpriced(rollup)}
 
 
 def money(acc_cost: int | Fraction) -> float:

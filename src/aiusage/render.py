@@ -68,20 +68,23 @@ def cost_digits(total: float) -> int:
     return 2 if total >= 10 else 4
 
 
-def _cost_cell(row: Mapping[str, Any], currency: str, digits: int) -> Text:
+def cost_cell(row: Mapping[str, Any], currency: str, digits: int) -> Text:
+    """A row's cost, flagged with ``*`` when some of its requests have no price."""
     text = Text(money(row["cost"], currency, digits=digits))
     if row.get("unpriced_requests"):
         text.append(" *", style="bold yellow")
     return text
 
 
-def _rate_cell(row: Mapping[str, Any]) -> Text:
+def rate_cell(row: Mapping[str, Any]) -> Text:
+    """A row's success rate, yellow below 99% and red below 90%."""
     rate = row.get("success_rate")
     style = "" if rate is None or rate >= 0.99 else ("red" if rate < 0.9 else "yellow")
     return Text(percent(rate), style=style)
 
 
-def _label(value: Any) -> str:
+def label(value: Any) -> str:
+    """A group value for display (``(none)`` for a missing one)."""
     return "(none)" if value is None else str(value)
 
 
@@ -96,42 +99,44 @@ METRIC_HEADINGS = ("Requests", "Input", "Output", "Cache read", "Cache write", "
 MIN_MODELS_WIDTH = 12
 
 
-def _plain(cell: RenderableType) -> str:
+def plain(cell: RenderableType) -> str:
+    """The text of a cell."""
     return cell.plain if isinstance(cell, Text) else str(cell)
 
 
-def _fixed_table(
-    title: str,
+def fixed_table(
+    heading: str,
     headings: Sequence[tuple[str, str]],
     rows: Sequence[Sequence[RenderableType]],
     *,
     width: int,
     flexible: str | None = None,
     droppable: Sequence[str] = (),
+    keep_flexible_first: bool = False,
 ) -> tuple[Table, list[int], bool]:
     """A table whose columns never shrink below their widest cell, fitted to ``width``.
 
     ``headings`` are (title, justify) pairs. Columns named in ``droppable`` are left out, in
     that order, while the table is too wide; the optional ``flexible`` last column takes the
-    width that is left, or is left out when too little is. Returns the table, the indices
+    width that is left, or is left out when too little is (unless ``keep_flexible_first``,
+    which drops the droppable columns to make room for it). Returns the table, the indices
     of the columns kept and whether the flexible column was kept.
     """
-    widths = [
-        max([len(h), *(len(_plain(r[i])) for r in rows)]) for i, (h, _) in enumerate(headings)
-    ]
+    widths = [max([len(h), *(len(plain(r[i])) for r in rows)]) for i, (h, _) in enumerate(headings)]
     kept = list(range(len(headings)))
 
     def needed(cols: list[int]) -> int:
         # SIMPLE_HEAD: one space of padding a side and one edge/separator per column.
         return sum(widths[i] for i in cols) + 3 * len(cols) - 1
 
+    reserve = MIN_MODELS_WIDTH + 3 if flexible is not None and keep_flexible_first else 0
     for name in droppable:
-        if needed(kept) <= width:
+        if needed(kept) <= width - reserve:
             break
         kept = [i for i in kept if headings[i][0] != name]
     room = width - needed(kept) - 3
     keep_flexible = flexible is not None and room >= MIN_MODELS_WIDTH
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title=title, collapse_padding=False)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title=heading, collapse_padding=False)
     for i in kept:
         heading, justify = headings[i]
         table.add_column(heading, justify=justify, no_wrap=True, min_width=widths[i])  # type: ignore[arg-type]
@@ -151,7 +156,7 @@ def report_view(doc: Mapping[str, Any], *, width: int = 120) -> RenderableType:
     models: list[str] = []
     for row in doc["rows"]:
         keys: list[RenderableType] = [row["period"]] if with_period else []
-        keys += [_label(row[f]) for f in doc["group_by"]]
+        keys += [label(row[f]) for f in doc["group_by"]]
         rows.append(keys + _metric_cells(row, currency, digits))
         models.append(_models(row["models"]) if has_models else "")
     total: list[RenderableType] | None = ["Total", *("" for _ in labels[1:])]
@@ -161,8 +166,8 @@ def report_view(doc: Mapping[str, Any], *, width: int = 120) -> RenderableType:
         labels, total = [""], None
         rows = [["All", *r] for r in rows]
     headings = [(label, "left") for label in labels] + [(h, "right") for h in METRIC_HEADINGS]
-    table, kept, keep = _fixed_table(
-        _title(doc),
+    table, kept, keep = fixed_table(
+        title(doc),
         headings,
         rows + ([total] if total else []),
         width=width,
@@ -174,7 +179,7 @@ def report_view(doc: Mapping[str, Any], *, width: int = 120) -> RenderableType:
     if total:
         table.add_section()
         table.add_row(*(total[i] for i in kept), *([""] if keep else []), style="bold")
-    return Group(table, *_notes(doc))
+    return Group(table, *notes(doc))
 
 
 def _metric_cells(row: Mapping[str, Any], currency: str, digits: int) -> list[RenderableType]:
@@ -184,19 +189,21 @@ def _metric_cells(row: Mapping[str, Any], currency: str, digits: int) -> list[Re
         count(row["output_tokens"]),
         count(row["cache_read_tokens"]),
         count(row["cache_write_tokens"]),
-        _cost_cell(row, currency, digits),
-        _rate_cell(row),
+        cost_cell(row, currency, digits),
+        rate_cell(row),
     ]
 
 
-def _title(doc: Mapping[str, Any]) -> str:
+def title(doc: Mapping[str, Any], what: str = "AI usage") -> str:
+    """A view's title: what, the range, the zone and the currency."""
     rng = doc["range"]
     since = (rng["since"] or "start")[:16].replace("T", " ")
     until = (rng["until"] or "now")[:16].replace("T", " ")
-    return f"AI usage {since} → {until} ({rng['tz']}, {doc['currency']})"
+    return f"{what} {since} → {until} ({rng['tz']}, {doc['currency']})"
 
 
-def _notes(doc: Mapping[str, Any]) -> list[Text]:
+def notes(doc: Mapping[str, Any]) -> list[Text]:
+    """Footnotes: unpriced requests, an empty range."""
     notes = []
     unpriced = doc.get("unpriced_models") or []
     if unpriced:
@@ -222,21 +229,20 @@ def top_users_view(doc: Mapping[str, Any], *, width: int = 120) -> RenderableTyp
     rows: list[list[RenderableType]] = [
         [
             str(user["rank"]),
-            _label(user["user_id"]),
+            label(user["user_id"]),
             count(user["requests"]),
             count(user["total_tokens"]),
-            _cost_cell(user, currency, digits),
+            cost_cell(user, currency, digits),
             percent(user["share"]),
-            _rate_cell(user),
+            rate_cell(user),
         ]
         for user in doc["users"]
     ]
     headings = [("#", "right"), ("User", "left")] + [
         (h, "right") for h in ("Requests", "Tokens", "Cost", "Share", "Success")
     ]
-    title = _title(doc).replace("AI usage", f"Top users by {doc['by']}")
-    table, kept, keep = _fixed_table(
-        title,
+    table, kept, keep = fixed_table(
+        title(doc, f"Top users by {doc['by']}"),
         headings,
         rows,
         width=width,
@@ -247,13 +253,13 @@ def top_users_view(doc: Mapping[str, Any], *, width: int = 120) -> RenderableTyp
         table.add_row(
             *(cells[i] for i in kept), *([user["favourite_model"] or "-"] if keep else [])
         )
-    notes = _notes({**doc, "rows": doc["users"]})
+    footer = notes({**doc, "rows": doc["users"]})
     shown = len(doc["users"])
     if doc["users_total"] > shown:
-        notes.append(
+        footer.append(
             Text(f"{doc['users_total'] - shown} more users not shown (--limit).", style="dim")
         )
-    return Group(table, *notes)
+    return Group(table, *footer)
 
 
 def record_line(rec: Mapping[str, Any]) -> str:

@@ -16,6 +16,7 @@ from aiusage.aggregate import (
     Acc,
     Query,
     Rollup,
+    dimension_field,
     filter_function,
     getter,
     key_function,
@@ -75,7 +76,9 @@ def scan_file(
     unpriced_models = rollup.unpriced_models
     counters = rollup.counters if query.counters else None
     intervals = rollup.intervals
-    interval_of = getter(query.intervals_by, price_of) if query.intervals_by else None
+    interval_of = (
+        getter(dimension_field(query.intervals_by), price_of) if query.intervals_by else None
+    )
     day_start = day_file.start
     misplaced = rollup.misplaced if query.audit else None
     name = path.name

@@ -14,6 +14,8 @@ from aiusage.aggregate import Acc, Filters, Query
 from aiusage.document import Source, envelope, fold, metrics, not_counted, run_query
 from aiusage.timerange import TimeRange, iso_local
 
+# Records stamped a little after now (clocks out of step) still count as now.
+FUTURE_GRACE = 300.0
 WINDOW_ORDER = ("last_1m", "last_1h", "last_24h", "this_hour", "today", "this_month")
 BREAKDOWN_WINDOWS = ("this_hour", "today")
 
@@ -51,7 +53,7 @@ def build_stats(
         dims=("model", "function"),
         period="window",
         tz=tz,
-        range=TimeRange(edges[0], None),
+        range=TimeRange(edges[0], now + FUTURE_GRACE),
         filters=filters or Filters(),
         edges=edges,
     )

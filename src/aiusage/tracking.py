@@ -224,3 +224,18 @@ def track(
         return wrapper
 
     return decorator
+
+
+def incr(
+    key: str,
+    n: int = 1,
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    raise_errors: bool = False,
+    **fields: Any,
+) -> Record | None:
+    """Add ``n`` to the counter ``key`` (SPEC §4): appends a counter record. Like
+    :func:`record`, errors are logged unless ``raise_errors``."""
+    return record(
+        kind="counter", key=key, n=n, data_dir=data_dir, raise_errors=raise_errors, **fields
+    )

@@ -66,8 +66,21 @@ TagOpt = Annotated[
     typer.Option("--tag", help="Only records with tag k=v (repeatable, all must match)."),
 ]
 
+SessionOpt = Annotated[
+    list[str] | None, typer.Option("--session", help="Only these sessions (repeatable).")
+]
+AnchorOpt = Annotated[
+    list[str] | None, typer.Option("--anchor", help="Only these anchors (repeatable).")
+]
+KeyOpt = Annotated[
+    list[str] | None,
+    typer.Option("--key", help="Only these API keys, as masked in the data (repeatable)."),
+]
+CsvOpt = Annotated[bool, typer.Option("--csv", help="CSV on stdout.")]
+
 
 def parse_tags(values: Sequence[str] | None, flag: str = "--tag") -> dict[str, str]:
+    """``KEY=VALUE`` options as a dict."""
     tags = {}
     for item in values or ():
         key, sep, value = item.partition("=")
@@ -106,9 +119,32 @@ class Context:
         self.now = time.time()
 
     def source(self) -> Any:
+        """The :class:`aiusage.document.Source` views read from."""
         from aiusage.document import Source
 
         return Source(self.data_dir, self.pricing, self.currency, self.default_currency)
+
+    def time_range(
+        self,
+        *,
+        days: int | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        all_time: bool = False,
+        default_days: int | None = 7,
+    ) -> Any:
+        """The range of ``--days/--since/--until/--all`` in this context's zone."""
+        from aiusage.timerange import make_range
+
+        return make_range(
+            tz=self.tz,
+            now=self.now,
+            days=days,
+            since=since,
+            until=until,
+            all_time=all_time,
+            default_days=default_days,
+        )
 
 
 def make_filters(
@@ -118,23 +154,28 @@ def make_filters(
     function: Sequence[str] | None = None,
     provider: Sequence[str] | None = None,
     tag: Sequence[str] | None = None,
+    session: Sequence[str] | None = None,
+    anchor: Sequence[str] | None = None,
+    key: Sequence[str] | None = None,
 ) -> Any:
+    """The :class:`aiusage.aggregate.Filters` of the filter options."""
     from aiusage.aggregate import Filters
 
-    fields = {
-        name: frozenset(values)
-        for name, values in (
-            ("user", user),
-            ("model", model),
-            ("function", function),
-            ("provider", provider),
-        )
-        if values
+    given = {
+        "user": user,
+        "model": model,
+        "function": function,
+        "provider": provider,
+        "session": session,
+        "anchor": anchor,
+        "key": key,
     }
+    fields = {name: frozenset(values) for name, values in given.items() if values}
     return Filters(fields=fields, tags=parse_tags(tag))
 
 
 def warn_skipped(doc: dict[str, Any], strict: bool) -> None:
+    """Say on stderr how many lines were skipped (an error under ``--strict``)."""
     n = doc.get("skipped_lines", 0)
     if not n:
         return
@@ -146,10 +187,22 @@ def warn_skipped(doc: dict[str, Any], strict: bool) -> None:
     sys.stderr.write(f"aiusage: warning: {message}\n")
 
 
-def emit(doc: dict[str, Any], *, as_json: bool, view: Any) -> None:
-    """Print ``doc`` as JSON, or the rich view ``view(doc, width=...)`` of it."""
-    from aiusage.export import to_json
+def emit(
+    doc: dict[str, Any],
+    *,
+    as_json: bool,
+    view: Any,
+    strict: bool = False,
+    csv: tuple[list[str], list[dict[str, Any]]] | None = None,
+) -> None:
+    """Print ``doc`` as JSON, as CSV (``csv`` = columns and rows), or as the rich view
+    ``view(doc, width=...)``, after saying what was skipped."""
+    from aiusage.export import to_csv, to_json
 
+    warn_skipped(doc, strict)
+    if csv is not None:
+        sys.stdout.write(to_csv(*csv))
+        return
     if as_json:
         sys.stdout.write(to_json(doc))
         return

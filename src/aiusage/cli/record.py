@@ -238,3 +238,38 @@ def _read_batch(source: str, table: Any, default_currency: str) -> list[dict[str
         more = f"; {len(errors)} invalid lines in all" if len(errors) > 1 else ""
         raise UsageError(f"--batch {source}: {errors[0]}{more}; nothing written")
     return records
+
+
+EPILOG_INCR = """
+Examples:
+
+  aiusage incr feature.chapter_generation     # add 1
+  aiusage incr api.generate_requests 5
+  aiusage counters --prefix feature.
+"""
+
+
+@app.command(epilog=EPILOG_INCR)
+def incr(
+    key: Annotated[str, typer.Argument(help="Counter name, e.g. feature.outline_creation.")],
+    n: Annotated[int, typer.Argument(help="How much to add (may be negative).")] = 1,
+    user: Annotated[str | None, typer.Option("--user", "-u", help="Who it counts for.")] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", "-t", help="KEY=VALUE (repeatable).")
+    ] = None,
+    data_dir: DataDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add N (default 1) to a counter (SPEC §4); read them with `aiusage counters`."""
+    from aiusage.pricing import load_table
+    from aiusage.store import resolve_data_dir
+    from aiusage.tracking import prepare, write
+
+    directory = resolve_data_dir(data_dir)
+    fields = {"kind": "counter", "key": key, "n": n, "user_id": user, "tags": parse_tags(tag)}
+    rec = prepare(fields, table=load_table(data_dir=directory))
+    write(directory, [rec])
+    if as_json:
+        sys.stdout.write(orjson.dumps(rec).decode() + "\n")
+    else:
+        sys.stdout.write(f"counted {key} += {n}\n")

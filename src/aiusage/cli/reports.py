@@ -1,8 +1,8 @@
-"""The report commands: ``report`` and ``top-users`` (tables of groups from one pass)."""
+"""The analysis commands: ``report``, ``top-users``, ``models``, ``cache``, ``intervals``,
+``counters`` — each a view of one pass of the aggregator."""
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
@@ -10,15 +10,19 @@ import typer
 from aiusage.cli.app import app
 from aiusage.cli.common import (
     AllOpt,
+    AnchorOpt,
     Context,
+    CsvOpt,
     CurrencyOpt,
     DataDirOpt,
     DaysOpt,
     FunctionOpt,
     JsonOpt,
+    KeyOpt,
     ModelOpt,
     PricingOpt,
     ProviderOpt,
+    SessionOpt,
     SinceOpt,
     StrictOpt,
     TagOpt,
@@ -27,7 +31,6 @@ from aiusage.cli.common import (
     UserOpt,
     emit,
     make_filters,
-    warn_skipped,
 )
 from aiusage.errors import UsageError
 
@@ -39,6 +42,8 @@ Examples:
   aiusage report --period month --by user --tz Europe/Paris
   aiusage report --since 2026-11-01 --until 2026-11-15 --model gpt-4o --json
   aiusage report --all --period total --by tag:team --csv > teams.csv
+  aiusage report --session s-42 --period total --by model   # one session in detail
+  aiusage report --since 24h --period total --by key --by model   # per-key usage
 """
 EPILOG_TOP = """
 Examples:
@@ -47,9 +52,36 @@ Examples:
   aiusage top-users --by tokens --days 30 --limit 20
   aiusage top-users --since 2026-11-01 --model gpt-4o --json
 """
+EPILOG_MODELS = """
+Examples:
+
+  aiusage models                              # the last 7 days, cheapest per call first
+  aiusage models --days 30 --function summarise --json
+"""
+EPILOG_CACHE = """
+Examples:
+
+  aiusage cache                               # hit rate and savings per model, last 7 days
+  aiusage cache --days 30 --user alice --json
+"""
+EPILOG_INTERVALS = """
+Examples:
+
+  aiusage intervals                           # per user, last 7 days
+  aiusage intervals --by key --days 30 --json
+"""
+EPILOG_COUNTERS = """
+Examples:
+
+  aiusage counters                            # every counter, all time
+  aiusage counters --prefix feature. --days 30
+  aiusage counters --prefix user. --json
+"""
 
 
-# report ----------------------------------------------------------------------------------
+def _choose_output(as_json: bool, as_csv: bool) -> None:
+    if as_csv and as_json:
+        raise UsageError("choose one of --csv and --json")
 
 
 @app.command(epilog=EPILOG_REPORT)
@@ -74,6 +106,9 @@ def report(
     model: ModelOpt = None,
     function: FunctionOpt = None,
     provider: ProviderOpt = None,
+    session: SessionOpt = None,
+    anchor: AnchorOpt = None,
+    key: KeyOpt = None,
     tag: TagOpt = None,
     sort: Annotated[
         str | None,
@@ -84,7 +119,7 @@ def report(
     limit: Annotated[
         int | None, typer.Option("--limit", "-n", help="Show at most N rows.", min=1)
     ] = None,
-    as_csv: Annotated[bool, typer.Option("--csv", help="CSV on stdout.")] = False,
+    as_csv: CsvOpt = False,
     as_json: JsonOpt = False,
     data_dir: DataDirOpt = None,
     tz: TzOpt = None,
@@ -94,33 +129,26 @@ def report(
 ) -> None:
     """Usage and cost per period (and per user, model, ... with --by), with totals."""
     from aiusage.aggregate import Query
-    from aiusage.report import build_report, report_columns
-    from aiusage.timerange import make_range
-
-    if as_csv and as_json:
-        raise UsageError("choose one of --csv and --json")
-    ctx = Context(data_dir, tz, pricing, currency)
-    rng = make_range(tz=ctx.tz, now=ctx.now, days=days, since=since, until=until, all_time=all_time)
-    query = Query(
-        dims=tuple(dict.fromkeys(by or ())),
-        period=period,
-        tz=ctx.tz,
-        range=rng,
-        filters=make_filters(user=user, model=model, function=function, provider=provider, tag=tag),
-    )
-    doc = build_report(ctx.source(), query, sort=sort, limit=limit, now=ctx.now)
-    warn_skipped(doc, strict)
-    if as_csv:
-        from aiusage.export import to_csv
-
-        sys.stdout.write(to_csv(report_columns(doc), doc["rows"]))
-        return
     from aiusage.render import report_view
+    from aiusage.report import build_report, report_columns
 
-    emit(doc, as_json=as_json, view=report_view)
-
-
-# top-users -------------------------------------------------------------------------------
+    _choose_output(as_json, as_csv)
+    ctx = Context(data_dir, tz, pricing, currency)
+    filters = make_filters(
+        user=user,
+        model=model,
+        function=function,
+        provider=provider,
+        tag=tag,
+        session=session,
+        anchor=anchor,
+        key=key,
+    )
+    rng = ctx.time_range(days=days, since=since, until=until, all_time=all_time)
+    query = Query(tuple(dict.fromkeys(by or ())), period, ctx.tz, rng, filters)
+    doc = build_report(ctx.source(), query, sort=sort, limit=limit, now=ctx.now)
+    csv = (report_columns(doc), doc["rows"]) if as_csv else None
+    emit(doc, as_json=as_json, view=report_view, strict=strict, csv=csv)
 
 
 @app.command("top-users", epilog=EPILOG_TOP)
@@ -135,7 +163,7 @@ def top_users(
     function: FunctionOpt = None,
     provider: ProviderOpt = None,
     tag: TagOpt = None,
-    as_csv: Annotated[bool, typer.Option("--csv", help="CSV on stdout.")] = False,
+    as_csv: CsvOpt = False,
     as_json: JsonOpt = False,
     data_dir: DataDirOpt = None,
     tz: TzOpt = None,
@@ -145,27 +173,133 @@ def top_users(
 ) -> None:
     """The users who cost the most (or used the most tokens or requests)."""
     from aiusage.aggregate import Query
-    from aiusage.report import build_top_users, top_users_columns
-    from aiusage.timerange import make_range
-
-    if as_csv and as_json:
-        raise UsageError("choose one of --csv and --json")
-    ctx = Context(data_dir, tz, pricing, currency)
-    rng = make_range(tz=ctx.tz, now=ctx.now, days=days, since=since, until=until, all_time=all_time)
-    query = Query(
-        (),
-        "total",
-        ctx.tz,
-        rng,
-        make_filters(model=model, function=function, provider=provider, tag=tag),
-    )
-    doc = build_top_users(ctx.source(), query, by=by, limit=limit, now=ctx.now)
-    warn_skipped(doc, strict)
-    if as_csv:
-        from aiusage.export import to_csv
-
-        sys.stdout.write(to_csv(top_users_columns(), doc["users"]))
-        return
     from aiusage.render import top_users_view
+    from aiusage.report import build_top_users, top_users_columns
 
-    emit(doc, as_json=as_json, view=top_users_view)
+    _choose_output(as_json, as_csv)
+    ctx = Context(data_dir, tz, pricing, currency)
+    rng = ctx.time_range(days=days, since=since, until=until, all_time=all_time)
+    filters = make_filters(model=model, function=function, provider=provider, tag=tag)
+    doc = build_top_users(
+        ctx.source(), Query((), "total", ctx.tz, rng, filters), by=by, limit=limit, now=ctx.now
+    )
+    csv = (top_users_columns(), doc["users"]) if as_csv else None
+    emit(doc, as_json=as_json, view=top_users_view, strict=strict, csv=csv)
+
+
+@app.command(epilog=EPILOG_MODELS)
+def models(
+    days: DaysOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    all_time: AllOpt = False,
+    user: UserOpt = None,
+    function: FunctionOpt = None,
+    provider: ProviderOpt = None,
+    tag: TagOpt = None,
+    as_json: JsonOpt = False,
+    data_dir: DataDirOpt = None,
+    tz: TzOpt = None,
+    pricing: PricingOpt = None,
+    currency: CurrencyOpt = None,
+    strict: StrictOpt = False,
+) -> None:
+    """Compare models: cost per call and per 1K output tokens, success rate, latency."""
+    from aiusage.aggregate import Query
+    from aiusage.render_analyses import models_view
+    from aiusage.report import build_models
+
+    ctx = Context(data_dir, tz, pricing, currency)
+    rng = ctx.time_range(days=days, since=since, until=until, all_time=all_time)
+    filters = make_filters(user=user, function=function, provider=provider, tag=tag)
+    doc = build_models(ctx.source(), Query((), "total", ctx.tz, rng, filters), now=ctx.now)
+    emit(doc, as_json=as_json, view=models_view, strict=strict)
+
+
+@app.command(epilog=EPILOG_CACHE)
+def cache(
+    days: DaysOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    all_time: AllOpt = False,
+    user: UserOpt = None,
+    model: ModelOpt = None,
+    function: FunctionOpt = None,
+    tag: TagOpt = None,
+    as_json: JsonOpt = False,
+    data_dir: DataDirOpt = None,
+    tz: TzOpt = None,
+    pricing: PricingOpt = None,
+    currency: CurrencyOpt = None,
+    strict: StrictOpt = False,
+) -> None:
+    """Prompt-cache hit rate and the money it saved, per model and overall."""
+    from aiusage.caching import build_cache
+    from aiusage.render_analyses import cache_view
+
+    ctx = Context(data_dir, tz, pricing, currency)
+    rng = ctx.time_range(days=days, since=since, until=until, all_time=all_time)
+    filters = make_filters(user=user, model=model, function=function, tag=tag)
+    doc = build_cache(ctx.source(), tz=ctx.tz, time_range=rng, now=ctx.now, filters=filters)
+    emit(doc, as_json=as_json, view=cache_view, strict=strict)
+
+
+@app.command(epilog=EPILOG_INTERVALS)
+def intervals(
+    by: Annotated[str, typer.Option("--by", help="Gaps per user or per key.")] = "user",
+    days: DaysOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    all_time: AllOpt = False,
+    user: UserOpt = None,
+    model: ModelOpt = None,
+    function: FunctionOpt = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", "-n", help="Show at most N users.", min=1)
+    ] = None,
+    as_json: JsonOpt = False,
+    data_dir: DataDirOpt = None,
+    tz: TzOpt = None,
+    pricing: PricingOpt = None,
+    strict: StrictOpt = False,
+) -> None:
+    """Minutes between consecutive calls per user (or key), and the cache TTL they suggest."""
+    from aiusage.caching import build_intervals
+    from aiusage.render_analyses import intervals_view
+
+    ctx = Context(data_dir, tz, pricing, None)
+    rng = ctx.time_range(days=days, since=since, until=until, all_time=all_time)
+    doc = build_intervals(
+        ctx.source(),
+        tz=ctx.tz,
+        time_range=rng,
+        now=ctx.now,
+        by=by,
+        filters=make_filters(user=user, model=model, function=function),
+        limit=limit,
+    )
+    emit(doc, as_json=as_json, view=intervals_view, strict=strict)
+
+
+@app.command(epilog=EPILOG_COUNTERS)
+def counters(
+    prefix: Annotated[
+        str | None, typer.Option("--prefix", help="Only keys starting with this.")
+    ] = None,
+    days: DaysOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    as_json: JsonOpt = False,
+    data_dir: DataDirOpt = None,
+    tz: TzOpt = None,
+    strict: StrictOpt = False,
+) -> None:
+    """Counters over a range (default: all time): those counted with `aiusage incr`, and
+    those derived from call records (api.total_requests, user.<id>.requests, ...)."""
+    from aiusage.counters import build_counters
+    from aiusage.render_analyses import counters_view
+
+    ctx = Context(data_dir, tz, None, None)
+    rng = ctx.time_range(days=days, since=since, until=until, default_days=None)
+    doc = build_counters(ctx.source(), tz=ctx.tz, time_range=rng, now=ctx.now, prefix=prefix)
+    emit(doc, as_json=as_json, view=counters_view, strict=strict)

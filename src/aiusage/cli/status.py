@@ -1,0 +1,220 @@
+"""The status commands: ``stats`` (right now), ``logs`` (the calls), ``trend`` and
+``heatmap`` (over time) and ``doctor`` (the data dir's health)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import orjson
+import typer
+
+from aiusage.cli.app import app
+from aiusage.cli.common import (
+    AllOpt,
+    Context,
+    CurrencyOpt,
+    DataDirOpt,
+    FunctionOpt,
+    JsonOpt,
+    KeyOpt,
+    ModelOpt,
+    PricingOpt,
+    ProviderOpt,
+    SessionOpt,
+    SinceOpt,
+    StrictOpt,
+    TagOpt,
+    TzOpt,
+    UntilOpt,
+    UserOpt,
+    emit,
+    make_filters,
+    warn_skipped,
+)
+from aiusage.errors import DataError
+
+EPILOG_STATS = """
+Examples:
+
+  aiusage stats                               # last minute, hour, 24 h, today, this month
+  aiusage stats --function chat --json
+"""
+EPILOG_LOGS = """
+Examples:
+
+  aiusage logs                                # the 20 newest calls
+  aiusage logs -n 100 --failed --since 24h    # recent failures
+  aiusage logs --user alice --model gpt-4o --json | jq .cost
+"""
+EPILOG_TREND = """
+Examples:
+
+  aiusage trend                               # cost per day, last 30 days, and forecast
+  aiusage trend --metric tokens --days 14
+  aiusage trend --json
+"""
+EPILOG_HEATMAP = """
+Examples:
+
+  aiusage heatmap                             # requests per day over the last year
+  aiusage heatmap --metric cost --days 90
+  aiusage heatmap --json
+"""
+EPILOG_DOCTOR = """
+Examples:
+
+  aiusage doctor                              # check the default data dir
+  aiusage doctor -d /var/lib/aiusage --json
+"""
+
+
+@app.command(epilog=EPILOG_STATS)
+def stats(
+    user: UserOpt = None,
+    model: ModelOpt = None,
+    function: FunctionOpt = None,
+    provider: ProviderOpt = None,
+    tag: TagOpt = None,
+    as_json: JsonOpt = False,
+    data_dir: DataDirOpt = None,
+    tz: TzOpt = None,
+    pricing: PricingOpt = None,
+    currency: CurrencyOpt = None,
+    strict: StrictOpt = False,
+) -> None:
+    """How are we doing right now: calls, failures, tokens and cost per time window."""
+    from aiusage.render_status import stats_view
+    from aiusage.stats import build_stats
+
+    ctx = Context(data_dir, tz, pricing, currency)
+    filters = make_filters(user=user, model=model, function=function, provider=provider, tag=tag)
+    doc = build_stats(ctx.source(), tz=ctx.tz, now=ctx.now, filters=filters)
+    emit(doc, as_json=as_json, view=stats_view, strict=strict)
+
+
+@app.command(epilog=EPILOG_LOGS)
+def logs(
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many calls.", min=1)] = 20,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    all_time: AllOpt = False,
+    user: UserOpt = None,
+    model: ModelOpt = None,
+    function: FunctionOpt = None,
+    session: SessionOpt = None,
+    key: KeyOpt = None,
+    tag: TagOpt = None,
+    failed: Annotated[bool, typer.Option("--failed", help="Only failed calls.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="The records as JSONL.")] = False,
+    data_dir: DataDirOpt = None,
+    tz: TzOpt = None,
+    strict: StrictOpt = False,
+) -> None:
+    """The individual calls, newest first."""
+    from aiusage.document import skipped_doc
+    from aiusage.logs import newest_calls
+
+    ctx = Context(data_dir, tz, None, None)
+    rng = ctx.time_range(since=since, until=until, all_time=all_time, default_days=None)
+    filters = make_filters(
+        user=user, model=model, function=function, session=session, key=key, tag=tag
+    )
+    calls, skipped = newest_calls(
+        ctx.source(), time_range=rng, limit=limit, filters=filters, failed_only=failed
+    )
+    warn_skipped(skipped_doc(skipped), strict)
+    if as_json:
+        sys.stdout.write("".join(orjson.dumps(r).decode() + "\n" for r in calls))
+        return
+    if not calls:
+        sys.stderr.write("aiusage: no calls match\n")
+        return
+    from aiusage.render import make_console
+    from aiusage.render_status import logs_view
+
+    console = make_console()
+    console.print(logs_view(calls, ctx.tz, width=console.width))
+
+
+@app.command(epilog=EPILOG_TREND)
+def trend(
+    days: Annotated[int, typer.Option("--days", help="How many days to show.", min=1)] = 30,
+    metric: Annotated[str, typer.Option("--metric", help="cost, tokens or requests.")] = "cost",
+    user: UserOpt = None,
+    model: ModelOpt = None,
+    function: FunctionOpt = None,
+    tag: TagOpt = None,
+    as_json: JsonOpt = False,
+    data_dir: DataDirOpt = None,
+    tz: TzOpt = None,
+    pricing: PricingOpt = None,
+    currency: CurrencyOpt = None,
+    strict: StrictOpt = False,
+) -> None:
+    """Daily cost (or tokens, requests), the 7-day average and the month-end forecast."""
+    from aiusage.charts import trend_view
+    from aiusage.trend import build_trend
+
+    ctx = Context(data_dir, tz, pricing, currency)
+    filters = make_filters(user=user, model=model, function=function, tag=tag)
+    doc = build_trend(
+        ctx.source(), tz=ctx.tz, now=ctx.now, days=days, metric=metric, filters=filters
+    )
+    emit(doc, as_json=as_json, view=trend_view, strict=strict)
+
+
+@app.command(epilog=EPILOG_HEATMAP)
+def heatmap(
+    days: Annotated[int, typer.Option("--days", help="How many days (at most 366).")] = 365,
+    metric: Annotated[str, typer.Option("--metric", help="requests, tokens or cost.")] = "requests",
+    user: UserOpt = None,
+    model: ModelOpt = None,
+    as_json: JsonOpt = False,
+    data_dir: DataDirOpt = None,
+    tz: TzOpt = None,
+    pricing: PricingOpt = None,
+    currency: CurrencyOpt = None,
+    strict: StrictOpt = False,
+) -> None:
+    """Daily activity as a calendar, like a contribution graph."""
+    from aiusage.charts import heatmap_view
+    from aiusage.errors import UsageError
+    from aiusage.trend import build_heatmap
+
+    fields = {"requests": "requests", "tokens": "total_tokens", "cost": "cost"}
+    if metric not in fields:
+        raise UsageError(f"unknown --metric {metric!r} (choose from requests, tokens, cost)")
+    ctx = Context(data_dir, tz, pricing, currency)
+    doc = build_heatmap(
+        ctx.source(),
+        tz=ctx.tz,
+        now=ctx.now,
+        days=days,
+        filters=make_filters(user=user, model=model),
+    )
+    emit(
+        doc,
+        as_json=as_json,
+        view=lambda d, width: heatmap_view(d, width=width, metric=fields[metric]),
+        strict=strict,
+    )
+
+
+@app.command(epilog=EPILOG_DOCTOR)
+def doctor(
+    as_json: JsonOpt = False,
+    data_dir: DataDirOpt = None,
+    pricing: PricingOpt = None,
+) -> None:
+    """Check a data dir: files, records, malformed lines, misplaced records, unpriced
+    models, permissions. Exits 3 when it finds malformed lines."""
+    from aiusage.doctor import build_doctor
+    from aiusage.render_status import doctor_view
+
+    ctx = Context(data_dir, "UTC", pricing, None)
+    doc = build_doctor(ctx.source(), now=ctx.now)
+    emit({**doc, "skipped_lines": 0}, as_json=as_json, view=doctor_view)
+    if doc["errors"]:
+        n = doc["errors"]
+        raise DataError(f"{n} malformed line{'s' if n != 1 else ''} in {doc['data_dir']}")
