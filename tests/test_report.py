@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import random
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -13,51 +12,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from conftest import call, write_jsonl
+from oracle import CNY_PER_USD, PRICES, make_records
 
-# Hand-copied prices (per 1M) and rates, independent of aiusage's pricing code.
-PRICES = {"gpt-4o": (2.5, 10.0, 1.25, "openai"), "claude-haiku-4-5": (1.0, 5.0, 0.10, "anthropic")}
-CNY_PER_USD = 7.10
 START = dt.datetime(2026, 10, 20, tzinfo=dt.UTC).timestamp()
 END = dt.datetime(2026, 11, 6, tzinfo=dt.UTC).timestamp()  # spans both DST ends (EU, US)
 
 
 def _make_records(seed: int, n: int) -> list[dict[str, Any]]:
-    rng = random.Random(seed)
-    out = []
-    for _ in range(n):
-        ts = rng.uniform(START, END)
-        kind = rng.random()
-        rec: dict[str, Any] = call(
-            ts,
-            user_id=rng.choice(["ann", "bob", "cy", None]),
-            function=rng.choice(["chat", "search", None]),
-            input_tokens=rng.randrange(0, 5000),
-            output_tokens=rng.randrange(0, 800),
-            cache_read_tokens=rng.randrange(0, 3000),
-            tags={"team": rng.choice(["a", "b"])} if rng.random() < 0.7 else {},
-            success=rng.random() > 0.1,
-            duration_ms=round(rng.uniform(50, 5000), 1),
-        )
-        if kind < 0.35:
-            rec["model"] = rng.choice(list(PRICES))  # priced when read (cost absent)
-        elif kind < 0.6:
-            rec.update(
-                model="qwen-plus",
-                provider="qwen",
-                cost=round(rng.uniform(0, 0.5), 6),
-                currency="CNY",
-            )
-        elif kind < 0.65:
-            rec.update(model="secret-llm", cost=None)  # unpriced
-        else:
-            rec.update(
-                model="gpt-4o-mini",
-                provider="openai",
-                cost=round(rng.uniform(0, 0.01), 8),
-                currency="USD",
-            )
-        out.append(rec)
-    return out
+    return make_records(seed, n, START, END)
 
 
 def _write_store(directory: Path, records: list[dict[str, Any]]) -> None:

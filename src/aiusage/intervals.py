@@ -1,10 +1,11 @@
 """Gaps between a user's (or key's) consecutive calls, and the prompt-cache TTL they suggest
 (seed 002's cache-affinity analysis).
 
-:class:`Intervals` is filled in time order during the pass: each call adds the gap since the
-previous one, in minutes, to exact range counts (≤5, 5–15, 15–30, 30–60, >60) and to a
-log-bucket histogram for percentiles. Memory per user is bounded by the histogram. Records a
-few milliseconds out of order (concurrent writers) count their absolute gap.
+:class:`Intervals` is filled in time order: the pass sorts each day file's call times per user
+(lines of a day may be slightly out of order) and feeds them in; each call adds the gap since
+the previous one, in minutes, to exact range counts (≤5, 5–15, 15–30, 30–60, >60) and to a
+log-bucket histogram for percentiles. Memory per user is bounded by the histogram; the pass
+holds one day's call times at most.
 """
 
 from __future__ import annotations

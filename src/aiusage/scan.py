@@ -75,7 +75,7 @@ def scan_file(
     keep = filter_function(query.filters, price_of)
     unpriced_models = rollup.unpriced_models
     counters = rollup.counters if query.counters else None
-    intervals = rollup.intervals
+    call_times: dict[str, list[float]] = {}
     interval_of = (
         getter(dimension_field(query.intervals_by), price_of) if query.intervals_by else None
     )
@@ -178,10 +178,27 @@ def scan_file(
         if interval_of is not None and success:
             who = interval_of(rec)
             if who is not None:
-                iv = intervals.get(who)
-                if iv is None:
-                    intervals[who] = Intervals(first=ts, last=ts)
+                times = call_times.get(who)
+                if times is None:
+                    call_times[who] = [ts]
                 else:
-                    iv.add(ts)
+                    times.append(ts)
         count += 1
     rollup.records += count
+    _add_intervals(rollup.intervals, call_times)
+
+
+def _add_intervals(
+    intervals: dict[str | None, Intervals], call_times: dict[str, list[float]]
+) -> None:
+    """Feed one file's call times, sorted, into the running gap statistics: lines within a
+    day file may be slightly out of order (concurrent writers), days are in order."""
+    for who, times in call_times.items():
+        times.sort()
+        iv = intervals.get(who)
+        rest = times
+        if iv is None:
+            iv = intervals[who] = Intervals(first=times[0], last=times[0])
+            rest = times[1:]
+        for ts in rest:
+            iv.add(ts)
