@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -79,7 +80,7 @@ def test_intervals_equal_independent_gaps(tmp_path: Path) -> None:
         times = sorted(
             r["timestamp"] for r in load(tmp_path) if r["user_id"] == user and r["success"]
         )
-        gaps = [(b - a) / 60 for a, b in zip(times, times[1:])]
+        gaps = [(b - a) / 60 for a, b in itertools.pairwise(times)]
         row = rows[user]
         assert row["calls"] == len(times)
         assert row["intervals"] == len(gaps)

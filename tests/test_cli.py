@@ -12,7 +12,21 @@ import pytest
 from aiusage.store import iter_lines, list_files
 from conftest import call, write_jsonl
 
-COMMANDS = ["record", "report", "top-users"]
+COMMANDS = [
+    "record",
+    "report",
+    "top-users",
+    "stats",
+    "logs",
+    "trend",
+    "heatmap",
+    "models",
+    "cache",
+    "intervals",
+    "counters",
+    "incr",
+    "doctor",
+]
 SAMPLE_LOGS = Path(__file__).resolve().parents[1] / "sample_logs"
 
 
@@ -108,6 +122,15 @@ def test_record_with_timestamp_goes_to_its_day(cli, data_dir: Path) -> None:  # 
         (["report", "--tz", "Mars/Base"], 2, "unknown time zone"),
         (["report", "--json", "--csv"], 2, "choose one"),
         (["top-users", "--by", "mood"], 2, "cannot rank users"),
+        (["stats", "--tz", "Nowhere/Town"], 2, "unknown time zone"),
+        (["logs", "-n", "0"], 2, "--limit"),
+        (["trend", "--metric", "mood"], 2, "unknown --metric"),
+        (["heatmap", "--days", "0"], 2, "--days"),
+        (["models", "--since", "soon"], 2, "bad date"),
+        (["cache", "--days", "-1"], 2, "--days"),
+        (["intervals", "--by", "model"], 2, "--by must be user or key"),
+        (["counters", "--until", "never"], 2, "bad date"),
+        (["incr"], 2, "Missing argument"),
     ],
 )
 def test_bad_input_is_one_line_and_writes_nothing(
@@ -121,7 +144,22 @@ def test_bad_input_is_one_line_and_writes_nothing(
     assert list(data_dir.iterdir()) == []
 
 
-@pytest.mark.parametrize("command", ["report", "top-users"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        "report",
+        "top-users",
+        "stats",
+        "logs",
+        "trend",
+        "heatmap",
+        "models",
+        "cache",
+        "intervals",
+        "counters",
+        "doctor",
+    ],
+)
 def test_missing_data_dir_exits_3(cli, tmp_path: Path, command: str) -> None:  # type: ignore[no-untyped-def]
     result = cli(command, "--data-dir", tmp_path / "nope")
     assert result.exit_code == 3

@@ -277,3 +277,42 @@ def test_cost_sums_do_not_drift(cli, data_dir: Path) -> None:  # type: ignore[no
         fh.write(line * 100_000)
     doc = cli("report", "-d", data_dir, "--all", "--period", "total", "--json").json()
     assert doc["totals"]["cost"] == 12.3
+
+
+def test_models_comparison(cli, store: Path) -> None:  # type: ignore[no-untyped-def]
+    doc = cli("report", "-d", store, "--all", "--period", "total", "--by", "model", "--json").json()
+    models = cli("models", "-d", store, "--all", "--json").json()
+    assert models["schema"] == "aiusage.models/1"
+    by_model = {r["model"]: r for r in doc["rows"]}
+    for row in models["rows"]:
+        base = by_model[row["model"]]
+        priced = base["requests"] - base["unpriced_requests"]
+        if priced:
+            assert row["cost_per_call"] == pytest.approx(base["cost"] / priced)
+        assert row["p95_duration_ms"] == base["p95_duration_ms"]
+    per_call = [r["cost_per_call"] for r in models["rows"] if r["cost_per_call"] is not None]
+    assert per_call == sorted(per_call)
+    assert "Per call" in cli("models", "-d", store, "--all").stdout
+
+
+def test_session_detail_and_key_usage(cli, store: Path) -> None:  # type: ignore[no-untyped-def]
+    records = [r for r in _make_records(7, 1500) if r["session_id"] == "s2"]
+    doc = cli(
+        "report", "-d", store, "--all", "--period", "total", "--session", "s2", "--json"
+    ).json()
+    assert doc["totals"]["requests"] == len(records)
+    assert doc["totals"]["first_seen"] is not None
+    keys = cli(
+        "report",
+        "-d",
+        store,
+        "--all",
+        "--period",
+        "total",
+        "--by",
+        "key",
+        "--by",
+        "model",
+        "--json",
+    ).json()
+    assert {r["api_key"] for r in keys["rows"]} == {"sk-…aaaa", "sk-…bbbb"}

@@ -60,4 +60,5 @@ def test_stats_cli(cli, store: Path) -> None:  # type: ignore[no-untyped-def]
         "this_month",
     }
     table = cli("stats", "-d", store).stdout
-    assert "Last 24 hours" in table and "This month" in table
+    assert "Last 24 hours" in table
+    assert "This month" in table

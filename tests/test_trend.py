@@ -65,9 +65,11 @@ def test_heatmap_days(store: Path) -> None:
 
 def test_trend_and_heatmap_cli(cli, store: Path) -> None:  # type: ignore[no-untyped-def]
     out = cli("trend", "-d", store, "--days", "5").stdout
-    assert "7-day average" in out and "forecast" in out
+    assert "7-day average" in out
+    assert "forecast" in out
     assert cli("trend", "-d", store, "--metric", "vibes").exit_code == 2
     heat = cli("heatmap", "-d", store, "--days", "90").stdout
-    assert "less" in heat and "more" in heat
+    assert "less" in heat
+    assert "more" in heat
     assert cli("heatmap", "-d", store, "--days", "500").exit_code == 2
     assert cli("heatmap", "-d", store, "--json").json()["schema"] == "aiusage.heatmap/1"
