@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
 from rich import box
+from rich.cells import cell_len
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -104,6 +105,11 @@ def plain(cell: RenderableType) -> str:
     return cell.plain if isinstance(cell, Text) else str(cell)
 
 
+def cells(cell: RenderableType) -> int:
+    """How many terminal cells a cell's text takes (wide characters count twice)."""
+    return cell_len(plain(cell))
+
+
 def fixed_table(
     heading: str,
     headings: Sequence[tuple[str, str]],
@@ -122,7 +128,7 @@ def fixed_table(
     which drops the droppable columns to make room for it). Returns the table, the indices
     of the columns kept and whether the flexible column was kept.
     """
-    widths = [max([len(h), *(len(plain(r[i])) for r in rows)]) for i, (h, _) in enumerate(headings)]
+    widths = [max([cell_len(h), *(cells(r[i]) for r in rows)]) for i, (h, _) in enumerate(headings)]
     kept = list(range(len(headings)))
 
     def needed(cols: list[int]) -> int:

@@ -81,7 +81,7 @@ def cache_view(doc: Mapping[str, Any], *, width: int = 120) -> RenderableType:
         (h, "right")
         for h in (
             "Requests",
-            "Calls hit",
+            "Hit calls",
             "Cache read",
             "Hit rate",
             "Saved",
