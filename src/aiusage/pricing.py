@@ -30,7 +30,7 @@ import yaml
 
 from aiusage.errors import PricingError
 
-PRICE_FIELDS = ("input", "output", "cache_read", "cache_write")
+PRICE_FIELDS = ("input", "output", "cache_read", "cache_write", "cache_write_1h")
 ENTRY_FIELDS = frozenset(
     {*PRICE_FIELDS, "provider", "currency", "aliases", "source", "as_of", "notes"}
 )
@@ -51,6 +51,7 @@ class Price:
     output: Decimal
     cache_read: Decimal | None = None
     cache_write: Decimal | None = None
+    cache_write_1h: Decimal | None = None
     aliases: tuple[str, ...] = ()
     source: str | None = None
 
@@ -61,15 +62,20 @@ class Price:
         output_tokens: int = 0,
         cache_read_tokens: int = 0,
         cache_write_tokens: int = 0,
+        cache_write_1h_tokens: int = 0,
     ) -> Decimal:
-        """The exact cost of a call, in ``currency``."""
+        """The exact cost of a call, in ``currency``. ``cache_write_1h_tokens`` is the part
+        of ``cache_write_tokens`` written with a 1-hour TTL."""
         cache_read = self.input if self.cache_read is None else self.cache_read
         cache_write = self.input if self.cache_write is None else self.cache_write
+        one_hour = cache_write if self.cache_write_1h is None else self.cache_write_1h
+        long_writes = min(cache_write_1h_tokens, cache_write_tokens)
         total = (
             input_tokens * self.input
             + output_tokens * self.output
             + cache_read_tokens * cache_read
-            + cache_write_tokens * cache_write
+            + (cache_write_tokens - long_writes) * cache_write
+            + long_writes * one_hour
         )
         return total / _PER
 

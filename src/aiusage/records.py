@@ -58,6 +58,7 @@ FIELD_ORDER = (
     "anchor_id",
     "function",
     *TOKEN_FIELDS,
+    "cache_write_1h_tokens",
     "total_tokens",
     "cost",
     "currency",
@@ -207,6 +208,16 @@ def build_record(
 
     for name in TOKEN_FIELDS:
         rec[name] = _as_count(name, fields.get(name, 0))
+    one_hour = fields.get("cache_write_1h_tokens")
+    if (
+        one_hour is not None
+        and _as_count("cache_write_1h_tokens", one_hour) > rec["cache_write_tokens"]
+    ):
+        raise ValidationError(
+            f"field 'cache_write_1h_tokens': {one_hour} is more than cache_write_tokens "
+            f"({rec['cache_write_tokens']}), which must include them"
+        )
+    rec["cache_write_1h_tokens"] = one_hour or None
     if rec["reasoning_tokens"] > rec["output_tokens"]:
         raise ValidationError(
             f"field 'reasoning_tokens': {rec['reasoning_tokens']} is more than "
@@ -303,7 +314,7 @@ def check_read(obj: Any) -> str | None:
         model = obj.get("model")
         if not isinstance(model, str) or not model:
             return "model missing or not a string"
-    for name in TOKEN_FIELDS:
+    for name in (*TOKEN_FIELDS, "cache_write_1h_tokens"):
         value = obj.get(name, 0)
         if value is None:
             continue

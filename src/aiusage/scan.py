@@ -133,6 +133,7 @@ def scan_file(
                         output_tokens=out,
                         cache_read_tokens=cr,
                         cache_write_tokens=cw,
+                        cache_write_1h_tokens=rec.get("cache_write_1h_tokens") or 0,
                     )
                     cost_picos = int((exact * COST_SCALE).to_integral_value())
             else:

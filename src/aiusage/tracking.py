@@ -26,6 +26,7 @@ from aiusage.extract import usage_from_response
 from aiusage.pricing import PricingTable, load_table, to_float
 from aiusage.records import Record, build_record, serialize
 from aiusage.store import append_lines, day_of, day_path, ensure_data_dir, resolve_data_dir
+from aiusage.streams import AsyncTrackedStream, TrackedStream, is_stream
 
 logger = logging.getLogger("aiusage")
 
@@ -56,6 +57,7 @@ def price(rec: Record, table: PricingTable) -> Record:
                 output_tokens=rec["output_tokens"],
                 cache_read_tokens=rec["cache_read_tokens"],
                 cache_write_tokens=rec["cache_write_tokens"],
+                cache_write_1h_tokens=rec.get("cache_write_1h_tokens") or 0,
             )
         )
         rec["currency"] = entry.currency
@@ -159,7 +161,13 @@ def _failure_fields(exc: BaseException) -> dict[str, Any]:
 
 def _result_fields(result: Any) -> dict[str, Any]:
     usage = usage_from_response(result)
-    return usage.fields() if usage is not None else {}
+    if usage is None:
+        return {}
+    if usage.guessed:
+        logger.warning(
+            "aiusage: token counts guessed (%s) from an unfamiliar response", usage.method
+        )
+    return usage.fields()
 
 
 def _record_quietly(fields: dict[str, Any]) -> None:
@@ -167,6 +175,28 @@ def _record_quietly(fields: dict[str, Any]) -> None:
         record(**fields)
     except Exception:  # never let tracking break the caller
         logger.exception("aiusage: call not recorded")
+
+
+def _merge(outcome: dict[str, Any], static: dict[str, Any]) -> dict[str, Any]:
+    """What a tracked call records: the outcome, overridden by the caller's own fields (a
+    model name given to ``track`` wins over the response's); tags are merged."""
+    merged = {**outcome, **static}
+    tags = {**(outcome.get("tags") or {}), **(static.get("tags") or {})}
+    if tags:
+        merged["tags"] = tags
+    merged.setdefault("model", "unknown")
+    return merged
+
+
+def _wrap_result(
+    result: Any, start: float, finish: Callable[[dict[str, Any]], None], provider: str | None
+) -> Any:
+    """Record a finished call now, or hand back a stream that records when it ends."""
+    if is_stream(result):
+        cls = AsyncTrackedStream if hasattr(result, "__anext__") else TrackedStream
+        return cls(result, finish, start=start, provider=provider)
+    finish({**_result_fields(result), "duration_ms": (time.perf_counter() - start) * 1000})
+    return result
 
 
 def track(
@@ -177,23 +207,29 @@ def track(
     data_dir: str | os.PathLike[str] | None = None,
     **fields: Any,
 ) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """Decorate a sync or async function that calls a model: each call is recorded with its
-    duration, token counts read from the returned response's ``usage``, and — when it
-    raises — as a failure with the exception's message (the exception is re-raised)."""
+    """Decorate a sync or async function that calls a model.
+
+    Each call is recorded with its duration and the usage read from the returned response
+    (every provider of :mod:`aiusage.extract`). A returned stream is passed through chunk by
+    chunk and recorded once when it ends, fails or is abandoned, with time to first chunk.
+    A call that raises is recorded as a failure with the exception's message, and the
+    exception re-raised. Recording never raises into the caller.
+    """
     static = {
         k: v
         for k, v in {"function": function, "model": model, "user_id": user_id, **fields}.items()
         if v is not None
     }
+    provider = static.get("provider")
 
     def decorator(fn: Callable[P, R]) -> Callable[P, R]:
-        def finish(start: float, outcome: dict[str, Any]) -> None:
-            # The decorator's arguments win over what the response says (e.g. its model).
-            merged = {**outcome, **static, "data_dir": data_dir}
+        def finish(outcome: dict[str, Any]) -> None:
+            merged = _merge(outcome, static)
             merged.setdefault("function", fn.__qualname__)
-            merged.setdefault("model", "unknown")
-            merged["duration_ms"] = (time.perf_counter() - start) * 1000
-            _record_quietly(merged)
+            _record_quietly({**merged, "data_dir": data_dir})
+
+        def failed(start: float, exc: BaseException) -> None:
+            finish({**_failure_fields(exc), "duration_ms": (time.perf_counter() - start) * 1000})
 
         if inspect.iscoroutinefunction(fn):
 
@@ -203,10 +239,9 @@ def track(
                 try:
                     result = await fn(*args, **kwargs)
                 except BaseException as exc:
-                    finish(start, _failure_fields(exc))
+                    failed(start, exc)
                     raise
-                finish(start, _result_fields(result))
-                return result
+                return _wrap_result(result, start, finish, provider)
 
             return cast(Callable[P, R], async_wrapper)
 
@@ -216,14 +251,35 @@ def track(
             try:
                 result = fn(*args, **kwargs)
             except BaseException as exc:
-                finish(start, _failure_fields(exc))
+                failed(start, exc)
                 raise
-            finish(start, _result_fields(result))
-            return result
+            return cast(R, _wrap_result(result, start, finish, provider))
 
         return wrapper
 
     return decorator
+
+
+def track_stream(
+    stream: Any,
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    **fields: Any,
+) -> Any:
+    """Wrap a stream you already started (sync or async): its chunks pass through unchanged
+    and one record is written when it ends, fails or is abandoned. Call it right after
+    starting the request, so the time to first chunk is measured from there."""
+    static = {k: v for k, v in fields.items() if v is not None}
+
+    def finish(outcome: dict[str, Any]) -> None:
+        _record_quietly({**_merge(outcome, static), "data_dir": data_dir})
+
+    cls = (
+        AsyncTrackedStream
+        if hasattr(stream, "__anext__") or hasattr(stream, "__aiter__")
+        else TrackedStream
+    )
+    return cls(stream, finish, provider=static.get("provider"))
 
 
 def incr(
