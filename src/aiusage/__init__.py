@@ -21,13 +21,30 @@ from aiusage._version import __version__
 if TYPE_CHECKING:
     from aiusage.counters import counter
     from aiusage.extract import usage_from_response
-    from aiusage.tracking import context, incr, record, track
+    from aiusage.streams import usage_from_events
+    from aiusage.tracking import configure, context, flush, incr, record, track, track_stream
 
-__all__ = ["__version__", "context", "counter", "incr", "record", "track", "usage_from_response"]
+__all__ = [
+    "__version__",
+    "configure",
+    "context",
+    "counter",
+    "flush",
+    "incr",
+    "record",
+    "track",
+    "track_stream",
+    "usage_from_events",
+    "usage_from_response",
+]
 
 _LAZY = {
     "record": "aiusage.tracking",
     "incr": "aiusage.tracking",
+    "configure": "aiusage.tracking",
+    "flush": "aiusage.tracking",
+    "track_stream": "aiusage.tracking",
+    "usage_from_events": "aiusage.streams",
     "counter": "aiusage.counters",
     "track": "aiusage.tracking",
     "context": "aiusage.tracking",

@@ -15,6 +15,8 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
+import orjson
+
 from aiusage.extract import Usage, get, text, usage_from_response
 
 Finish = Callable[[dict[str, Any]], None]
@@ -267,3 +269,35 @@ def is_stream(value: Any) -> bool:
     if isinstance(value, str | bytes | dict | list | tuple) or get(value, "usage") is not None:
         return False
     return hasattr(value, "__next__") or hasattr(value, "__anext__")
+
+
+def _events(raw: bytes) -> list[Any]:
+    """The JSON events of a JSONL or server-sent-events transcript (``data: {...}`` lines;
+    ``event:`` lines, blank lines and ``[DONE]`` are skipped)."""
+    events = []
+    for raw_line in raw.splitlines():
+        line = raw_line.strip()
+        if line.startswith(b"data:"):
+            line = line[5:].strip()
+        if not line or line == b"[DONE]" or line.startswith((b"event:", b"id:", b":")):
+            continue
+        try:
+            events.append(orjson.loads(line))
+        except orjson.JSONDecodeError:
+            continue
+    return events
+
+
+def usage_from_payload(raw: bytes, *, provider: str | None = None) -> Usage | None:
+    """The usage in a saved response: one JSON body, a JSON array or JSONL/SSE transcript of
+    stream events, or failing those, any text (the regex fallback)."""
+    try:
+        whole = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        events = _events(raw)
+        if events:
+            return usage_from_events(events, provider=provider)
+        return usage_from_response(raw, provider=provider)
+    if isinstance(whole, list):
+        return usage_from_events(whole, provider=provider)
+    return usage_from_response(whole, provider=provider)

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar, cast
 
+from aiusage.background import BackgroundWriter
 from aiusage.config import load_config
 from aiusage.errors import AiusageError
 from aiusage.extract import usage_from_response
@@ -38,6 +39,8 @@ _context: contextvars.ContextVar[Mapping[str, Any] | None] = contextvars.Context
 )
 _warned_models: set[str] = set()
 _tables: dict[tuple[Path, float], PricingTable] = {}
+_background: BackgroundWriter | None = None
+_settings = {"background": os.environ.get("AIUSAGE_BACKGROUND", "") not in ("", "0")}
 
 
 def price(rec: Record, table: PricingTable) -> Record:
@@ -139,7 +142,10 @@ def record(
         table = table_for(directory)
         currency = load_config(directory).currency or "USD"
         rec = prepare({**(_context.get() or {}), **fields}, table=table, default_currency=currency)
-        write(directory, [rec])
+        if _settings["background"]:
+            _writer().submit(directory, rec)
+        else:
+            write(directory, [rec])
     except (AiusageError, OSError) as exc:
         if raise_errors:
             raise
@@ -149,6 +155,27 @@ def record(
         _warned_models.add(rec["model"])
         logger.warning("aiusage: no price for model %r: recorded with cost null", rec["model"])
     return rec
+
+
+def configure(*, background: bool | None = None) -> None:
+    """Process-wide settings of the Python API. ``background=True`` hands records to a
+    writer thread (flushed at exit, or by :func:`flush`) instead of appending them in the
+    caller's thread; ``$AIUSAGE_BACKGROUND=1`` sets it too."""
+    if background is not None:
+        _settings["background"] = background
+
+
+def flush(timeout: float | None = None) -> bool:
+    """Wait until every record handed to the background writer is on disk; whether that
+    happened within ``timeout`` seconds."""
+    return _background.flush(timeout) if _background is not None else True
+
+
+def _writer() -> BackgroundWriter:
+    global _background
+    if _background is None:
+        _background = BackgroundWriter(write)
+    return _background
 
 
 def _failure_fields(exc: BaseException) -> dict[str, Any]:

@@ -23,6 +23,8 @@ Examples:
       --output-tokens 400 --function summarise --tag env=prod --duration-ms 840
   aiusage record --model gpt-4o --error "rate limited" --status-code 429
   aiusage record --batch calls.jsonl          # or: producer | aiusage record --batch -
+  aiusage record --from-response response.json --user alice --function chat
+  curl ... | aiusage record --from-response - --model anthropic.claude-3-haiku  # Bedrock
 """
 
 
@@ -111,6 +113,20 @@ def record(
             "--timestamp", help="Call time: epoch seconds or ISO datetime (default: now)."
         ),
     ] = None,
+    cache_write_1h_tokens: Annotated[
+        int,
+        typer.Option(
+            "--cache-write-1h-tokens", help="The part of --cache-write-tokens with a 1-hour TTL."
+        ),
+    ] = 0,
+    from_response: Annotated[
+        str | None,
+        typer.Option(
+            "--from-response",
+            help="Read model and tokens from a saved provider response (JSON body, or a "
+            "JSONL/SSE transcript of stream events) in FILE or - (stdin).",
+        ),
+    ] = None,
     batch: Annotated[
         str | None,
         typer.Option(
@@ -149,16 +165,17 @@ def record(
             sys.stderr.write(f"aiusage: recorded {written:,} records in {directory}\n")
         _warn_unpriced(records)
         return
-    if model is None:
-        raise UsageError("--model is required (or use --batch FILE)")
     now = time.time()
-    fields: dict[str, Any] = {
-        "model": model,
+    tokens = {
         "input_tokens": input_tokens,
         "output_tokens": output_tokens,
         "cache_read_tokens": cache_read_tokens,
         "cache_write_tokens": cache_write_tokens,
+        "cache_write_1h_tokens": cache_write_1h_tokens or None,
         "reasoning_tokens": reasoning_tokens,
+    }
+    fields: dict[str, Any] = {
+        "model": model,
         "user_id": user,
         "function": function,
         "session_id": session,
@@ -178,6 +195,16 @@ def record(
     }
     if failure or error:
         fields["success"] = False
+    if from_response is not None:
+        if any(tokens.values()):
+            raise UsageError(
+                "--from-response reads the token counts from the response: drop the --*-tokens options"
+            )
+        fields = _from_response(from_response, fields, provider)
+    else:
+        if model is None:
+            raise UsageError("--model is required (or use --from-response or --batch FILE)")
+        fields.update(tokens)
     if timestamp is not None:
         from aiusage.timerange import parse_instant, resolve_tz
 
@@ -191,6 +218,39 @@ def record(
 
         sys.stdout.write(record_line(rec) + "\n")
     _warn_unpriced([rec])
+
+
+def _read_input(source: str, flag: str) -> bytes:
+    """The bytes of FILE, or of stdin for ``-``."""
+    if source == "-":
+        return typer.get_binary_stream("stdin").read()
+    try:
+        return Path(source).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{flag} {source}: {exc.strerror or exc}") from None
+
+
+def _from_response(source: str, given: dict[str, Any], provider: str | None) -> dict[str, Any]:
+    """Record fields from a saved response, completed (and overridden) by the options."""
+    from aiusage.streams import usage_from_payload
+
+    usage = usage_from_payload(_read_input(source, "--from-response"), provider=provider)
+    if usage is None:
+        raise UsageError(f"--from-response {source}: no usage found in the response")
+    if usage.guessed:
+        sys.stderr.write(
+            f"aiusage: warning: token counts guessed ({usage.method}) from an unfamiliar response\n"
+        )
+    fields = usage.fields()
+    tags = {**fields.get("tags", {}), **given.get("tags", {})}
+    fields.update({k: v for k, v in given.items() if v is not None})
+    fields["tags"] = tags
+    if not fields.get("model"):
+        raise UsageError(
+            f"--from-response {source}: the response names no model (Bedrock Converse and "
+            "native DashScope bodies do not): pass --model"
+        )
+    return fields
 
 
 def _warn_unpriced(records: Sequence[dict[str, Any]]) -> None:
@@ -207,14 +267,7 @@ def _warn_unpriced(records: Sequence[dict[str, Any]]) -> None:
 def _read_batch(source: str, table: Any, default_currency: str) -> list[dict[str, Any]]:
     from aiusage.tracking import prepare
 
-    if source == "-":
-        stream = typer.get_binary_stream("stdin")
-        data = stream.read()
-    else:
-        try:
-            data = Path(source).read_bytes()
-        except OSError as exc:
-            raise UsageError(f"--batch {source}: {exc.strerror or exc}") from None
+    data = _read_input(source, "--batch")
     now = time.time()
     records, errors = [], []
     for lineno, line in enumerate(data.splitlines(), 1):

@@ -1,0 +1,88 @@
+"""Optional background writing for latency-sensitive services (seed 001's async logging):
+records are validated and priced in the caller's thread, then handed to one writer thread
+that appends them in batches. Queued records are flushed at interpreter exit.
+
+Off by default: ``aiusage.configure(background=True)`` turns it on. When the queue is full
+the caller writes the record itself, so nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import queue
+import threading
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger("aiusage")
+
+MAX_QUEUED = 100_000
+BATCH = 5_000
+
+Writer = Callable[[Path, list[dict[str, Any]]], object]
+
+
+class BackgroundWriter:
+    """One daemon thread appending queued records with ``write(data_dir, records)``."""
+
+    def __init__(self, write: Writer) -> None:
+        self._write = write
+        self._queue: queue.Queue[tuple[Path, dict[str, Any]] | None] = queue.Queue(MAX_QUEUED)
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, data_dir: Path, rec: dict[str, Any]) -> None:
+        """Queue one record (written by the caller when the queue is full)."""
+        self._start()
+        try:
+            self._queue.put_nowait((data_dir, rec))
+        except queue.Full:
+            self._write(data_dir, [rec])
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every queued record is written; whether that happened in time."""
+        if self._thread is None:
+            return True
+        done = threading.Event()
+
+        def wait() -> None:
+            self._queue.join()
+            done.set()
+
+        threading.Thread(target=wait, daemon=True).start()
+        return done.wait(timeout)
+
+    def _start(self) -> None:
+        if self._thread is not None:
+            return
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="aiusage-writer", daemon=True
+                )
+                self._thread.start()
+                atexit.register(self.flush, 10.0)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            items = [first]
+            while len(items) < BATCH:
+                try:
+                    items.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            by_dir: dict[Path, list[dict[str, Any]]] = defaultdict(list)
+            for item in items:
+                if item is not None:
+                    by_dir[item[0]].append(item[1])
+            for data_dir, records in by_dir.items():
+                try:
+                    self._write(data_dir, records)
+                except Exception as exc:
+                    logger.error("aiusage: %d calls not recorded: %s", len(records), exc)
+            for _ in items:
+                self._queue.task_done()
