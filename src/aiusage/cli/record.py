@@ -198,7 +198,8 @@ def record(
     if from_response is not None:
         if any(tokens.values()):
             raise UsageError(
-                "--from-response reads the token counts from the response: drop the --*-tokens options"
+                "--from-response reads the token counts from the response: "
+                "drop the --*-tokens options"
             )
         fields = _from_response(from_response, fields, provider)
     else:
