@@ -20,7 +20,8 @@ from zoneinfo import ZoneInfo
 from aiusage.errors import UsageError
 from aiusage.histogram import merge_into
 from aiusage.intervals import Intervals
-from aiusage.pricing import Price, PricingTable
+from aiusage.prices import Price
+from aiusage.pricing import PricingTable
 from aiusage.timerange import TimeRange
 
 COST_SCALE = 10**12  # costs are summed as integer picos of their currency

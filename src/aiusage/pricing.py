@@ -29,55 +29,12 @@ import orjson
 import yaml
 
 from aiusage.errors import PricingError
+from aiusage.prices import Price, _decimal, entry_dict, parse_entry
 
-PRICE_FIELDS = ("input", "output", "cache_read", "cache_write", "cache_write_1h")
-ENTRY_FIELDS = frozenset(
-    {*PRICE_FIELDS, "provider", "currency", "aliases", "source", "as_of", "notes"}
-)
-_PER = Decimal(1_000_000)
+TOP_LEVEL = frozenset({"version", "unit", "fx", "models", "accounts", "notes"})
 _DATE_SUFFIX_RE = re.compile(r"(?:-\d{4}-\d{2}-\d{2}|-\d{8}|@\d{8})$")
 _CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 TABLE_FILE = "pricing.yaml"
-
-
-@dataclass(frozen=True)
-class Price:
-    """One model's prices (per 1M tokens, in ``currency``)."""
-
-    name: str
-    provider: str | None
-    currency: str
-    input: Decimal
-    output: Decimal
-    cache_read: Decimal | None = None
-    cache_write: Decimal | None = None
-    cache_write_1h: Decimal | None = None
-    aliases: tuple[str, ...] = ()
-    source: str | None = None
-
-    def cost(
-        self,
-        *,
-        input_tokens: int = 0,
-        output_tokens: int = 0,
-        cache_read_tokens: int = 0,
-        cache_write_tokens: int = 0,
-        cache_write_1h_tokens: int = 0,
-    ) -> Decimal:
-        """The exact cost of a call, in ``currency``. ``cache_write_1h_tokens`` is the part
-        of ``cache_write_tokens`` written with a 1-hour TTL."""
-        cache_read = self.input if self.cache_read is None else self.cache_read
-        cache_write = self.input if self.cache_write is None else self.cache_write
-        one_hour = cache_write if self.cache_write_1h is None else self.cache_write_1h
-        long_writes = min(cache_write_1h_tokens, cache_write_tokens)
-        total = (
-            input_tokens * self.input
-            + output_tokens * self.output
-            + cache_read_tokens * cache_read
-            + (cache_write_tokens - long_writes) * cache_write
-            + long_writes * one_hour
-        )
-        return total / _PER
 
 
 @dataclass(frozen=True)
@@ -97,6 +54,9 @@ class PricingTable:
     fx_rates: dict[str, Decimal]
     sources: tuple[str, ...]
     version: str
+    # Seed 002's rate multiplier and free tier: what a user or key actually pays (× factor).
+    user_factors: dict[str, Fraction] = field(default_factory=dict)
+    key_factors: dict[str, Fraction] = field(default_factory=dict)
     _index: dict[str, str] = field(default_factory=dict, repr=False)
     _lower_index: dict[str, str] = field(default_factory=dict, repr=False)
 
@@ -138,6 +98,20 @@ class PricingTable:
                 f"one, or report in {source} with --currency {source}"
             ) from None
 
+    def account_factor(self, user: Any, key: Any) -> Fraction | None:
+        """What share of the list price a call of ``user`` with ``key`` actually costs
+        (a user's setting wins over a key's), or ``None`` when neither has one."""
+        if user is not None:
+            factor = self.user_factors.get(user)
+            if factor is not None:
+                return factor
+        return self.key_factors.get(key) if key is not None else None
+
+    @property
+    def has_accounts(self) -> bool:
+        """Whether any user or key pays other than the list price."""
+        return bool(self.user_factors or self.key_factors)
+
     def has_rate(self, currency: str) -> bool:
         """Whether amounts in ``currency`` can be converted."""
         return currency in self.fx_rates
@@ -161,59 +135,6 @@ def _candidates(model: str) -> Iterator[tuple[str, str]]:
 @lru_cache(maxsize=4096)
 def _cached_lookup(table: PricingTable, model: str) -> Price | None:
     return table.resolve(model).price
-
-
-def _decimal(model: str, name: str, value: Any) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise PricingError(f"model {model!r}: field {name!r} must be a number, got {value!r}")
-    try:
-        result = Decimal(str(value))
-    except ArithmeticError:
-        raise PricingError(
-            f"model {model!r}: field {name!r} must be a number, got {value!r}"
-        ) from None
-    if not result.is_finite() or result < 0:
-        raise PricingError(f"model {model!r}: field {name!r} must be a number ≥ 0, got {value!r}")
-    return result
-
-
-def parse_entry(name: str, raw: Any, *, base: Price | None = None) -> Price:
-    """Validate one ``models:`` entry; ``base`` supplies the fields an override leaves out."""
-    if not isinstance(raw, Mapping):
-        raise PricingError(f"model {name!r}: entry must be a mapping of fields")
-    unknown = sorted(set(raw) - ENTRY_FIELDS)
-    if unknown:
-        raise PricingError(f"model {name!r}: unknown field {unknown[0]!r}")
-    values: dict[str, Any] = {}
-    for key in PRICE_FIELDS:
-        if key in raw and raw[key] is not None:
-            values[key] = _decimal(name, key, raw[key])
-        elif base is not None:
-            values[key] = getattr(base, key)
-        elif key in ("input", "output"):
-            raise PricingError(f"model {name!r}: missing field {key!r}")
-        else:
-            values[key] = None
-    currency = raw.get("currency", base.currency if base else "USD")
-    if not isinstance(currency, str) or not _CURRENCY_RE.match(currency):
-        raise PricingError(f"model {name!r}: field 'currency' must be an ISO code like USD")
-    aliases = raw.get("aliases", base.aliases if base else ())
-    if isinstance(aliases, str):
-        aliases = (aliases,)
-    if not isinstance(aliases, list | tuple) or not all(isinstance(a, str) for a in aliases):
-        raise PricingError(f"model {name!r}: field 'aliases' must be a list of names")
-    provider = raw.get("provider", base.provider if base else None)
-    if provider is not None and not isinstance(provider, str):
-        raise PricingError(f"model {name!r}: field 'provider' must be a string")
-    source = raw.get("source", base.source if base else None)
-    return Price(
-        name=name,
-        provider=provider,
-        currency=currency,
-        aliases=tuple(aliases),
-        source=str(source) if source is not None else None,
-        **values,
-    )
 
 
 def _read_yaml(path: Path | str, text: str) -> Mapping[str, Any]:
@@ -246,12 +167,41 @@ def packaged_table_text() -> tuple[str, str]:
     raise PricingError("the packaged pricing.yaml is missing: reinstall aiusage")
 
 
+def _accounts(where: str, raw: Any, users: dict[str, Fraction], keys: dict[str, Fraction]) -> None:
+    """``accounts: {users: {ID: {multiplier: X} | {free: true}}, keys: {...}}``."""
+    if raw is None:
+        return
+    if not isinstance(raw, Mapping) or set(raw) - {"users", "keys"}:
+        raise PricingError(f"pricing file {where}: 'accounts' holds 'users' and 'keys' only")
+    for kind, target in (("users", users), ("keys", keys)):
+        entries = raw.get(kind) or {}
+        if not isinstance(entries, Mapping):
+            raise PricingError(f"pricing file {where}: accounts.{kind} must be a mapping")
+        for ident, setting in entries.items():
+            label = f"accounts.{kind}.{ident}"
+            if not isinstance(setting, Mapping) or set(setting) - {"multiplier", "free"}:
+                raise PricingError(
+                    f"pricing file {where}: {label}: use multiplier: X or free: true"
+                )
+            if setting.get("free") is True:
+                target[str(ident)] = Fraction(0)
+            elif setting.get("multiplier") is not None:
+                target[str(ident)] = Fraction(_decimal(label, "multiplier", setting["multiplier"]))
+            else:
+                raise PricingError(
+                    f"pricing file {where}: {label}: use multiplier: X or free: true"
+                )
+
+
 def build_table(documents: list[tuple[str, Mapping[str, Any]]]) -> PricingTable:
     """Merge pricing documents, later ones overriding earlier ones field by field."""
     prices: dict[str, Price] = {}
     rates: dict[str, Decimal] = {}
+    users: dict[str, Fraction] = {}
+    keys: dict[str, Fraction] = {}
     for where, doc in documents:
-        unknown = sorted(set(doc) - {"version", "unit", "fx", "models", "notes"})
+        _accounts(where, doc.get("accounts"), users, keys)
+        unknown = sorted(set(doc) - TOP_LEVEL)
         if unknown:
             raise PricingError(f"pricing file {where}: unknown top-level key {unknown[0]!r}")
         models = doc.get("models") or {}
@@ -276,8 +226,10 @@ def build_table(documents: list[tuple[str, Mapping[str, Any]]]) -> PricingTable:
     digest = hashlib.sha256(
         orjson.dumps(
             {
-                "models": {n: _entry_dict(p) for n, p in sorted(prices.items())},
+                "models": {n: entry_dict(p) for n, p in sorted(prices.items())},
                 "fx": {c: str(r) for c, r in sorted(rates.items())},
+                "users": {u: str(f) for u, f in sorted(users.items())},
+                "keys": {k: str(f) for k, f in sorted(keys.items())},
             }
         )
     ).hexdigest()
@@ -286,16 +238,9 @@ def build_table(documents: list[tuple[str, Mapping[str, Any]]]) -> PricingTable:
         fx_rates=rates,
         sources=tuple(w for w, _ in documents),
         version=digest[:12],
+        user_factors=users,
+        key_factors=keys,
     )
-
-
-def _entry_dict(price: Price) -> dict[str, Any]:
-    return {
-        "provider": price.provider,
-        "currency": price.currency,
-        **{k: None if getattr(price, k) is None else str(getattr(price, k)) for k in PRICE_FIELDS},
-        "aliases": list(price.aliases),
-    }
 
 
 def load_table(*, data_dir: Path | None = None, extra: Path | None = None) -> PricingTable:

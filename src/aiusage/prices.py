@@ -1,0 +1,268 @@
+"""One model's prices and the arithmetic of a call's cost.
+
+A :class:`Price` holds per-1M-token rates in its currency: ``input``, ``output``,
+``cache_read``, ``cache_write`` (5-minute / default TTL), ``cache_write_1h`` and, when a
+provider prices them apart, ``reasoning``; optional long-context ``tiers`` (other rates for
+the *whole* call once the prompt exceeds a threshold, as the providers bill), a fixed
+``per_request`` fee (seed 002; successful calls only) and a ``batch`` multiplier for calls
+whose record says ``service_tier: batch``.
+
+Defaults, as providers that publish no price bill it: no cache-read or cache-write rate →
+the input rate; no 1-hour rate → the cache-write rate; no reasoning rate → the output rate;
+a tier without a cache or reasoning rate → the base entry's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import Any, NamedTuple
+
+from aiusage.errors import PricingError
+
+PER = Decimal(1_000_000)
+RATE_FIELDS = ("input", "output", "cache_read", "cache_write", "cache_write_1h", "reasoning")
+ENTRY_FIELDS = frozenset(
+    {
+        *RATE_FIELDS,
+        "provider",
+        "currency",
+        "aliases",
+        "source",
+        "as_of",
+        "notes",
+        "tiers",
+        "per_request",
+        "batch",
+    }
+)
+TIER_FIELDS = frozenset({*RATE_FIELDS, "above"})
+
+
+@dataclass(frozen=True)
+class Rates:
+    """Per-1M-token rates; ``None`` = not published (see the module's defaults)."""
+
+    input: Decimal
+    output: Decimal
+    cache_read: Decimal | None = None
+    cache_write: Decimal | None = None
+    cache_write_1h: Decimal | None = None
+    reasoning: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Tier:
+    """Rates for calls whose prompt (input + cache read + cache write) exceeds ``above``."""
+
+    above: int
+    rates: Rates
+
+
+class Line(NamedTuple):
+    """One line of a cost's arithmetic: what, how many tokens, at which rate, the amount."""
+
+    label: str
+    tokens: int
+    rate: Decimal
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class Price:
+    """One model's entry in the pricing table."""
+
+    name: str
+    provider: str | None
+    currency: str
+    base: Rates
+    tiers: tuple[Tier, ...] = ()
+    per_request: Decimal | None = None
+    batch: Decimal | None = None
+    aliases: tuple[str, ...] = ()
+    source: str | None = None
+
+    # The base rates, for readers that do not care about tiers.
+    @property
+    def input(self) -> Decimal:
+        """Base input rate."""
+        return self.base.input
+
+    @property
+    def output(self) -> Decimal:
+        """Base output rate."""
+        return self.base.output
+
+    @property
+    def cache_read(self) -> Decimal | None:
+        """Base cache-read rate (``None`` = billed as input)."""
+        return self.base.cache_read
+
+    @property
+    def cache_write(self) -> Decimal | None:
+        """Base cache-write rate (``None`` = billed as input)."""
+        return self.base.cache_write
+
+    def rates_for(self, prompt_tokens: int) -> tuple[Rates, Tier | None]:
+        """The rates of a call with this many prompt tokens, and the tier that set them."""
+        chosen: Tier | None = None
+        for tier in self.tiers:
+            if prompt_tokens > tier.above and (chosen is None or tier.above > chosen.above):
+                chosen = tier
+        return (self.base if chosen is None else chosen.rates), chosen
+
+    def breakdown(
+        self,
+        *,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+        cache_read_tokens: int = 0,
+        cache_write_tokens: int = 0,
+        cache_write_1h_tokens: int = 0,
+        reasoning_tokens: int = 0,
+        success: bool = True,
+        batch: bool = False,
+    ) -> list[Line]:
+        """The arithmetic of a call's cost, line by line (amounts in ``currency``)."""
+        prompt = input_tokens + cache_read_tokens + cache_write_tokens
+        rates, tier = self.rates_for(prompt)
+        where = f" (prompt > {tier.above:,})" if tier is not None else ""
+        read = rates.cache_read if rates.cache_read is not None else rates.input
+        write = rates.cache_write if rates.cache_write is not None else rates.input
+        write_1h = rates.cache_write_1h if rates.cache_write_1h is not None else write
+        long_writes = min(cache_write_1h_tokens, cache_write_tokens)
+        reasoning = min(reasoning_tokens, output_tokens) if rates.reasoning is not None else 0
+        factor = self.batch if batch and self.batch is not None else None
+        lines = []
+        for label, tokens, rate in (
+            ("input", input_tokens, rates.input),
+            ("cache read", cache_read_tokens, read),
+            ("cache write (5m)", cache_write_tokens - long_writes, write),
+            ("cache write (1h)", long_writes, write_1h),
+            ("output", output_tokens - reasoning, rates.output),
+            ("reasoning", reasoning, rates.reasoning or Decimal(0)),
+        ):
+            if tokens:
+                effective = rate * factor if factor is not None else rate
+                lines.append(Line(label + where, tokens, effective, tokens * effective / PER))
+        if self.per_request is not None and success:
+            lines.append(Line("per request", 1, self.per_request, self.per_request))
+        return lines
+
+    def cost(self, **usage: Any) -> Decimal:
+        """The exact cost of a call (same keywords as :meth:`breakdown`)."""
+        return sum((line.amount for line in self.breakdown(**usage)), Decimal(0))
+
+
+def _decimal(model: str, name: str, value: Any) -> Decimal:
+    """A price from YAML, or a :class:`PricingError` naming the model and the field."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise PricingError(f"model {model!r}: field {name!r} must be a number, got {value!r}")
+    try:
+        result = Decimal(str(value))
+    except ArithmeticError:
+        raise PricingError(
+            f"model {model!r}: field {name!r} must be a number, got {value!r}"
+        ) from None
+    if not result.is_finite() or result < 0:
+        raise PricingError(f"model {model!r}: field {name!r} must be a number ≥ 0, got {value!r}")
+    return result
+
+
+def _optional(
+    model: str, raw: Mapping[str, Any], name: str, default: Decimal | None
+) -> Decimal | None:
+    value = raw.get(name)
+    return default if value is None else _decimal(model, name, value)
+
+
+def _rates(model: str, raw: Mapping[str, Any], base: Rates | None, *, where: str = "") -> Rates:
+    missing = [k for k in ("input", "output") if raw.get(k) is None and base is None]
+    if missing:
+        raise PricingError(f"model {model!r}: {where}missing field {missing[0]!r}")
+    values = {
+        name: _optional(model, raw, name, getattr(base, name) if base is not None else None)
+        for name in RATE_FIELDS
+    }
+    required_input, required_output = values.pop("input"), values.pop("output")
+    if required_input is None or required_output is None:  # pragma: no cover - checked above
+        raise PricingError(f"model {model!r}: {where}missing field 'input' or 'output'")
+    return Rates(input=required_input, output=required_output, **values)
+
+
+def _tiers(model: str, raw: Any, base: Rates) -> tuple[Tier, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise PricingError(f"model {model!r}: field 'tiers' must be a list of {{above: N, ...}}")
+    tiers = []
+    for i, item in enumerate(raw):
+        where = f"tiers[{i}]: "
+        if not isinstance(item, Mapping):
+            raise PricingError(f"model {model!r}: {where}must be a mapping")
+        unknown = sorted(set(item) - TIER_FIELDS)
+        if unknown:
+            raise PricingError(f"model {model!r}: {where}unknown field {unknown[0]!r}")
+        above = item.get("above")
+        if isinstance(above, bool) or not isinstance(above, int) or above < 0:
+            raise PricingError(f"model {model!r}: {where}'above' must be a token count ≥ 0")
+        for key in ("input", "output"):
+            if item.get(key) is None:
+                raise PricingError(f"model {model!r}: {where}missing field {key!r}")
+        inherited = replace(base, input=Decimal(0), output=Decimal(0))
+        tiers.append(Tier(above, _rates(model, item, inherited, where=where)))
+    return tuple(sorted(tiers, key=lambda t: t.above))
+
+
+def parse_entry(name: str, raw: Any, *, base: Price | None = None) -> Price:
+    """Validate one ``models:`` entry; ``base`` supplies the fields an override leaves out."""
+    if not isinstance(raw, Mapping):
+        raise PricingError(f"model {name!r}: entry must be a mapping of fields")
+    unknown = sorted(set(raw) - ENTRY_FIELDS)
+    if unknown:
+        raise PricingError(f"model {name!r}: unknown field {unknown[0]!r}")
+    rates = _rates(name, raw, base.base if base else None)
+    currency = raw.get("currency", base.currency if base else "USD")
+    if not isinstance(currency, str) or len(currency) != 3 or not currency.isupper():
+        raise PricingError(f"model {name!r}: field 'currency' must be an ISO code like USD")
+    aliases = raw.get("aliases", base.aliases if base else ())
+    if isinstance(aliases, str):
+        aliases = (aliases,)
+    if not isinstance(aliases, list | tuple) or not all(isinstance(a, str) for a in aliases):
+        raise PricingError(f"model {name!r}: field 'aliases' must be a list of names")
+    provider = raw.get("provider", base.provider if base else None)
+    if provider is not None and not isinstance(provider, str):
+        raise PricingError(f"model {name!r}: field 'provider' must be a string")
+    batch = _optional(name, raw, "batch", base.batch if base else None)
+    if batch is not None and batch > 1:
+        raise PricingError(f"model {name!r}: field 'batch' is a multiplier (0.5 = half price)")
+    source = raw.get("source", base.source if base else None)
+    return Price(
+        name=name,
+        provider=provider,
+        currency=currency,
+        base=rates,
+        tiers=_tiers(name, raw["tiers"], rates) if "tiers" in raw else (base.tiers if base else ()),
+        per_request=_optional(name, raw, "per_request", base.per_request if base else None),
+        batch=batch,
+        aliases=tuple(aliases),
+        source=str(source) if source is not None else None,
+    )
+
+
+def entry_dict(price: Price) -> dict[str, Any]:
+    """An entry as plain data (stable: used to fingerprint the table)."""
+
+    def rates(r: Rates) -> dict[str, str | None]:
+        return {k: None if getattr(r, k) is None else str(getattr(r, k)) for k in RATE_FIELDS}
+
+    return {
+        "provider": price.provider,
+        "currency": price.currency,
+        **rates(price.base),
+        "tiers": [{"above": t.above, **rates(t.rates)} for t in price.tiers],
+        "per_request": None if price.per_request is None else str(price.per_request),
+        "batch": None if price.batch is None else str(price.batch),
+        "aliases": list(price.aliases),
+    }
