@@ -53,6 +53,7 @@ class Acc:
     """The metrics of one group, summed over its records (mergeable)."""
 
     __slots__ = (
+        "actual",
         "cache_hits",
         "cache_read",
         "cache_write",
@@ -84,6 +85,8 @@ class Acc:
         self.reasoning = 0
         # Integer picos while scanning; an exact Fraction once converted between currencies.
         self.cost: int | Fraction = 0
+        # What was actually paid after account multipliers and free tiers (seed 002).
+        self.actual: int | Fraction = 0
         self.unpriced = 0
         self.dur_sum = 0.0
         self.dur_n = 0
@@ -94,8 +97,8 @@ class Acc:
         self.first_ts = math.inf
         self.last_ts = -math.inf
 
-    def merge(self, other: Acc, *, cost: int | Fraction | None = None) -> None:
-        """Add ``other``'s metrics (``cost`` replaces its cost, e.g. after conversion)."""
+    def merge(self, other: Acc, *, rate: Fraction | None = None) -> None:
+        """Add ``other``'s metrics, its costs multiplied by ``rate`` (currency conversion)."""
         self.requests += other.requests
         self.successes += other.successes
         self.input += other.input
@@ -104,7 +107,8 @@ class Acc:
         self.cache_write += other.cache_write
         self.cache_hits += other.cache_hits
         self.reasoning += other.reasoning
-        self.cost += other.cost if cost is None else cost
+        self.cost += other.cost if rate is None else other.cost * rate
+        self.actual += other.actual if rate is None else other.actual * rate
         self.unpriced += other.unpriced
         self.dur_sum += other.dur_sum
         self.dur_n += other.dur_n
@@ -244,17 +248,17 @@ class Rollup:
         rates: dict[str, Fraction] = {}
         for key, acc in self.groups.items():
             cur = key[-1]
-            cost: int | Fraction = acc.cost
-            if cur != currency and cost:
+            rate = None
+            if cur != currency and (acc.cost or acc.actual):
                 # Exact (rational) conversion: totals are the same however rows are grouped.
                 if cur not in rates:
                     rates[cur] = pricing.rate(cur, currency)
-                cost = cost * rates[cur]
+                rate = rates[cur]
             folded = tuple(key[p] for p in positions)
             target = out.get(folded)
             if target is None:
                 target = out[folded] = Acc()
-            target.merge(acc, cost=cost)
+            target.merge(acc, rate=rate)
         return out
 
 

@@ -38,6 +38,8 @@ METRICS = (
     "p95_ttfb_ms",
     "p99_ttfb_ms",
     "unpriced_requests",
+    "priced_coverage",
+    "actual_cost",
 )
 
 
@@ -59,6 +61,7 @@ def metrics(acc: Acc) -> dict[str, Any]:
         "reasoning_tokens": acc.reasoning,
         "total_tokens": acc.input + acc.output + acc.cache_read + acc.cache_write,
         "cost": money(acc.cost),
+        "actual_cost": money(acc.actual),
         "avg_duration_ms": _ms(acc.dur_sum / acc.dur_n) if acc.dur_n else None,
         "p50_duration_ms": _ms(quantile(acc.dur_hist, 0.50)),
         "p95_duration_ms": _ms(quantile(acc.dur_hist, 0.95)),
@@ -68,6 +71,9 @@ def metrics(acc: Acc) -> dict[str, Any]:
         "p95_ttfb_ms": _ms(quantile(acc.ttfb_hist, 0.95)),
         "p99_ttfb_ms": _ms(quantile(acc.ttfb_hist, 0.99)),
         "unpriced_requests": acc.unpriced,
+        "priced_coverage": round((acc.requests - acc.unpriced) / acc.requests, 6)
+        if acc.requests
+        else None,
         "first_seen": iso_utc(acc.first_ts) if acc.requests else None,
         "last_seen": iso_utc(acc.last_ts) if acc.requests else None,
     }
@@ -82,12 +88,19 @@ class Source:
     pricing: PricingTable
     currency: str
     default_currency: str = "USD"
+    cost_mode: str = "recorded"
 
 
 def run_query(source: Source, query: Query) -> Rollup:
     """One pass over the files of ``query.range``."""
     files = files_between(source.data_dir, query.range.first_day(), query.range.last_day())
-    return scan(files, query, source.pricing, default_currency=source.default_currency)
+    return scan(
+        files,
+        query,
+        source.pricing,
+        default_currency=source.default_currency,
+        cost_mode=source.cost_mode,
+    )
 
 
 def envelope(

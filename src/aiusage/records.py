@@ -41,6 +41,7 @@ STRING_FIELDS = (
     "request_id",
     "host",
     "price_ref",
+    "service_tier",
 )
 OPTIONAL_FLOAT_FIELDS = ("duration_ms", "ttfb_ms")
 OPTIONAL_INT_FIELDS = ("request_bytes", "response_bytes")
@@ -74,6 +75,7 @@ FIELD_ORDER = (
     "response_bytes",
     "host",
     "price_ref",
+    "service_tier",
     "key",
     "n",
 )

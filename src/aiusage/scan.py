@@ -8,6 +8,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -21,12 +22,31 @@ from aiusage.aggregate import (
     getter,
     key_function,
 )
+from aiusage.errors import UsageError
 from aiusage.histogram import bucket_of
 from aiusage.intervals import Intervals
+from aiusage.prices import Price
 from aiusage.pricing import PricingTable
 from aiusage.records import check_read
 from aiusage.store import DAY_SECONDS, DayFile, iter_lines
 from aiusage.timerange import PeriodKeys
+
+COST_MODES = ("recorded", "auto", "current")
+
+
+def price_picos(price: Price, rec: dict[str, Any], inp: int, out: int, cr: int, cw: int) -> int:
+    """The cost of a record at today's price, in picos of the price's currency."""
+    exact = price.cost(
+        input_tokens=inp,
+        output_tokens=out,
+        cache_read_tokens=cr,
+        cache_write_tokens=cw,
+        cache_write_1h_tokens=rec.get("cache_write_1h_tokens") or 0,
+        reasoning_tokens=rec.get("reasoning_tokens") or 0,
+        success=rec.get("success", True) is not False,
+        batch=rec.get("service_tier") == "batch",
+    )
+    return int((exact * COST_SCALE).to_integral_value())
 
 
 def period_function(query: Query) -> Callable[[float], object]:
@@ -44,12 +64,19 @@ def scan(
     pricing: PricingTable,
     *,
     default_currency: str,
+    cost_mode: str = "recorded",
 ) -> Rollup:
     """One pass over ``files``: every call record in ``query.range`` that passes the filters,
-    summed into groups (and counters, intervals, audit notes when the query asks)."""
+    summed into groups (and counters, intervals, audit notes when the query asks).
+
+    ``cost_mode``: ``recorded`` (or ``auto``) sums the cost stored in each record and prices
+    only records that have none; ``current`` re-prices every record with ``pricing``.
+    """
     rollup = Rollup(query.dims, query.period)
     for day_file in files:
-        scan_file(day_file, query, pricing, rollup, default_currency=default_currency)
+        scan_file(
+            day_file, query, pricing, rollup, default_currency=default_currency, cost_mode=cost_mode
+        )
     return rollup
 
 
@@ -60,8 +87,13 @@ def scan_file(
     rollup: Rollup,
     *,
     default_currency: str,
+    cost_mode: str = "recorded",
 ) -> None:
-    """Add one data file's records to ``rollup``."""
+    """Add one data file's records to ``rollup`` (see :func:`scan`)."""
+    if cost_mode not in COST_MODES:
+        raise UsageError(f"unknown --cost {cost_mode!r} (choose from {', '.join(COST_MODES)})")
+    reprice = cost_mode == "current"
+    factor_of = pricing.account_factor if pricing.has_accounts else None
     path: Path = day_file.path
     loads = orjson.loads
     decode_error = orjson.JSONDecodeError
@@ -117,25 +149,22 @@ def scan_file(
         out = rec.get("output_tokens") or 0
         cr = rec.get("cache_read_tokens") or 0
         cw = rec.get("cache_write_tokens") or 0
-        cost = rec.get("cost")
+        cost = None if reprice else rec.get("cost")
         currency = rec.get("currency")
         unpriced = False
         if cost is None or currency is None:
             price = price_of(rec["model"])
             if cost is None:
-                if price is None:
+                if price is not None:
+                    cost_picos = price_picos(price, rec, inp, out, cr, cw)
+                    currency = price.currency
+                elif reprice and rec.get("cost") is not None:
+                    # Today's table does not know the model: keep what was recorded.
+                    cost_picos = round(rec["cost"] * COST_SCALE)
+                else:
                     unpriced = True
                     unpriced_models[rec["model"]] += 1
                     cost_picos = 0
-                else:
-                    exact = price.cost(
-                        input_tokens=inp,
-                        output_tokens=out,
-                        cache_read_tokens=cr,
-                        cache_write_tokens=cw,
-                        cache_write_1h_tokens=rec.get("cache_write_1h_tokens") or 0,
-                    )
-                    cost_picos = int((exact * COST_SCALE).to_integral_value())
             else:
                 cost_picos = round(cost * COST_SCALE)
             if currency is None:
@@ -158,6 +187,11 @@ def scan_file(
             acc.cache_hits += 1
         acc.reasoning += rec.get("reasoning_tokens") or 0
         acc.cost += cost_picos
+        if factor_of is None:
+            acc.actual += cost_picos
+        else:
+            factor = factor_of(rec.get("user_id"), rec.get("api_key"))
+            acc.actual += cost_picos if factor is None else round(cost_picos * factor)
         if unpriced:
             acc.unpriced += 1
         acc.first_ts = min(acc.first_ts, ts)

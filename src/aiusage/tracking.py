@@ -61,6 +61,9 @@ def price(rec: Record, table: PricingTable) -> Record:
                 cache_read_tokens=rec["cache_read_tokens"],
                 cache_write_tokens=rec["cache_write_tokens"],
                 cache_write_1h_tokens=rec.get("cache_write_1h_tokens") or 0,
+                reasoning_tokens=rec["reasoning_tokens"],
+                success=rec["success"],
+                batch=rec.get("service_tier") == "batch",
             )
         )
         rec["currency"] = entry.currency

@@ -39,7 +39,8 @@ CurrencyOpt = Annotated[
     str | None, typer.Option("--currency", help="Report currency (default: config.yaml, else USD).")
 ]
 StrictOpt = Annotated[
-    bool, typer.Option("--strict", help="Exit 3 if any line is malformed instead of skipping it.")
+    bool,
+    typer.Option("--strict", help="Exit 3 if any line is malformed or any request has no price."),
 ]
 DaysOpt = Annotated[
     int | None, typer.Option("--days", help="The last N calendar days, today included.")
@@ -77,6 +78,14 @@ KeyOpt = Annotated[
     typer.Option("--key", help="Only these API keys, as masked in the data (repeatable)."),
 ]
 CsvOpt = Annotated[bool, typer.Option("--csv", help="CSV on stdout.")]
+CostOpt = Annotated[
+    str,
+    typer.Option(
+        "--cost",
+        help="recorded: the cost stored in each record (records without one priced now); "
+        "current: re-price every record with today's table; auto: same as recorded.",
+    ),
+]
 
 
 def parse_tags(values: Sequence[str] | None, flag: str = "--tag") -> dict[str, str]:
@@ -101,6 +110,7 @@ class Context:
         currency: str | None,
         *,
         must_exist: bool = True,
+        cost: str = "recorded",
     ) -> None:
         from aiusage.config import load_config
         from aiusage.pricing import load_table
@@ -117,12 +127,17 @@ class Context:
         self.default_currency = configured or "USD"
         self.currency = (currency or configured or "USD").upper()
         self.now = time.time()
+        from aiusage.scan import COST_MODES
+
+        if cost not in COST_MODES:
+            raise UsageError(f"unknown --cost {cost!r} (choose from {', '.join(COST_MODES)})")
+        self.cost = cost
 
     def source(self) -> Any:
         """The :class:`aiusage.document.Source` views read from."""
         from aiusage.document import Source
 
-        return Source(self.data_dir, self.pricing, self.currency, self.default_currency)
+        return Source(self.data_dir, self.pricing, self.currency, self.default_currency, self.cost)
 
     def time_range(
         self,
@@ -187,6 +202,16 @@ def warn_skipped(doc: dict[str, Any], strict: bool) -> None:
     sys.stderr.write(f"aiusage: warning: {message}\n")
 
 
+def check_unpriced(doc: dict[str, Any], strict: bool) -> None:
+    """Under ``--strict``, requests without a price are an error: a cron job must not
+    under-report."""
+    unpriced = doc.get("unpriced_models") or []
+    if strict and unpriced:
+        n = sum(u["requests"] for u in unpriced)
+        names = ", ".join(u["model"] for u in unpriced[:5])
+        raise DataError(f"{n} requests have no price ({names}): add them to pricing.yaml")
+
+
 def emit(
     doc: dict[str, Any],
     *,
@@ -200,6 +225,7 @@ def emit(
     from aiusage.export import to_csv, to_json
 
     warn_skipped(doc, strict)
+    check_unpriced(doc, strict)
     if csv is not None:
         sys.stdout.write(to_csv(*csv))
         return

@@ -12,6 +12,7 @@ from aiusage.cli.common import (
     AllOpt,
     AnchorOpt,
     Context,
+    CostOpt,
     CsvOpt,
     CurrencyOpt,
     DataDirOpt,
@@ -125,6 +126,7 @@ def report(
     tz: TzOpt = None,
     pricing: PricingOpt = None,
     currency: CurrencyOpt = None,
+    cost: CostOpt = "recorded",
     strict: StrictOpt = False,
 ) -> None:
     """Usage and cost per period (and per user, model, ... with --by), with totals."""
@@ -133,7 +135,7 @@ def report(
     from aiusage.report import build_report, report_columns
 
     _choose_output(as_json, as_csv)
-    ctx = Context(data_dir, tz, pricing, currency)
+    ctx = Context(data_dir, tz, pricing, currency, cost=cost)
     filters = make_filters(
         user=user,
         model=model,
@@ -169,6 +171,7 @@ def top_users(
     tz: TzOpt = None,
     pricing: PricingOpt = None,
     currency: CurrencyOpt = None,
+    cost: CostOpt = "recorded",
     strict: StrictOpt = False,
 ) -> None:
     """The users who cost the most (or used the most tokens or requests)."""
@@ -177,7 +180,7 @@ def top_users(
     from aiusage.report import build_top_users, top_users_columns
 
     _choose_output(as_json, as_csv)
-    ctx = Context(data_dir, tz, pricing, currency)
+    ctx = Context(data_dir, tz, pricing, currency, cost=cost)
     rng = ctx.time_range(days=days, since=since, until=until, all_time=all_time)
     filters = make_filters(model=model, function=function, provider=provider, tag=tag)
     doc = build_top_users(
@@ -202,6 +205,7 @@ def models(
     tz: TzOpt = None,
     pricing: PricingOpt = None,
     currency: CurrencyOpt = None,
+    cost: CostOpt = "recorded",
     strict: StrictOpt = False,
 ) -> None:
     """Compare models: cost per call and per 1K output tokens, success rate, latency."""
@@ -209,7 +213,7 @@ def models(
     from aiusage.render_analyses import models_view
     from aiusage.report import build_models
 
-    ctx = Context(data_dir, tz, pricing, currency)
+    ctx = Context(data_dir, tz, pricing, currency, cost=cost)
     rng = ctx.time_range(days=days, since=since, until=until, all_time=all_time)
     filters = make_filters(user=user, function=function, provider=provider, tag=tag)
     doc = build_models(ctx.source(), Query((), "total", ctx.tz, rng, filters), now=ctx.now)
@@ -231,13 +235,14 @@ def cache(
     tz: TzOpt = None,
     pricing: PricingOpt = None,
     currency: CurrencyOpt = None,
+    cost: CostOpt = "recorded",
     strict: StrictOpt = False,
 ) -> None:
     """Prompt-cache hit rate and the money it saved, per model and overall."""
     from aiusage.caching import build_cache
     from aiusage.render_analyses import cache_view
 
-    ctx = Context(data_dir, tz, pricing, currency)
+    ctx = Context(data_dir, tz, pricing, currency, cost=cost)
     rng = ctx.time_range(days=days, since=since, until=until, all_time=all_time)
     filters = make_filters(user=user, model=model, function=function, tag=tag)
     doc = build_cache(ctx.source(), tz=ctx.tz, time_range=rng, now=ctx.now, filters=filters)

@@ -13,6 +13,7 @@ from aiusage.cli.app import app
 from aiusage.cli.common import (
     AllOpt,
     Context,
+    CostOpt,
     CurrencyOpt,
     DataDirOpt,
     FunctionOpt,
@@ -81,13 +82,14 @@ def stats(
     tz: TzOpt = None,
     pricing: PricingOpt = None,
     currency: CurrencyOpt = None,
+    cost: CostOpt = "recorded",
     strict: StrictOpt = False,
 ) -> None:
     """How are we doing right now: calls, failures, tokens and cost per time window."""
     from aiusage.render_status import stats_view
     from aiusage.stats import build_stats
 
-    ctx = Context(data_dir, tz, pricing, currency)
+    ctx = Context(data_dir, tz, pricing, currency, cost=cost)
     filters = make_filters(user=user, model=model, function=function, provider=provider, tag=tag)
     doc = build_stats(ctx.source(), tz=ctx.tz, now=ctx.now, filters=filters)
     emit(doc, as_json=as_json, view=stats_view, strict=strict)
@@ -150,13 +152,14 @@ def trend(
     tz: TzOpt = None,
     pricing: PricingOpt = None,
     currency: CurrencyOpt = None,
+    cost: CostOpt = "recorded",
     strict: StrictOpt = False,
 ) -> None:
     """Daily cost (or tokens, requests), the 7-day average and the month-end forecast."""
     from aiusage.charts import trend_view
     from aiusage.trend import build_trend
 
-    ctx = Context(data_dir, tz, pricing, currency)
+    ctx = Context(data_dir, tz, pricing, currency, cost=cost)
     filters = make_filters(user=user, model=model, function=function, tag=tag)
     doc = build_trend(
         ctx.source(), tz=ctx.tz, now=ctx.now, days=days, metric=metric, filters=filters
@@ -175,6 +178,7 @@ def heatmap(
     tz: TzOpt = None,
     pricing: PricingOpt = None,
     currency: CurrencyOpt = None,
+    cost: CostOpt = "recorded",
     strict: StrictOpt = False,
 ) -> None:
     """Daily activity as a calendar, like a contribution graph."""
@@ -185,7 +189,7 @@ def heatmap(
     fields = {"requests": "requests", "tokens": "total_tokens", "cost": "cost"}
     if metric not in fields:
         raise UsageError(f"unknown --metric {metric!r} (choose from requests, tokens, cost)")
-    ctx = Context(data_dir, tz, pricing, currency)
+    ctx = Context(data_dir, tz, pricing, currency, cost=cost)
     doc = build_heatmap(
         ctx.source(),
         tz=ctx.tz,
