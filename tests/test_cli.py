@@ -26,6 +26,12 @@ COMMANDS = [
     "counters",
     "incr",
     "doctor",
+    "reprice",
+    "pricing list",
+    "pricing show",
+    "pricing cost",
+    "pricing check",
+    "pricing import",
 ]
 SAMPLE_LOGS = Path(__file__).resolve().parents[1] / "sample_logs"
 
@@ -36,10 +42,10 @@ def _lines(directory: Path) -> list[dict]:  # type: ignore[type-arg]
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_help_has_examples(cli, command: str) -> None:  # type: ignore[no-untyped-def]
-    result = cli(command, "--help")
+    result = cli(*command.split(), "--help")
     assert result.exit_code == 0
     assert "Examples" in result.stdout
-    assert "--data-dir" in result.stdout
+    assert "--data-dir" in result.stdout or "pricing import" in command
 
 
 def test_version_and_module_entry_point() -> None:
@@ -131,6 +137,9 @@ def test_record_with_timestamp_goes_to_its_day(cli, data_dir: Path) -> None:  # 
         (["intervals", "--by", "model"], 2, "--by must be user or key"),
         (["counters", "--until", "never"], 2, "bad date"),
         (["incr"], 2, "Missing argument"),
+        (["reprice", "--since", "later"], 2, "bad date"),
+        (["pricing", "show"], 2, "Missing argument"),
+        (["pricing", "cost", "gpt-4o", "--input", "x"], 2, "--input"),
     ],
 )
 def test_bad_input_is_one_line_and_writes_nothing(

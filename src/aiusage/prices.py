@@ -154,6 +154,19 @@ class Price:
         """The exact cost of a call (same keywords as :meth:`breakdown`)."""
         return sum((line.amount for line in self.breakdown(**usage)), Decimal(0))
 
+    def cost_of(self, rec: Mapping[str, Any]) -> Decimal:
+        """The exact cost of a call record (SPEC §1 fields; missing counts are 0)."""
+        return self.cost(
+            input_tokens=rec.get("input_tokens") or 0,
+            output_tokens=rec.get("output_tokens") or 0,
+            cache_read_tokens=rec.get("cache_read_tokens") or 0,
+            cache_write_tokens=rec.get("cache_write_tokens") or 0,
+            cache_write_1h_tokens=rec.get("cache_write_1h_tokens") or 0,
+            reasoning_tokens=rec.get("reasoning_tokens") or 0,
+            success=rec.get("success", True) is not False,
+            batch=rec.get("service_tier") == "batch",
+        )
+
 
 def _decimal(model: str, name: str, value: Any) -> Decimal:
     """A price from YAML, or a :class:`PricingError` naming the model and the field."""

@@ -34,19 +34,9 @@ from aiusage.timerange import PeriodKeys
 COST_MODES = ("recorded", "auto", "current")
 
 
-def price_picos(price: Price, rec: dict[str, Any], inp: int, out: int, cr: int, cw: int) -> int:
+def price_picos(price: Price, rec: dict[str, Any]) -> int:
     """The cost of a record at today's price, in picos of the price's currency."""
-    exact = price.cost(
-        input_tokens=inp,
-        output_tokens=out,
-        cache_read_tokens=cr,
-        cache_write_tokens=cw,
-        cache_write_1h_tokens=rec.get("cache_write_1h_tokens") or 0,
-        reasoning_tokens=rec.get("reasoning_tokens") or 0,
-        success=rec.get("success", True) is not False,
-        batch=rec.get("service_tier") == "batch",
-    )
-    return int((exact * COST_SCALE).to_integral_value())
+    return int((price.cost_of(rec) * COST_SCALE).to_integral_value())
 
 
 def period_function(query: Query) -> Callable[[float], object]:
@@ -156,7 +146,7 @@ def scan_file(
             price = price_of(rec["model"])
             if cost is None:
                 if price is not None:
-                    cost_picos = price_picos(price, rec, inp, out, cr, cw)
+                    cost_picos = price_picos(price, rec)
                     currency = price.currency
                 elif reprice and rec.get("cost") is not None:
                     # Today's table does not know the model: keep what was recorded.

@@ -17,6 +17,7 @@ import os
 import re
 import sys
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -170,19 +171,46 @@ def _needs_newline(fd: int) -> bool:
     return size > 0 and os.pread(fd, 1, size - 1) != b"\n"
 
 
+@contextmanager
+def lock(path: Path) -> Iterator[None]:
+    """Hold the writers' exclusive lock on an existing data file (rewrites, compaction)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        _lock(fd)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _open_locked(path: Path) -> int:
+    """Open ``path`` for appending (0600) and lock it, making sure the descriptor still
+    names the file at ``path``: a rewrite or compaction may have swapped it meanwhile."""
+    flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+    while True:
+        try:
+            fd = os.open(path, flags, 0o600)
+        except OSError as exc:
+            raise DataError(f"cannot open {path} for appending: {exc.strerror or exc}") from exc
+        _lock(fd)
+        try:
+            current = os.stat(path)
+        except FileNotFoundError:
+            os.close(fd)
+            continue
+        mine = os.fstat(fd)
+        if (mine.st_dev, mine.st_ino) == (current.st_dev, current.st_ino):
+            return fd
+        os.close(fd)
+
+
 def append_lines(path: Path, lines: Iterable[bytes]) -> None:
     """Append whole lines (each ending in ``\\n``) to ``path`` atomically per chunk.
 
     The file is created 0600. Under an exclusive advisory lock, a torn last line is first
     closed with a newline, then the lines go out in ``write()`` calls of whole lines.
     """
+    fd = _open_locked(path)
     try:
-        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
-        fd = os.open(path, flags, 0o600)
-    except OSError as exc:
-        raise DataError(f"cannot open {path} for appending: {exc.strerror or exc}") from exc
-    try:
-        _lock(fd)
         prefix = b"\n" if _needs_newline(fd) else b""
         chunk: list[bytes] = [prefix] if prefix else []
         size = len(prefix)

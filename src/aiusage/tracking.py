@@ -43,32 +43,25 @@ _background: BackgroundWriter | None = None
 _settings = {"background": os.environ.get("AIUSAGE_BACKGROUND", "") not in ("", "0")}
 
 
-def price(rec: Record, table: PricingTable) -> Record:
-    """Fill ``cost``, ``currency``, ``provider`` and ``price_ref`` of a built record from
-    ``table`` where the caller left them out. An unknown model keeps ``cost: null``."""
-    if rec.get("kind") != "call":
-        return rec
+def price(rec: Record, table: PricingTable, *, force: bool = False) -> bool:
+    """Fill ``cost``, ``currency``, ``provider`` and ``price_ref`` of a call record from
+    ``table`` where they are missing (every record with ``force``: re-pricing). An unknown
+    model keeps its cost (``null`` when it had none). Whether the cost changed."""
+    if rec.get("kind", "call") != "call":
+        return False
     entry = table.lookup(rec["model"])
     if entry is None:
-        return rec
+        return False
     if rec.get("provider") is None:
         rec["provider"] = entry.provider
-    if rec["cost"] is None:
-        rec["cost"] = to_float(
-            entry.cost(
-                input_tokens=rec["input_tokens"],
-                output_tokens=rec["output_tokens"],
-                cache_read_tokens=rec["cache_read_tokens"],
-                cache_write_tokens=rec["cache_write_tokens"],
-                cache_write_1h_tokens=rec.get("cache_write_1h_tokens") or 0,
-                reasoning_tokens=rec["reasoning_tokens"],
-                success=rec["success"],
-                batch=rec.get("service_tier") == "batch",
-            )
-        )
-        rec["currency"] = entry.currency
-        rec["price_ref"] = table.price_ref(entry)
-    return rec
+    if rec.get("cost") is not None and not force:
+        return False
+    cost = to_float(entry.cost_of(rec))
+    changed = (rec.get("cost"), rec.get("currency")) != (cost, entry.currency)
+    rec["cost"] = cost
+    rec["currency"] = entry.currency
+    rec["price_ref"] = table.price_ref(entry)
+    return changed
 
 
 def prepare(

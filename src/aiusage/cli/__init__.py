@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aiusage.cli import record, reports, status  # noqa: F401 - importing registers commands
+from aiusage.cli import pricing, record, reports, status  # noqa: F401 - registers commands
 from aiusage.cli.app import app
 
 __all__ = ["app", "main"]
