@@ -88,10 +88,11 @@ class Acc:
         # What was actually paid after account multipliers and free tiers (seed 002).
         self.actual: int | Fraction = 0
         self.unpriced = 0
-        self.dur_sum = 0.0
+        # Latency sums in integer microseconds: exact, so merged rollups equal one pass.
+        self.dur_sum = 0
         self.dur_n = 0
         self.dur_hist: dict[int, int] = {}
-        self.ttfb_sum = 0.0
+        self.ttfb_sum = 0
         self.ttfb_n = 0
         self.ttfb_hist: dict[int, int] = {}
         self.first_ts = math.inf

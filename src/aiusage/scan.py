@@ -188,14 +188,14 @@ def scan_file(
         acc.last_ts = max(acc.last_ts, ts)
         dur = rec.get("duration_ms")
         if dur is not None:
-            acc.dur_sum += dur
+            acc.dur_sum += round(dur * 1000)
             acc.dur_n += 1
             hist = acc.dur_hist
             b = bucket_of(dur)
             hist[b] = hist.get(b, 0) + 1
         ttfb = rec.get("ttfb_ms")
         if ttfb is not None:
-            acc.ttfb_sum += ttfb
+            acc.ttfb_sum += round(ttfb * 1000)
             acc.ttfb_n += 1
             hist = acc.ttfb_hist
             b = bucket_of(ttfb)
