@@ -121,7 +121,7 @@ def reprice_view(doc: Mapping[str, Any], *, width: int = 120) -> RenderableType:
             count(r["requests"]),
             money(r["recorded_cost"], currency, digits=4),
             money(r["current_cost"], currency, digits=4),
-            Text(f"{r['change']:+.4f}", style="yellow" if r["change"] else "dim"),
+            Text(f"{r['change']:+.6f}", style="yellow" if r["change"] else "dim"),
         ]
         for r in doc["rows"]
         if r["change"] or r["unpriced_now"]
@@ -134,7 +134,7 @@ def reprice_view(doc: Mapping[str, Any], *, width: int = 120) -> RenderableType:
     t = doc["totals"]
     summary = Text(
         f"{t['requests']:,} requests: recorded {money(t['recorded_cost'], currency)}, at today's "
-        f"prices {money(t['current_cost'], currency)} ({t['change']:+.4f} {currency}); "
+        f"prices {money(t['current_cost'], currency)} ({t['change']:+.6f} {currency}); "
         f"{len(doc['changed_days'])} closed days would be rewritten."
     )
     if not rows:

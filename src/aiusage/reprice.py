@@ -52,7 +52,8 @@ def plan(
         after = current.get(key, Acc())
         total_before.merge(before)
         total_after.merge(after)
-        delta = money(after.cost) - money(before.cost)
+        # Below a billionth it is float noise of currency conversion, not a price change.
+        delta = round(money(after.cost) - money(before.cost), 9)
         rows.append(
             {
                 "day": key[0],
@@ -74,7 +75,7 @@ def plan(
                 "requests": total_before.requests,
                 "recorded_cost": money(total_before.cost),
                 "current_cost": money(total_after.cost),
-                "change": money(total_after.cost) - money(total_before.cost),
+                "change": round(money(total_after.cost) - money(total_before.cost), 9),
             },
             "changed_days": sorted({r["day"] for r in rows if r["change"] and r["day"] < today}),
             "pricing_version": source.pricing.version,
