@@ -10,6 +10,7 @@ exactly. Currency conversion and everything else per group happen after the pass
 from __future__ import annotations
 
 import math
+import operator
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -263,7 +264,7 @@ class Rollup:
         return out
 
 
-Getter = Callable[[dict[str, Any]], Any]
+Getter = Callable[[Any], Any]
 
 
 def _text(value: Any) -> str | None:
@@ -271,49 +272,62 @@ def _text(value: Any) -> str | None:
     return value if value is None or type(value) is str else str(value)
 
 
-def getter(name: str, price_of: Callable[[str], Price | None]) -> Getter:
-    """A function from a record to the value of field ``name`` (``tag:X`` for a tag)."""
+def getter(name: str, price_of: Callable[[str], Price | None], *, rows: bool = False) -> Getter:
+    """A function from a record to the value of field ``name`` (``tag:X`` for a tag).
+    Records are dicts, or with ``rows`` the typed rows of :mod:`aiusage.scan`."""
     if name.startswith("tag:"):
         tag = name[4:]
-
-        def get_tag(rec: dict[str, Any]) -> str | None:
-            return _text((rec.get("tags") or {}).get(tag))
-
-        return get_tag
+        if rows:
+            return lambda rec: _text((rec.tags or {}).get(tag))
+        return lambda rec: _text((rec.get("tags") or {}).get(tag))
     if name == "provider":
-        return lambda rec: provider_of(rec, price_of)
-
-    def get_field(rec: dict[str, Any]) -> str | None:
-        return _text(rec.get(name))
-
-    return get_field
+        return lambda rec: provider_of(rec, price_of, rows=rows)
+    if rows:
+        return operator.attrgetter(name)
+    return lambda rec: _text(rec.get(name))
 
 
-def provider_of(rec: Mapping[str, Any], price_of: Callable[[str], Price | None]) -> str | None:
+def provider_of(
+    rec: Any, price_of: Callable[[str], Price | None], *, rows: bool = False
+) -> str | None:
     """A record's provider, inferred from its price entry when the record has none."""
-    provider = rec.get("provider")
+    provider = rec.provider if rows else rec.get("provider")
     if provider is None:
-        price = price_of(rec["model"])
+        price = price_of(rec.model if rows else rec["model"])
         provider = price.provider if price is not None else None
     return provider if isinstance(provider, str) else None
 
 
 def key_function(
-    dims: tuple[str, ...], price_of: Callable[[str], Price | None]
-) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
-    """A function from a record to its dimension values (in ``dims`` order)."""
-    getters = [getter(dimension_field(dim), price_of) for dim in dims]
-    return lambda rec: tuple(get(rec) for get in getters)
+    dims: tuple[str, ...], price_of: Callable[[str], Price | None], *, rows: bool = False
+) -> Callable[[Any, Any, str], tuple[Any, ...]]:
+    """A function ``(period_key, record, currency)`` → the record's group key. Plain fields
+    of typed rows (the common case) get a specialised function: this runs once per record."""
+    names = [dimension_field(dim) for dim in dims]
+    plain = rows and all(not n.startswith("tag:") and n != "provider" for n in names)
+    if not names:
+        return lambda pk, rec, cur: (pk, cur)
+    if plain and len(names) == 1:
+        one = operator.attrgetter(names[0])
+        return lambda pk, rec, cur: (pk, one(rec), cur)
+    if plain:
+        many = operator.attrgetter(*names)
+        return lambda pk, rec, cur: (pk, *many(rec), cur)
+    getters = [getter(n, price_of, rows=rows) for n in names]
+    return lambda pk, rec, cur: (pk, *(get(rec) for get in getters), cur)
 
 
 def filter_function(
-    filters: Filters, price_of: Callable[[str], Price | None]
-) -> Callable[[dict[str, Any]], bool] | None:
+    filters: Filters, price_of: Callable[[str], Price | None], *, rows: bool = False
+) -> Callable[[Any], bool] | None:
     """A predicate keeping the records that pass ``filters``, or ``None`` without filters."""
     if not filters:
         return None
     wanted: list[tuple[Getter, frozenset[str]]] = [
-        (getter(dimension_field(dim), price_of), allowed) for dim, allowed in filters.fields.items()
+        (getter(dimension_field(dim), price_of, rows=rows), allowed)
+        for dim, allowed in filters.fields.items()
     ]
-    wanted += [(getter(f"tag:{t}", price_of), frozenset({v})) for t, v in filters.tags.items()]
+    wanted += [
+        (getter(f"tag:{t}", price_of, rows=rows), frozenset({v})) for t, v in filters.tags.items()
+    ]
     return lambda rec: all(get(rec) in allowed for get, allowed in wanted)

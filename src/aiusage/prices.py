@@ -154,8 +154,9 @@ class Price:
         """The exact cost of a call (same keywords as :meth:`breakdown`)."""
         return sum((line.amount for line in self.breakdown(**usage)), Decimal(0))
 
-    def cost_of(self, rec: Mapping[str, Any]) -> Decimal:
-        """The exact cost of a call record (SPEC §1 fields; missing counts are 0)."""
+    def cost_of(self, rec: Any) -> Decimal:
+        """The exact cost of a call record — a dict, or anything with a ``get`` like one
+        (SPEC §1 fields; missing counts are 0)."""
         return self.cost(
             input_tokens=rec.get("input_tokens") or 0,
             output_tokens=rec.get("output_tokens") or 0,

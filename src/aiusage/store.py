@@ -16,10 +16,12 @@ import gzip
 import os
 import re
 import sys
+import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from aiusage.errors import DataError
 
@@ -157,6 +159,23 @@ def iter_lines(path: Path) -> Iterator[bytes]:
             with open(path, "rb", buffering=1 << 20) as fh:
                 yield from fh
     except (OSError, EOFError) as exc:
+        raise DataError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from exc
+
+
+@contextmanager
+def open_data(path: Path, start: int = 0) -> Iterator[IO[bytes]]:
+    """A data file opened for reading line by line (gzip transparently), from byte
+    ``start`` of a plain file."""
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as gz:
+                yield gz  # type: ignore[misc]
+        else:
+            with open(path, "rb", buffering=1 << 20) as fh:
+                if start:
+                    fh.seek(start)
+                yield fh
+    except (OSError, EOFError, zlib.error) as exc:
         raise DataError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from exc
 
 

@@ -1,0 +1,89 @@
+"""The pass's typed fast path accepts exactly the records the canonical reader does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import orjson
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from aiusage.aggregate import Query, Rollup
+from aiusage.pricing import load_table
+from aiusage.records import check_read
+from aiusage.scan import scan_file
+from aiusage.store import DayFile
+from aiusage.timerange import TimeRange
+
+TABLE = load_table()
+QUERY = Query(("user",), "total", ZoneInfo("UTC"), TimeRange(None, None))
+
+values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 10**6),
+    st.floats(-1, 1e6, allow_nan=False),
+    st.text(max_size=3),
+    st.lists(st.integers(-9, 9), max_size=2),
+    st.dictionaries(st.text(max_size=2), st.integers(-9, 9), max_size=2),
+)
+FIELDS = [
+    "timestamp",
+    "model",
+    "kind",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "reasoning_tokens",
+    "cost",
+    "currency",
+    "duration_ms",
+    "ttfb_ms",
+    "success",
+    "tags",
+    "user_id",
+]
+records = st.fixed_dictionaries(
+    {
+        "timestamp": st.one_of(st.floats(0, 4e9), values),
+        "model": st.one_of(st.just("gpt-4o"), values),
+    },
+    optional=dict.fromkeys(FIELDS[2:], values),
+)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rec=records)
+def test_fast_path_agrees_with_check_read(tmp_path: Path, rec: dict[str, Any]) -> None:
+    path = tmp_path / "usage_2026-11-01.jsonl"
+    path.write_bytes(orjson.dumps(rec) + b"\n")
+    rollup = Rollup(QUERY.dims, QUERY.period)
+    import datetime as dt
+
+    scan_file(DayFile(dt.date(2026, 11, 1), path), QUERY, TABLE, rollup, default_currency="USD")
+    valid = check_read(rec) is None
+    is_call = rec.get("kind", "call") == "call"
+    assert rollup.skipped.count == (0 if valid else 1), (rec, check_read(rec))
+    assert rollup.records == (1 if valid and is_call else 0)
+
+
+def test_offsets_resume_where_they_stopped(tmp_path: Path) -> None:
+    import datetime as dt
+
+    path = tmp_path / "usage_2026-11-01.jsonl"
+    line = orjson.dumps({"timestamp": 1793500000.0, "model": "gpt-4o", "input_tokens": 1}) + b"\n"
+    path.write_bytes(line * 3 + line[:10])
+    day = DayFile(dt.date(2026, 11, 1), path)
+    rollup = Rollup(QUERY.dims, QUERY.period)
+    offset = scan_file(day, QUERY, TABLE, rollup, default_currency="USD", complete_lines_only=True)
+    assert (offset, rollup.records, rollup.skipped.count) == (3 * len(line), 3, 0)
+    with open(path, "ab") as fh:
+        fh.write(line[10:] + line)
+    offset = scan_file(
+        day, QUERY, TABLE, rollup, default_currency="USD", start=offset, complete_lines_only=True
+    )
+    assert (offset, rollup.records) == (5 * len(line), 5)
