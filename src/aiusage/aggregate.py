@@ -121,6 +121,31 @@ class Acc:
         self.first_ts = min(self.first_ts, other.first_ts)
         self.last_ts = max(self.last_ts, other.last_ts)
 
+    def dump(self) -> list[Any]:
+        """Every summed value as JSON-ready data (see :meth:`load`)."""
+        out: list[Any] = []
+        for slot in self.__slots__:
+            value = getattr(self, slot)
+            if isinstance(value, dict):
+                value = [[k, n] for k, n in value.items()]
+            elif isinstance(value, float) and math.isinf(value):
+                value = None
+            out.append(value)
+        return out
+
+    @classmethod
+    def load(cls, values: list[Any]) -> Acc:
+        """An accumulator from :meth:`dump`'s data."""
+        acc = cls()
+        if len(values) != len(cls.__slots__):
+            raise ValueError("accumulator of another layout")
+        for slot, raw in zip(cls.__slots__, values, strict=True):
+            if slot.endswith("_hist"):
+                setattr(acc, slot, {int(k): int(n) for k, n in raw})
+            elif raw is not None or slot not in ("first_ts", "last_ts"):
+                setattr(acc, slot, raw)
+        return acc
+
     def state(self) -> tuple[Any, ...]:
         """Every summed value, for equality checks."""
         return tuple(
@@ -234,6 +259,31 @@ class Rollup:
                 self.intervals[value] = later
             else:
                 mine_iv.merge(later)
+
+    def state(self) -> dict[str, Any]:
+        """The rollup as JSON-ready data (groups, counts; not intervals or audit notes)."""
+        return {
+            "groups": [[list(key), acc.dump()] for key, acc in self.groups.items()],
+            "skipped": [self.skipped.count, [list(loc) for loc in self.skipped.locations]],
+            "unpriced_models": dict(self.unpriced_models),
+            "records": self.records,
+            "counters": dict(self.counters),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], dims: tuple[str, ...], period: str) -> Rollup:
+        """A rollup from :meth:`state`'s data."""
+        rollup = cls(dims, period)
+        for key, values in state["groups"]:
+            rollup.groups[tuple(key)] = Acc.load(values)
+        count, locations = state["skipped"]
+        rollup.skipped = Skipped(int(count), [(str(f), int(n), str(r)) for f, n, r in locations])
+        rollup.unpriced_models = Counter(
+            {str(k): int(v) for k, v in state["unpriced_models"].items()}
+        )
+        rollup.records = int(state["records"])
+        rollup.counters = Counter({str(k): int(v) for k, v in state["counters"].items()})
+        return rollup
 
     def currencies(self) -> set[str]:
         """The currencies the summed costs are in."""

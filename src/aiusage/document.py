@@ -89,11 +89,23 @@ class Source:
     currency: str
     default_currency: str = "USD"
     cost_mode: str = "recorded"
+    use_cache: bool = False
 
 
 def run_query(source: Source, query: Query) -> Rollup:
-    """One pass over the files of ``query.range``."""
+    """One pass over the files of ``query.range`` (through the rollup cache when the source
+    allows it)."""
     files = files_between(source.data_dir, query.range.first_day(), query.range.last_day())
+    if source.use_cache:
+        from aiusage.cache import RollupCache
+
+        return RollupCache(source.data_dir).scan(
+            files,
+            query,
+            source.pricing,
+            default_currency=source.default_currency,
+            cost_mode=source.cost_mode,
+        )
     return scan(
         files,
         query,

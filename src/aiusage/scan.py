@@ -5,6 +5,8 @@ happens after it (:meth:`Rollup.fold` and the views).
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from typing import Annotated, Any
@@ -27,7 +29,7 @@ from aiusage.histogram import bucket_of
 from aiusage.intervals import Intervals
 from aiusage.pricing import PricingTable
 from aiusage.records import MAX_TIMESTAMP, check_read
-from aiusage.store import DAY_SECONDS, DayFile, open_data
+from aiusage.store import DAY_SECONDS, DayFile, day_of, open_data
 from aiusage.timerange import PeriodKeys
 
 COST_MODES = ("recorded", "auto", "current")
@@ -99,11 +101,24 @@ def scan(
     only records that have none; ``current`` re-prices every record with ``pricing``.
     """
     rollup = Rollup(query.dims, query.period)
+    today = day_of(time.time())
     for day_file in files:
         scan_file(
-            day_file, query, pricing, rollup, default_currency=default_currency, cost_mode=cost_mode
+            day_file,
+            query,
+            pricing,
+            rollup,
+            default_currency=default_currency,
+            cost_mode=cost_mode,
+            complete_lines_only=is_open(day_file, today),
         )
     return rollup
+
+
+def is_open(day_file: DayFile, today: dt.date) -> bool:
+    """Whether a file may still be appended to (today's or a later day's, not gzip): its
+    last line, without a newline yet, may be a write in progress rather than a torn one."""
+    return day_file.day >= today and not day_file.compressed
 
 
 def scan_file(

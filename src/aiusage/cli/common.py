@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -78,6 +79,12 @@ KeyOpt = Annotated[
     typer.Option("--key", help="Only these API keys, as masked in the data (repeatable)."),
 ]
 CsvOpt = Annotated[bool, typer.Option("--csv", help="CSV on stdout.")]
+NoCacheOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-cache", help="Read every file instead of using the data dir's rollup cache."
+    ),
+]
 CostOpt = Annotated[
     str,
     typer.Option(
@@ -111,6 +118,7 @@ class Context:
         *,
         must_exist: bool = True,
         cost: str = "recorded",
+        use_cache: bool = True,
     ) -> None:
         from aiusage.config import load_config
         from aiusage.pricing import load_table
@@ -132,12 +140,20 @@ class Context:
         if cost not in COST_MODES:
             raise UsageError(f"unknown --cost {cost!r} (choose from {', '.join(COST_MODES)})")
         self.cost = cost
+        self.use_cache = use_cache and not os.environ.get("AIUSAGE_NO_CACHE")
 
     def source(self) -> Any:
         """The :class:`aiusage.document.Source` views read from."""
         from aiusage.document import Source
 
-        return Source(self.data_dir, self.pricing, self.currency, self.default_currency, self.cost)
+        return Source(
+            self.data_dir,
+            self.pricing,
+            self.currency,
+            self.default_currency,
+            self.cost,
+            self.use_cache,
+        )
 
     def time_range(
         self,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -21,6 +22,7 @@ from aiusage.cli.common import (
     JsonOpt,
     KeyOpt,
     ModelOpt,
+    NoCacheOpt,
     PricingOpt,
     ProviderOpt,
     SessionOpt,
@@ -64,6 +66,12 @@ Examples:
 
   aiusage cache                               # hit rate and savings per model, last 7 days
   aiusage cache --days 30 --user alice --json
+"""
+EPILOG_CLEAR = """
+Examples:
+
+  aiusage cache clear                         # the next report reads every file again
+  aiusage cache clear -d /var/lib/aiusage
 """
 EPILOG_INTERVALS = """
 Examples:
@@ -127,6 +135,7 @@ def report(
     pricing: PricingOpt = None,
     currency: CurrencyOpt = None,
     cost: CostOpt = "recorded",
+    no_cache: NoCacheOpt = False,
     strict: StrictOpt = False,
 ) -> None:
     """Usage and cost per period (and per user, model, ... with --by), with totals."""
@@ -135,7 +144,7 @@ def report(
     from aiusage.report import build_report, report_columns
 
     _choose_output(as_json, as_csv)
-    ctx = Context(data_dir, tz, pricing, currency, cost=cost)
+    ctx = Context(data_dir, tz, pricing, currency, cost=cost, use_cache=not no_cache)
     filters = make_filters(
         user=user,
         model=model,
@@ -172,6 +181,7 @@ def top_users(
     pricing: PricingOpt = None,
     currency: CurrencyOpt = None,
     cost: CostOpt = "recorded",
+    no_cache: NoCacheOpt = False,
     strict: StrictOpt = False,
 ) -> None:
     """The users who cost the most (or used the most tokens or requests)."""
@@ -180,7 +190,7 @@ def top_users(
     from aiusage.report import build_top_users, top_users_columns
 
     _choose_output(as_json, as_csv)
-    ctx = Context(data_dir, tz, pricing, currency, cost=cost)
+    ctx = Context(data_dir, tz, pricing, currency, cost=cost, use_cache=not no_cache)
     rng = ctx.time_range(days=days, since=since, until=until, all_time=all_time)
     filters = make_filters(model=model, function=function, provider=provider, tag=tag)
     doc = build_top_users(
@@ -206,6 +216,7 @@ def models(
     pricing: PricingOpt = None,
     currency: CurrencyOpt = None,
     cost: CostOpt = "recorded",
+    no_cache: NoCacheOpt = False,
     strict: StrictOpt = False,
 ) -> None:
     """Compare models: cost per call and per 1K output tokens, success rate, latency."""
@@ -213,15 +224,23 @@ def models(
     from aiusage.render_analyses import models_view
     from aiusage.report import build_models
 
-    ctx = Context(data_dir, tz, pricing, currency, cost=cost)
+    ctx = Context(data_dir, tz, pricing, currency, cost=cost, use_cache=not no_cache)
     rng = ctx.time_range(days=days, since=since, until=until, all_time=all_time)
     filters = make_filters(user=user, function=function, provider=provider, tag=tag)
     doc = build_models(ctx.source(), Query((), "total", ctx.tz, rng, filters), now=ctx.now)
     emit(doc, as_json=as_json, view=models_view, strict=strict)
 
 
-@app.command(epilog=EPILOG_CACHE)
+cache_app = typer.Typer(
+    help="Prompt-cache savings (this command), and the rollup cache (`clear`).",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(cache_app, name="cache")
+
+
+@cache_app.callback(invoke_without_command=True, epilog=EPILOG_CACHE)
 def cache(
+    ctx: typer.Context,
     days: DaysOpt = None,
     since: SinceOpt = None,
     until: UntilOpt = None,
@@ -236,16 +255,24 @@ def cache(
     pricing: PricingOpt = None,
     currency: CurrencyOpt = None,
     cost: CostOpt = "recorded",
+    no_cache: NoCacheOpt = False,
     strict: StrictOpt = False,
 ) -> None:
-    """Prompt-cache hit rate and the money it saved, per model and overall."""
+    """Prompt-cache hit rate and the money it saved, per model and overall.
+
+    `aiusage cache clear` deletes the rollup cache that keeps reports fast.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
     from aiusage.caching import build_cache
     from aiusage.render_analyses import cache_view
 
-    ctx = Context(data_dir, tz, pricing, currency, cost=cost)
-    rng = ctx.time_range(days=days, since=since, until=until, all_time=all_time)
+    context = Context(data_dir, tz, pricing, currency, cost=cost, use_cache=not no_cache)
+    rng = context.time_range(days=days, since=since, until=until, all_time=all_time)
     filters = make_filters(user=user, model=model, function=function, tag=tag)
-    doc = build_cache(ctx.source(), tz=ctx.tz, time_range=rng, now=ctx.now, filters=filters)
+    doc = build_cache(
+        context.source(), tz=context.tz, time_range=rng, now=context.now, filters=filters
+    )
     emit(doc, as_json=as_json, view=cache_view, strict=strict)
 
 
@@ -297,6 +324,7 @@ def counters(
     as_json: JsonOpt = False,
     data_dir: DataDirOpt = None,
     tz: TzOpt = None,
+    no_cache: NoCacheOpt = False,
     strict: StrictOpt = False,
 ) -> None:
     """Counters over a range (default: all time): those counted with `aiusage incr`, and
@@ -304,7 +332,18 @@ def counters(
     from aiusage.counters import build_counters
     from aiusage.render_analyses import counters_view
 
-    ctx = Context(data_dir, tz, None, None)
+    ctx = Context(data_dir, tz, None, None, use_cache=not no_cache)
     rng = ctx.time_range(days=days, since=since, until=until, default_days=None)
     doc = build_counters(ctx.source(), tz=ctx.tz, time_range=rng, now=ctx.now, prefix=prefix)
     emit(doc, as_json=as_json, view=counters_view, strict=strict)
+
+
+@cache_app.command("clear", epilog=EPILOG_CLEAR)
+def cache_clear(data_dir: DataDirOpt = None) -> None:
+    """Delete the rollup cache (<data dir>/.cache); reports rebuild it as they go."""
+    from aiusage.cache import RollupCache
+    from aiusage.store import require_data_dir, resolve_data_dir
+
+    directory = require_data_dir(resolve_data_dir(data_dir))
+    n = RollupCache(directory).clear()
+    sys.stderr.write(f"aiusage: removed {n} cached rollups from {directory}\n")

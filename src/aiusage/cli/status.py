@@ -20,6 +20,7 @@ from aiusage.cli.common import (
     JsonOpt,
     KeyOpt,
     ModelOpt,
+    NoCacheOpt,
     PricingOpt,
     ProviderOpt,
     SessionOpt,
@@ -153,13 +154,14 @@ def trend(
     pricing: PricingOpt = None,
     currency: CurrencyOpt = None,
     cost: CostOpt = "recorded",
+    no_cache: NoCacheOpt = False,
     strict: StrictOpt = False,
 ) -> None:
     """Daily cost (or tokens, requests), the 7-day average and the month-end forecast."""
     from aiusage.charts import trend_view
     from aiusage.trend import build_trend
 
-    ctx = Context(data_dir, tz, pricing, currency, cost=cost)
+    ctx = Context(data_dir, tz, pricing, currency, cost=cost, use_cache=not no_cache)
     filters = make_filters(user=user, model=model, function=function, tag=tag)
     doc = build_trend(
         ctx.source(), tz=ctx.tz, now=ctx.now, days=days, metric=metric, filters=filters
@@ -179,6 +181,7 @@ def heatmap(
     pricing: PricingOpt = None,
     currency: CurrencyOpt = None,
     cost: CostOpt = "recorded",
+    no_cache: NoCacheOpt = False,
     strict: StrictOpt = False,
 ) -> None:
     """Daily activity as a calendar, like a contribution graph."""
@@ -189,7 +192,7 @@ def heatmap(
     fields = {"requests": "requests", "tokens": "total_tokens", "cost": "cost"}
     if metric not in fields:
         raise UsageError(f"unknown --metric {metric!r} (choose from requests, tokens, cost)")
-    ctx = Context(data_dir, tz, pricing, currency, cost=cost)
+    ctx = Context(data_dir, tz, pricing, currency, cost=cost, use_cache=not no_cache)
     doc = build_heatmap(
         ctx.source(),
         tz=ctx.tz,

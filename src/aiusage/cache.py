@@ -1,0 +1,229 @@
+"""The incremental rollup cache: a report after the first reads only what changed.
+
+For each query shape (dimensions, period, zone, filters, cost mode, pricing table version,
+aiusage version) and each day file wholly inside the query's range, the file's rollup is
+stored under ``<data dir>/.cache/rollups/<shape>/`` with the byte offset it covers and the
+file's identity (inode, and a hash of the bytes just before the offset). Next time:
+
+- same file, same size → the cached rollup is used as it is (closed days never change);
+- same file, grown (today's file, or a back-filled day) → the cache is resumed from the
+  offset and only the new lines are read;
+- anything else (rewritten, truncated, compacted, a corrupt or foreign cache entry) → the
+  entry is ignored and rebuilt from a full read of the file.
+
+Files only partly inside the range, files holding records of another day, gzip files that
+changed, and queries that need every record in order (intervals, audits, time windows) are
+read as usual. Everything under ``.cache/`` is derived and safe to delete
+(``aiusage cache clear``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from aiusage import __version__
+from aiusage.aggregate import Query, Rollup
+from aiusage.errors import DataError
+from aiusage.export import write_atomic
+from aiusage.pricing import PricingTable
+from aiusage.scan import is_open, scan_file
+from aiusage.store import DAY_SECONDS, DayFile, day_of
+from aiusage.timerange import TimeRange
+
+logger = logging.getLogger("aiusage")
+
+FORMAT = 1
+TAIL = 4096  # bytes before the cached offset that must be unchanged to resume
+
+
+class RollupCache:
+    """Per-file rollups of query shapes, under ``<data dir>/.cache/rollups``."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.root = data_dir / ".cache" / "rollups"
+        self.hits = 0
+        self.resumed = 0
+        self.misses = 0
+
+    def clear(self) -> int:
+        """Delete every cached rollup; how many files were removed."""
+        if not self.root.parent.exists():
+            return 0
+        n = sum(1 for p in self.root.parent.rglob("*") if p.is_file())
+        shutil.rmtree(self.root.parent)
+        return n
+
+    def scan(
+        self,
+        files: list[DayFile],
+        query: Query,
+        pricing: PricingTable,
+        *,
+        default_currency: str,
+        cost_mode: str,
+    ) -> Rollup:
+        """The rollup of ``query`` over ``files``, from cached per-file rollups where they
+        are still valid; equal to :func:`aiusage.scan.scan` of the same arguments."""
+        rollup = Rollup(query.dims, query.period)
+        cacheable = not (query.audit or query.intervals_by or query.edges)
+        shape = _shape(query, pricing, default_currency, cost_mode) if cacheable else ""
+        today = day_of(time.time())
+        for day_file in files:
+            growing = is_open(day_file, today)
+            if cacheable and _inside(day_file, query.range):
+                part = self._file_rollup(
+                    day_file, query, pricing, shape, default_currency, cost_mode, growing
+                )
+                if part is not None:
+                    rollup.merge(part)
+                    continue
+            scan_file(
+                day_file,
+                query,
+                pricing,
+                rollup,
+                default_currency=default_currency,
+                cost_mode=cost_mode,
+                complete_lines_only=growing,
+            )
+        return rollup
+
+    def _file_rollup(
+        self,
+        day_file: DayFile,
+        query: Query,
+        pricing: PricingTable,
+        shape: str,
+        default_currency: str,
+        cost_mode: str,
+        growing: bool,
+    ) -> Rollup | None:
+        """The file's rollup (cached, resumed or rebuilt), or ``None`` when it cannot be
+        cached (it holds records of another day)."""
+        entry = self.root / shape / f"{day_file.path.name}.json"
+        try:
+            stat = day_file.path.stat()
+        except OSError:
+            return None
+        day_query = replace(
+            query, range=TimeRange(day_file.start, day_file.start + DAY_SECONDS), audit=True
+        )
+        cached = _load(entry, query)
+        part, offset = None, 0
+        if cached is not None:
+            part, offset, identity = cached
+            if not _same_file(day_file, stat, offset, identity):
+                part, offset = None, 0
+        if part is not None and offset == stat.st_size:
+            self.hits += 1
+            return part
+        if part is not None and day_file.compressed:
+            part, offset = None, 0  # a gzip file cannot be resumed
+        if part is None:
+            self.misses += 1
+            part = Rollup(query.dims, query.period)
+        else:
+            self.resumed += 1
+        offset = scan_file(
+            day_file,
+            day_query,
+            pricing,
+            part,
+            default_currency=default_currency,
+            cost_mode=cost_mode,
+            start=offset,
+            complete_lines_only=growing,
+        )
+        if part.misplaced.count:
+            return None
+        if day_file.compressed:
+            offset = stat.st_size
+        self._store(entry, part, offset, _identity(day_file, stat, offset))
+        return part
+
+    def _store(self, entry: Path, part: Rollup, offset: int, identity: dict[str, Any]) -> None:
+        try:
+            data = orjson.dumps(
+                {"format": FORMAT, "offset": offset, "identity": identity, "rollup": part.state()}
+            )
+            entry.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            write_atomic(entry, data)
+        except (OSError, DataError, TypeError) as exc:
+            # A read-only data dir, a full disk, a cost too large for JSON: no cache, same answer.
+            logger.debug("aiusage: rollup cache not written: %s", exc)
+
+
+def _inside(day_file: DayFile, time_range: TimeRange) -> bool:
+    """Whether the file's whole UTC day lies in the range."""
+    since, until = time_range.since, time_range.until
+    return (since is None or since <= day_file.start) and (
+        until is None or day_file.start + DAY_SECONDS <= until
+    )
+
+
+def _shape(query: Query, pricing: PricingTable, default_currency: str, cost_mode: str) -> str:
+    """A fingerprint of everything besides the file that decides its rollup."""
+    shape = {
+        "v": [__version__, FORMAT],
+        "dims": list(query.dims),
+        "period": query.period,
+        "tz": query.tz.key,
+        "fields": {k: sorted(v) for k, v in sorted(query.filters.fields.items())},
+        "tags": sorted(query.filters.tags.items()),
+        "counters": query.counters,
+        "cost": "current" if cost_mode == "current" else "recorded",
+        "pricing": pricing.version,
+        "currency": default_currency,
+    }
+    return hashlib.sha256(orjson.dumps(shape)).hexdigest()[:20]
+
+
+def _tail_hash(path: Path, offset: int) -> str:
+    with open(path, "rb") as fh:
+        fh.seek(max(offset - TAIL, 0))
+        return hashlib.sha256(fh.read(min(offset, TAIL))).hexdigest()
+
+
+def _identity(day_file: DayFile, stat: os.stat_result, offset: int) -> dict[str, Any]:
+    identity: dict[str, Any] = {"ino": stat.st_ino, "dev": stat.st_dev}
+    if day_file.compressed:
+        identity.update(size=stat.st_size, mtime=stat.st_mtime_ns)
+    else:
+        identity["tail"] = _tail_hash(day_file.path, offset)
+    return identity
+
+
+def _same_file(
+    day_file: DayFile, stat: os.stat_result, offset: int, identity: dict[str, Any]
+) -> bool:
+    """Whether the cached offset still describes the start of this file."""
+    if (identity.get("ino"), identity.get("dev")) != (stat.st_ino, stat.st_dev):
+        return False
+    if day_file.compressed:
+        return (identity.get("size"), identity.get("mtime")) == (stat.st_size, stat.st_mtime_ns)
+    return stat.st_size >= offset and identity.get("tail") == _tail_hash(day_file.path, offset)
+
+
+def _load(entry: Path, query: Query) -> tuple[Rollup, int, dict[str, Any]] | None:
+    """A cache entry, or ``None`` when it is missing, corrupt or from elsewhere."""
+    try:
+        doc = orjson.loads(entry.read_bytes())
+        if doc.get("format") != FORMAT:
+            return None
+        part = Rollup.from_state(doc["rollup"], query.dims, query.period)
+        offset = doc["offset"]
+        identity = doc["identity"]
+        if type(offset) is not int or not isinstance(identity, dict):
+            return None
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+        return None
+    return part, offset, identity
