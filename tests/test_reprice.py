@@ -70,7 +70,9 @@ def test_reprice_rewrites_closed_days_atomically(cli, data_dir: Path) -> None:  
     assert first["price_ref"].startswith("gpt-4o@")
     assert first["price_ref"] != "gpt-4o@old"
     assert today_file.read_bytes() == today_before  # today's file is never rewritten
-    assert [p.name for p in data_dir.iterdir() if p.name.startswith(".") and p.name != ".cache"] == []
+    assert [
+        p.name for p in data_dir.iterdir() if p.name.startswith(".") and p.name != ".cache"
+    ] == []
     after = cli("report", "-d", data_dir, "--all", "--period", "total", "--json").json()["totals"]
     assert after["cost"] == pytest.approx(0.007 + 9.0)
     # Appends after the swap reach the new file.

@@ -1,0 +1,153 @@
+"""Cached reports equal cold scans: random data, appends to today's file, rewritten and
+truncated files, any time zone."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import orjson
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from aiusage.aggregate import Query
+from aiusage.cache import RollupCache
+from aiusage.document import Source, run_query
+from aiusage.pricing import load_table
+from aiusage.store import files_between
+from aiusage.timerange import TimeRange, make_range
+
+TABLE = load_table()
+NOW = time.time()
+TODAY = dt.datetime.fromtimestamp(NOW, dt.UTC).date()
+
+
+def _record(ts: float, i: int) -> dict[str, Any]:
+    return {"v": 1, "timestamp": ts, "model": ["gpt-4o", "qwen-plus", "zzz"][i % 3], "user_id": f"u{i % 4}",
+            "input_tokens": i * 7 % 1000, "output_tokens": i % 50, "duration_ms": float(i % 900), "success": i % 5 != 0}  # fmt: skip
+
+
+def _write(directory: Path, day: dt.date, lines: list[bytes]) -> Path:
+    path = directory / f"usage_{day.isoformat()}.jsonl"
+    with open(path, "ab") as fh:
+        fh.write(b"".join(lines))
+    return path
+
+
+def _both(directory: Path, query: Query) -> tuple[Any, Any]:
+    cold = run_query(Source(directory, TABLE, "USD"), query)
+    warm = run_query(Source(directory, TABLE, "USD", use_cache=True), query)
+    return cold, warm
+
+
+def _same(a: Any, b: Any) -> None:
+    assert {k: v.state() for k, v in a.groups.items()} == {
+        k: v.state() for k, v in b.groups.items()
+    }
+    assert (a.records, a.skipped.count, dict(a.unpriced_models)) == (
+        b.records,
+        b.skipped.count,
+        dict(b.unpriced_models),
+    )
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    days=st.lists(st.integers(0, 40), min_size=1, max_size=6),
+    appends=st.lists(st.integers(1, 30), max_size=4),
+    tz=st.sampled_from(
+        ["UTC", "Asia/Kolkata", "America/New_York", "Pacific/Kiritimati", "Pacific/Niue"]
+    ),
+    period=st.sampled_from(["hour", "day", "week", "month", "total"]),
+    dims=st.sampled_from([(), ("user",), ("model", "user")]),
+    change=st.sampled_from(["none", "truncate", "rewrite", "torn"]),
+)
+def test_cached_equals_cold(tmp_path_factory, days, appends, tz, period, dims, change) -> None:  # type: ignore[no-untyped-def]
+    directory = tmp_path_factory.mktemp("c")
+    i = 0
+    for back in sorted(set(days), reverse=True):
+        day = TODAY - dt.timedelta(days=back)
+        start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp()
+        end = min(start + 86400, NOW)
+        lines = [
+            orjson.dumps(_record(start + (end - start) * k / 40, i + k)) + b"\n" for k in range(40)
+        ]
+        i += 40
+        _write(directory, day, lines)
+    zone = ZoneInfo(tz)
+    query = Query(dims, period, zone, make_range(tz=zone, now=NOW, days=45))
+    _same(*_both(directory, query))  # builds the cache
+    today_path = _write(directory, TODAY, [])
+    for n in appends:  # today's file grows between reports
+        _write(directory, TODAY, [orjson.dumps(_record(NOW - k, i + k)) + b"\n" for k in range(n)])
+        i += n
+        _same(*_both(directory, query))
+    oldest = sorted(directory.glob("usage_*.jsonl"))[0]
+    if change == "truncate":
+        data = oldest.read_bytes()
+        oldest.write_bytes(data[: len(data) // 2])
+    elif change == "rewrite":
+        tmp = oldest.with_suffix(".tmp")
+        data = oldest.read_bytes()
+        tmp.write_bytes(data.replace(b'"u1"', b'"u9"'))
+        os.replace(tmp, oldest)
+    elif change == "torn":
+        with open(today_path, "ab") as fh:
+            fh.write(b'{"timestamp": 1, "mod')
+    _same(*_both(directory, query))
+    _same(*_both(directory, query))  # and once more from the refreshed cache
+
+
+def test_cache_hits_and_resumes(tmp_path: Path) -> None:
+    yesterday = TODAY - dt.timedelta(days=1)
+    ts = dt.datetime(yesterday.year, yesterday.month, yesterday.day, 12, tzinfo=dt.UTC).timestamp()
+    _write(tmp_path, yesterday, [orjson.dumps(_record(ts, k)) + b"\n" for k in range(10)])
+    _write(tmp_path, TODAY, [orjson.dumps(_record(NOW - 1, 1)) + b"\n"])
+    query = Query(
+        ("user",), "day", ZoneInfo("UTC"), make_range(tz=ZoneInfo("UTC"), now=NOW, days=3)
+    )
+    files = files_between(tmp_path, query.range.first_day(), query.range.last_day())
+    first = RollupCache(tmp_path)
+    first.scan(files, query, TABLE, default_currency="USD", cost_mode="recorded")
+    assert (first.hits, first.misses) == (0, 2)
+    _write(tmp_path, TODAY, [orjson.dumps(_record(NOW - 1, 2)) + b"\n"])
+    second = RollupCache(tmp_path)
+    rollup = second.scan(files, query, TABLE, default_currency="USD", cost_mode="recorded")
+    assert (second.hits, second.resumed, second.misses) == (1, 1, 0)
+    assert rollup.records == 12
+
+
+def test_corrupt_or_foreign_cache_is_rebuilt(tmp_path: Path) -> None:
+    day = TODAY - dt.timedelta(days=2)
+    ts = dt.datetime(day.year, day.month, day.day, 12, tzinfo=dt.UTC).timestamp()
+    _write(tmp_path, day, [orjson.dumps(_record(ts, k)) + b"\n" for k in range(10)])
+    query = Query((), "total", ZoneInfo("UTC"), TimeRange(None, None))
+    _same(*_both(tmp_path, query))
+    for entry in (tmp_path / ".cache").rglob("*.json"):
+        entry.write_bytes(
+            b'{"format": 1, "offset": 3, "identity": {}, "rollup": {"groups": [[["x"], [1]]]}}'
+        )
+    _same(*_both(tmp_path, query))
+    for entry in (tmp_path / ".cache").rglob("*.json"):
+        entry.write_bytes(b"\x00garbage")
+    _same(*_both(tmp_path, query))
+
+
+def test_cache_cli(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    day = TODAY - dt.timedelta(days=1)
+    ts = dt.datetime(day.year, day.month, day.day, 12, tzinfo=dt.UTC).timestamp()
+    _write(tmp_path, day, [orjson.dumps(_record(ts, k)) + b"\n" for k in range(10)])
+    warm = cli("report", "-d", tmp_path, "--json").json()
+    assert list((tmp_path / ".cache").rglob("*.json"))
+    cold = cli("report", "-d", tmp_path, "--json", "--no-cache").json()
+    assert warm["totals"] == cold["totals"]
+    result = cli("cache", "clear", "-d", tmp_path)
+    assert result.exit_code == 0
+    assert "removed" in result.stderr
+    assert not (tmp_path / ".cache").exists()
