@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from aiusage.render import money, record_line, report_view, top_users_view
+from aiusage.formatting import money, record_line
+from aiusage.render import report_view, top_users_view
 
 SAMPLE_LOGS = Path(__file__).resolve().parents[1] / "sample_logs"
 

@@ -9,7 +9,7 @@ from typing import Any
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from aiusage.render import count, money
+from aiusage.formatting import count, money
 
 BLOCKS = " ▏▎▍▌▋▊▉█"
 SHADES = ("·", "░", "▒", "▓", "█")

@@ -294,6 +294,14 @@ def build_record(
     }
 
 
+def ordered(rec: Record) -> Record:
+    """A built record with its fields back in :data:`FIELD_ORDER` (after pricing filled
+    some in), ``None`` optional fields left out."""
+    return {
+        k: rec[k] for k in FIELD_ORDER if k in rec and (rec[k] is not None or k in ALWAYS_WRITTEN)
+    }
+
+
 def serialize(rec: Record) -> bytes:
     """One JSONL line for ``rec``, newline included."""
     return orjson.dumps(rec, option=orjson.OPT_APPEND_NEWLINE)

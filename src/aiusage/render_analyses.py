@@ -9,18 +9,8 @@ from typing import Any
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from aiusage.render import (
-    cost_cell,
-    cost_digits,
-    count,
-    fixed_table,
-    label,
-    money,
-    notes,
-    percent,
-    rate_cell,
-    title,
-)
+from aiusage.formatting import cost_digits, count, money, percent
+from aiusage.render import cost_cell, fixed_table, label, notes, rate_cell, title
 
 
 def _ms(value: float | None) -> str:

@@ -9,7 +9,8 @@ from typing import Any
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from aiusage.render import count, fixed_table, money
+from aiusage.formatting import count, money
+from aiusage.render import fixed_table
 
 RATE_HEADINGS = (
     ("input", "Input"),

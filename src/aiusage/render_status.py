@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from aiusage.render import cost_digits, count, fixed_table, label, money, rate_cell
+from aiusage.formatting import cost_digits, count, money
+from aiusage.render import fixed_table, label, rate_cell
 
 WINDOW_LABELS = {
     "last_1m": "Last minute",

@@ -25,7 +25,7 @@ from aiusage.config import load_config
 from aiusage.errors import AiusageError
 from aiusage.extract import usage_from_response
 from aiusage.pricing import PricingTable, load_table, to_float
-from aiusage.records import Record, build_record, serialize
+from aiusage.records import Record, build_record, ordered, serialize
 from aiusage.store import append_lines, day_of, day_path, ensure_data_dir, resolve_data_dir
 from aiusage.streams import AsyncTrackedStream, TrackedStream, is_stream
 
@@ -81,8 +81,7 @@ def prepare(
         if entry is not None:
             rec["currency"] = entry.currency
     price(rec, table)
-    # Keep the canonical field order after pricing filled fields in.
-    return build_record(rec, now=t, default_currency=default_currency)
+    return ordered(rec)
 
 
 def write(data_dir: Path, records: Iterable[Record]) -> int:

@@ -1,19 +1,39 @@
 """The ``aiusage`` command line: parses arguments, calls the library, renders the result.
 
-One module per group of commands; :mod:`aiusage.cli.app` holds the application and the error
-handling, :mod:`aiusage.cli.common` what the commands share.
+One module per group of commands; :mod:`aiusage.cli.application` holds the application and the error
+handling, :mod:`aiusage.cli.common` what the commands share. Importing this package is
+cheap: the commands load on first use, so ``aiusage --version`` answers at once.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
-
-from aiusage.cli import pricing, record, reports, status  # noqa: F401 - registers commands
-from aiusage.cli.app import app
+from typing import Any
 
 __all__ = ["app", "main"]
 
 
+def _application() -> Any:
+    from aiusage.cli import pricing, record, reports, status  # noqa: F401 - registers commands
+    from aiusage.cli.application import app
+
+    globals()["app"] = app
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        return _application()
+    raise AttributeError(f"module 'aiusage.cli' has no attribute {name!r}")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point."""
-    app(args=argv, prog_name="aiusage")
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args == ["--version"]:
+        from aiusage import __version__
+
+        sys.stdout.write(f"aiusage {__version__}\n")
+        return
+    _application()(args=args, prog_name="aiusage")

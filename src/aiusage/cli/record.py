@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import orjson
 import typer
 
-from aiusage.cli.app import app
+from aiusage.cli.application import app
 from aiusage.cli.common import DataDirOpt, JsonOpt, PricingOpt, TzOpt, parse_tags
 from aiusage.errors import AiusageError, UsageError
 
@@ -215,7 +215,7 @@ def record(
     if as_json:
         sys.stdout.write(orjson.dumps(rec).decode() + "\n")
     else:
-        from aiusage.render import record_line
+        from aiusage.formatting import record_line
 
         sys.stdout.write(record_line(rec) + "\n")
     _warn_unpriced([rec])

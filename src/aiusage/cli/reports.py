@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from aiusage.cli.app import app
+from aiusage.cli.application import app
 from aiusage.cli.common import (
     AllOpt,
     AnchorOpt,

@@ -9,7 +9,7 @@ from typing import Annotated
 import orjson
 import typer
 
-from aiusage.cli.app import app
+from aiusage.cli.application import app
 from aiusage.cli.common import (
     AllOpt,
     Context,

@@ -1,0 +1,187 @@
+"""aiusage benchmarks: cold and warm reports, DuckDB as the reference, record throughput and
+start-up time, all measured in one run (medians of --repeat runs).
+
+    pip install duckdb                 # the reference; not a dependency of aiusage
+    python benchmarks/run.py                        # 1M records / 30 days
+    python benchmarks/run.py --sets 1m,10m --repeat 3
+
+Data sets are generated once under benchmarks/data/ (deterministic: same seed, same bytes).
+Prints a Markdown table: seconds, records/s, peak RSS and the ratio to DuckDB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "data"
+SETS = {"1m": (1_000_000, 30), "10m": (10_000_000, 365)}
+END = dt.date(2026, 11, 23)
+WRAP = (
+    "import resource, subprocess, sys, time; t = time.perf_counter(); "
+    "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
+    "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.returncode)"
+)
+
+
+def measure(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
+    """Seconds and peak RSS (MB) of one command, run in a fresh wrapper process."""
+    out = subprocess.run(
+        [sys.executable, "-c", WRAP, *argv], capture_output=True, text=True, env=env, check=True
+    )
+    seconds, rss_kb, code = out.stdout.split()
+    if code != "0":
+        raise SystemExit(f"benchmark command failed: {' '.join(argv)}")
+    return float(seconds), int(rss_kb) / 1024
+
+
+def median_of(
+    repeat: int, argv: list[str], env: dict[str, str] | None = None, before=None
+) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    runs = []
+    for _ in range(repeat):
+        if before:
+            before()
+        runs.append(measure(argv, env))
+    return statistics.median(r[0] for r in runs), max(r[1] for r in runs)
+
+
+def dataset(name: str) -> tuple[Path, int]:
+    records, days = SETS[name]
+    path = DATA / name
+    marker = path / ".complete"
+    if not marker.exists():
+        shutil.rmtree(path, ignore_errors=True)
+        subprocess.run([sys.executable, str(HERE / "generate.py"), str(path), "--records", str(records),
+                        "--days", str(days), "--end", END.isoformat(), "--seed", "7"], check=True)  # fmt: skip
+        marker.write_text("ok")
+    n = 0
+    for f in path.glob("usage_*.jsonl"):
+        with open(f, "rb") as fh:
+            n += sum(1 for _ in fh)
+    return path, n
+
+
+def duckdb_seconds(path: Path, days: int | None, repeat: int) -> float | None:
+    try:
+        import duckdb  # noqa: F401
+    except ImportError:
+        return None
+    files = sorted(path.glob("usage_*.jsonl"))
+    if days is not None:
+        files = files[-days:]
+    pattern = "[" + ",".join(f"'{f}'" for f in files) + "]"
+    sql = (
+        "SELECT strftime(to_timestamp(timestamp), '%Y-%m-%d') AS day, count(*), sum(input_tokens), "
+        "sum(output_tokens), sum(cache_read_tokens), sum(cost) FROM read_json("
+        f"{pattern}, format='newline_delimited', columns={{timestamp: 'DOUBLE', input_tokens: 'BIGINT', "
+        "output_tokens: 'BIGINT', cache_read_tokens: 'BIGINT', cost: 'DOUBLE', model: 'VARCHAR'}) GROUP BY 1, model"
+    )
+    code = f'import duckdb; con = duckdb.connect(); con.execute("SET threads=2"); con.execute({sql!r}).fetchall()'
+    return median_of(repeat, [sys.executable, "-c", code])[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sets", default="1m")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    aiusage = [shutil.which("aiusage") or "aiusage"]
+    rows: list[tuple[str, float, float | None, float, str]] = []
+
+    start_up = median_of(args.repeat, [*aiusage, "--version"])
+    rows.append(("`aiusage --version`", start_up[0], None, start_up[1], ""))
+
+    for name in args.sets.split(","):
+        path, n = dataset(name)
+        env = {**os.environ, "TZ": "UTC"}
+        now = f"--until={END.isoformat()}"
+        report = [*aiusage, "report", "-d", str(path), "--json"]
+
+        def clear(path: Path = path) -> None:
+            shutil.rmtree(path / ".cache", ignore_errors=True)
+
+        full_duck = duckdb_seconds(path, None, args.repeat)
+        window_duck = duckdb_seconds(path, 30, args.repeat)
+        for label, argv, duck, count in (
+            (f"{name}: cold full scan, day×model", [*report, "--all", "--by", "model", "--no-cache"], full_duck, n),
+            (f"{name}: cold `report --days 30`", [*report, "--days", "30", now, "--no-cache"], window_duck, None),
+            (f"{name}: warm `report --days 30`", [*report, "--days", "30", now], window_duck, None),
+            (f"{name}: cold `top-users --days 30`", [*aiusage, "top-users", "-d", str(path), "--days", "30", now, "--json", "--no-cache"], window_duck, None),
+            (f"{name}: warm `top-users --days 30`", [*aiusage, "top-users", "-d", str(path), "--days", "30", now, "--json"], window_duck, None),
+            (f"{name}: warm `trend`", [*aiusage, "trend", "-d", str(path), "--json"], None, None),
+            (f"{name}: `stats`", [*aiusage, "stats", "-d", str(path), "--json"], None, None),
+        ):  # fmt: skip
+            warm = "warm" in label
+            if warm:
+                measure(argv, env)  # build the cache first
+            seconds, rss = median_of(args.repeat, argv, env, None if warm else clear)
+            rate = f"{count / seconds:,.0f}" if count else ""
+            ratio = f"{duck / seconds:.2f}× DuckDB ({duck:.2f} s)" if duck else ""
+            rows.append((label, seconds, count / seconds if count else None, rss, ratio))
+            print(f"{label}: {seconds:.3f} s {rate} {rss:.0f} MB {ratio}", file=sys.stderr)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        code = (
+            "import aiusage, sys, time; n = int(sys.argv[1]); t = time.perf_counter()\n"
+            "for i in range(n): aiusage.record(data_dir=sys.argv[2], raise_errors=True, model='gpt-4o-mini', input_tokens=i, output_tokens=5, user_id='u')\n"
+            "print(n / (time.perf_counter() - t))"
+        )
+        single = float(
+            subprocess.run(
+                [sys.executable, "-c", code, "20000", tmp],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
+        t0 = time.perf_counter()
+        procs = [
+            subprocess.Popen([sys.executable, "-c", code, "20000", tmp], stdout=subprocess.DEVNULL)
+            for _ in range(4)
+        ]
+        for p in procs:
+            p.wait()
+        four = 80000 / (time.perf_counter() - t0)
+        batch = Path(tmp) / "batch.jsonl"
+        batch.write_bytes(
+            b"".join(
+                json.dumps(
+                    {
+                        "model": "gpt-4o",
+                        "input_tokens": i,
+                        "output_tokens": 3,
+                        "timestamp": 1795000000 + i,
+                    }
+                ).encode()
+                + b"\n"
+                for i in range(200_000)
+            )
+        )
+        seconds, rss = measure([*aiusage, "record", "--batch", str(batch), "-d", tmp])
+    rows.append(("`aiusage.record()` 1 process", 20000 / single, single, 0, "appends/s"))
+    rows.append(("`aiusage.record()` 4 processes", 80000 / four, four, 0, "appends/s"))
+    rows.append(("`record --batch` 200k lines", seconds, 200_000 / seconds, rss, ""))
+
+    print("| benchmark | seconds | records/s | peak RSS | vs DuckDB |")
+    print("|---|---:|---:|---:|---|")
+    for label, seconds, rate, rss, note in rows:
+        rate_text = f"{rate:,.0f}" if rate else ""
+        rss_text = f"{rss:.0f} MB" if rss else ""
+        print(f"| {label} | {seconds:.3f} | {rate_text} | {rss_text} | {note} |")
+
+
+if __name__ == "__main__":
+    main()
