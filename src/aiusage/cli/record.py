@@ -13,7 +13,7 @@ import typer
 
 from aiusage.cli.application import app
 from aiusage.cli.common import DataDirOpt, JsonOpt, PricingOpt, TzOpt, parse_tags
-from aiusage.errors import AiusageError, UsageError
+from aiusage.errors import UsageError
 
 EPILOG_RECORD = """
 Examples:
@@ -142,7 +142,7 @@ def record(
     """Record one AI call (or a --batch of them) in the data dir."""
     from aiusage.pricing import load_table
     from aiusage.store import resolve_data_dir
-    from aiusage.tracking import prepare, write
+    from aiusage.tracking import prepare, write, write_batch
 
     directory = resolve_data_dir(data_dir)
     table = load_table(data_dir=directory, extra=pricing)
@@ -154,8 +154,8 @@ def record(
             raise UsageError(
                 "--batch takes every field from its lines: drop --model and the other fields"
             )
-        records = _read_batch(batch, table, default_currency)
-        written = write(directory, records)
+        validated = _read_batch(batch, directory, table, default_currency)
+        written = write_batch(directory, validated)
         if as_json:
             sys.stdout.write(
                 orjson.dumps({"schema": "aiusage.record-batch/1", "written": written}).decode()
@@ -163,7 +163,7 @@ def record(
             )
         else:
             sys.stderr.write(f"aiusage: recorded {written:,} records in {directory}\n")
-        _warn_unpriced(records)
+        _warn_unpriced_models(validated.unpriced_models)
         return
     now = time.time()
     tokens = {
@@ -255,9 +255,13 @@ def _from_response(source: str, given: dict[str, Any], provider: str | None) -> 
 
 
 def _warn_unpriced(records: Sequence[dict[str, Any]]) -> None:
-    models = sorted(
+    _warn_unpriced_models(
         {r["model"] for r in records if r.get("kind") == "call" and r.get("cost") is None}
     )
+
+
+def _warn_unpriced_models(unpriced: set[str]) -> None:
+    models = sorted(unpriced)
     if models:
         sys.stderr.write(
             f"aiusage: warning: no price for {', '.join(models[:5])}: recorded with cost null "
@@ -265,33 +269,28 @@ def _warn_unpriced(records: Sequence[dict[str, Any]]) -> None:
         )
 
 
-def _read_batch(source: str, table: Any, default_currency: str) -> list[dict[str, Any]]:
-    from aiusage.tracking import prepare
+def _read_batch(source: str, directory: Path, table: Any, default_currency: str) -> Any:
+    from aiusage.tracking import read_batch
 
-    data = _read_input(source, "--batch")
-    now = time.time()
-    records, errors = [], []
-    for lineno, line in enumerate(data.splitlines(), 1):
-        if not line.strip():
-            continue
+    if source == "-":
+        batch = read_batch(
+            typer.get_binary_stream("stdin"),
+            directory,
+            table=table,
+            default_currency=default_currency,
+        )
+    else:
         try:
-            obj = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            errors.append(f"line {lineno}: bad JSON ({exc})")
-            continue
-        if not isinstance(obj, dict):
-            errors.append(f"line {lineno}: not a JSON object")
-            continue
-        try:
-            records.append(prepare(obj, table=table, default_currency=default_currency, now=now))
-        except AiusageError as exc:
-            errors.append(f"line {lineno}: {exc}")
-    if errors:
-        for message in errors[1:20]:
+            with open(source, "rb") as fh:
+                batch = read_batch(fh, directory, table=table, default_currency=default_currency)
+        except OSError as exc:
+            raise UsageError(f"--batch {source}: {exc.strerror or exc}") from None
+    if batch.errors:
+        for message in batch.errors[1:]:
             sys.stderr.write(f"aiusage: {message}\n")
-        more = f"; {len(errors)} invalid lines in all" if len(errors) > 1 else ""
-        raise UsageError(f"--batch {source}: {errors[0]}{more}; nothing written")
-    return records
+        more = f"; {len(batch.errors)} messages" if len(batch.errors) > 1 else ""
+        raise UsageError(f"--batch {source}: {batch.errors[0]}{more}; nothing written")
+    return batch
 
 
 EPILOG_INCR = """
