@@ -6,9 +6,13 @@ happens after it (:meth:`Rollup.fold` and the views).
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
+import os
+import sys
 import time
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
 from typing import Annotated, Any
 
 import msgspec
@@ -100,6 +104,16 @@ def scan(
     ``cost_mode``: ``recorded`` (or ``auto``) sums the cost stored in each record and prices
     only records that have none; ``current`` re-prices every record with ``pricing``.
     """
+    files = list(files)
+    workers = _workers(files)
+    if workers > 1:
+        return _scan_parallel(files, query, pricing, default_currency, cost_mode, workers)
+    return _scan_sequential(files, query, pricing, default_currency, cost_mode)
+
+
+def _scan_sequential(
+    files: list[DayFile], query: Query, pricing: PricingTable, default_currency: str, cost_mode: str
+) -> Rollup:
     rollup = Rollup(query.dims, query.period)
     today = day_of(time.time())
     for day_file in files:
@@ -112,6 +126,66 @@ def scan(
             cost_mode=cost_mode,
             complete_lines_only=is_open(day_file, today),
         )
+    return rollup
+
+
+PARALLEL_BYTES = 64 << 20  # below this, starting processes costs more than it saves
+
+
+def _workers(files: list[DayFile]) -> int:
+    """How many processes to scan with: one per core (at most 8), for big enough scans."""
+    if len(files) < 2 or os.environ.get("AIUSAGE_PROCESSES") == "1":
+        return 1
+    try:
+        size = sum(f.path.stat().st_size * (8 if f.compressed else 1) for f in files)
+    except OSError:
+        return 1
+    if size < PARALLEL_BYTES:
+        return 1
+    wanted = os.environ.get("AIUSAGE_PROCESSES", "")
+    cores = int(wanted) if wanted.isdigit() else (os.cpu_count() or 1)
+    return max(1, min(cores, 8, len(files)))
+
+
+def _scan_chunk(args: tuple[Any, ...]) -> Rollup:
+    return _scan_sequential(*args)
+
+
+def _scan_parallel(
+    files: list[DayFile],
+    query: Query,
+    pricing: PricingTable,
+    default_currency: str,
+    cost_mode: str,
+    workers: int,
+) -> Rollup:
+    """Scan contiguous runs of files (balanced by size) in processes, then merge them in
+    day order: rollups merge exactly, and request intervals need the order."""
+    sizes = [f.path.stat().st_size for f in files]
+    target = sum(sizes) / workers
+    chunks: list[list[DayFile]] = [[]]
+    acc = 0.0
+    for day_file, size in zip(files, sizes, strict=True):
+        if acc >= target and len(chunks) < workers:
+            chunks.append([])
+            acc = 0.0
+        chunks[-1].append(day_file)
+        acc += size
+    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+    env = {"AIUSAGE_PROCESSES": "1"}
+    os.environ.update(env)  # the workers scan their chunk in one process
+    try:
+        with ProcessPoolExecutor(len(chunks), mp_context=context) as pool:
+            parts = list(
+                pool.map(
+                    _scan_chunk, [(c, query, pricing, default_currency, cost_mode) for c in chunks]
+                )
+            )
+    finally:
+        os.environ.pop("AIUSAGE_PROCESSES", None)
+    rollup = Rollup(query.dims, query.period)
+    for part in parts:
+        rollup.merge(part)
     return rollup
 
 
