@@ -58,3 +58,75 @@ def write_atomic(path: Path, data: bytes, *, mode: int = 0o600) -> None:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+FOCUS_COLUMNS = (
+    "ChargePeriodStart",
+    "ChargePeriodEnd",
+    "BillingCurrency",
+    "BilledCost",
+    "EffectiveCost",
+    "ListCost",
+    "ChargeCategory",
+    "ChargeDescription",
+    "ConsumedQuantity",
+    "ConsumedUnit",
+    "ServiceName",
+    "ProviderName",
+    "SubAccountId",
+    "Tags",
+)
+
+
+def focus_rows(doc: Mapping[str, Any], tz: Any) -> list[dict[str, Any]]:
+    """A report's rows named after the FinOps FOCUS columns: ``BilledCost`` and
+    ``EffectiveCost`` are what was paid (after account multipliers), ``ListCost`` the list
+    price; tokens are the consumed quantity."""
+    from aiusage.timerange import period_bounds
+
+    rows = []
+    for row in doc["rows"]:
+        bounds = period_bounds(row["period"], doc["period"], tz)
+        start = bounds[0].isoformat() if bounds else doc["range"]["since"]
+        end = bounds[1].isoformat() if bounds else doc["range"]["until"]
+        tags = {f: row[f] for f in doc["group_by"] if f not in ("model", "provider", "user_id")}
+        rows.append(
+            {
+                "ChargePeriodStart": start,
+                "ChargePeriodEnd": end,
+                "BillingCurrency": doc["currency"],
+                "BilledCost": row["actual_cost"],
+                "EffectiveCost": row["actual_cost"],
+                "ListCost": row["cost"],
+                "ChargeCategory": "Usage",
+                "ChargeDescription": f"{row['requests']} AI API calls",
+                "ConsumedQuantity": row["total_tokens"],
+                "ConsumedUnit": "Tokens",
+                "ServiceName": row.get("model") or ";".join(row.get("models") or []) or "AI API",
+                "ProviderName": row.get("provider"),
+                "SubAccountId": row.get("user_id"),
+                "Tags": orjson.dumps(tags).decode() if tags else "",
+            }
+        )
+    return rows
+
+
+def export_path(out: Path | None, suffix: str, *, now: float) -> Path:
+    """Where an export goes: ``out`` itself, or a ``usage_report_YYYYMMDD_HHMMSS`` file in
+    the directory ``out`` (default: the current one). Refuses ``..`` components and writing
+    through a symbolic link, so a path cannot be steered somewhere else."""
+    import datetime as dt
+
+    from aiusage.errors import UsageError
+
+    name = dt.datetime.fromtimestamp(now).strftime(f"usage_report_%Y%m%d_%H%M%S.{suffix}")
+    target = Path(".") if out is None else out
+    if ".." in target.parts:
+        raise UsageError(f"--out {target}: '..' is not allowed; give the path itself")
+    if target.is_dir():
+        target = target / name
+    if target.is_symlink():
+        raise UsageError(f"--out {target}: refusing to write through a symbolic link")
+    if not target.parent.is_dir():
+        raise UsageError(f"--out {target}: directory {target.parent} does not exist")
+    return target

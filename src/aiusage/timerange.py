@@ -228,3 +228,26 @@ def iso_utc(ts: float) -> str:
 def iso_local(ts: float, tz: ZoneInfo) -> str:
     """``ts`` as an ISO 8601 string in ``tz`` with its offset."""
     return dt.datetime.fromtimestamp(ts, tz).isoformat()
+
+
+def period_bounds(key: str, period: str, tz: ZoneInfo) -> tuple[dt.datetime, dt.datetime] | None:
+    """The start and end (exclusive) of a period key in ``tz``; ``None`` for ``total``."""
+    if period == "hour":
+        start = dt.datetime.strptime(key, "%Y-%m-%dT%H").replace(tzinfo=tz)
+        return start, dt.datetime.fromtimestamp(start.timestamp() + 3600, tz)
+    if period == "day":
+        day = dt.date.fromisoformat(key)
+        nxt = day + dt.timedelta(days=1)
+    elif period == "week":
+        year, week = key.split("-W")
+        day = dt.date.fromisocalendar(int(year), int(week), 1)
+        nxt = day + dt.timedelta(days=7)
+    elif period == "month":
+        day = dt.date.fromisoformat(key + "-01")
+        nxt = (day + dt.timedelta(days=32)).replace(day=1)
+    else:
+        return None
+    return (
+        dt.datetime(day.year, day.month, day.day, tzinfo=tz),
+        dt.datetime(nxt.year, nxt.month, nxt.day, tzinfo=tz),
+    )
