@@ -136,7 +136,32 @@ def list_files(data_dir: Path) -> list[DayFile]:
                 continue
             found.append(DayFile(day, Path(entry.path)))
     found.sort(key=lambda f: (f.day, not f.compressed))
-    return found
+    return [f for f in found if not _compacted_twin(f, found)]
+
+
+def gzip_size(path: Path) -> int | None:
+    """The uncompressed size a gzip file's trailer states (modulo 4 GiB)."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(-4, os.SEEK_END)
+            return int.from_bytes(fh.read(4), "little")
+    except OSError:
+        return None
+
+
+def _compacted_twin(day_file: DayFile, found: list[DayFile]) -> bool:
+    """Whether a plain file is the leftover of an interrupted compaction: a gzip of the
+    same day already holds exactly its bytes."""
+    if day_file.compressed:
+        return False
+    for other in found:
+        if other.day == day_file.day and other.compressed:
+            try:
+                plain_size = day_file.path.stat().st_size
+            except OSError:
+                return False
+            return gzip_size(other.path) == plain_size % (1 << 32)
+    return False
 
 
 def files_between(data_dir: Path, first: dt.date | None, last: dt.date | None) -> list[DayFile]:

@@ -137,3 +137,63 @@ def _html(
     top = build_top_users(source, Query((), "total", ctx.tz, rng, filters), now=ctx.now)
     heat = build_heatmap(source, tz=ctx.tz, now=ctx.now, days=365, filters=filters)
     return to_html(daily, by_model, by_user, top, heat)
+
+
+EPILOG_PRUNE = """
+Examples:
+
+  aiusage prune --older-than 400 --dry-run    # what would be deleted
+  aiusage prune --older-than 400              # delete day files older than 400 days
+"""
+EPILOG_COMPACT = """
+Examples:
+
+  aiusage compact --older-than 7 --dry-run
+  aiusage compact --older-than 7              # gzip closed day files older than a week
+"""
+OlderOpt = Annotated[
+    str,
+    typer.Option("--older-than", help="Age in days (400 or 400d); today's file is never touched."),
+]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Only show what would change.")]
+
+
+def _days(text: str) -> int:
+    value = text.strip().removesuffix("d")
+    if not value.isdigit():
+        raise UsageError(f"--older-than expects a number of days like 400 or 400d, got {text!r}")
+    return int(value)
+
+
+def _retention(action: str, data_dir: Path | None, older_than: str, dry_run: bool) -> None:
+    import time
+
+    from aiusage import retention
+    from aiusage.store import require_data_dir, resolve_data_dir
+
+    directory = require_data_dir(resolve_data_dir(data_dir))
+    run = retention.prune if action == "prune" else retention.compact
+    changes = run(directory, older_than_days=_days(older_than), now=time.time(), dry_run=dry_run)
+    verb = {
+        "delete": "would delete" if dry_run else "deleted",
+        "compress": "would compress" if dry_run else "compressed",
+    }
+    for change in changes:
+        after = f" → {change.bytes_after:,} bytes" if change.bytes_after else ""
+        sys.stdout.write(
+            f"{verb[change.action]} {change.path.name} ({change.bytes_before:,} bytes{after})\n"
+        )
+    if not changes:
+        sys.stderr.write(f"aiusage: nothing to {action}\n")
+
+
+@app.command(epilog=EPILOG_PRUNE)
+def prune(older_than: OlderOpt, dry_run: DryRunOpt = False, data_dir: DataDirOpt = None) -> None:
+    """Delete day files older than --older-than days."""
+    _retention("prune", data_dir, older_than, dry_run)
+
+
+@app.command(epilog=EPILOG_COMPACT)
+def compact(older_than: OlderOpt, dry_run: DryRunOpt = False, data_dir: DataDirOpt = None) -> None:
+    """Gzip closed day files older than --older-than days (reports read them as before)."""
+    _retention("compact", data_dir, older_than, dry_run)
