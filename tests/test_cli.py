@@ -32,6 +32,11 @@ COMMANDS = [
     "pricing cost",
     "pricing check",
     "pricing import",
+    "export",
+    "check",
+    "prune",
+    "compact",
+    "cache clear",
 ]
 SAMPLE_LOGS = Path(__file__).resolve().parents[1] / "sample_logs"
 
@@ -140,6 +145,8 @@ def test_record_with_timestamp_goes_to_its_day(cli, data_dir: Path) -> None:  # 
         (["reprice", "--since", "later"], 2, "bad date"),
         (["pricing", "show"], 2, "Missing argument"),
         (["pricing", "cost", "gpt-4o", "--input", "x"], 2, "--input"),
+        (["export", "--format", "xml"], 2, "unknown --format"),
+        (["check", "--spike", "x"], 2, "--spike"),
     ],
 )
 def test_bad_input_is_one_line_and_writes_nothing(

@@ -65,6 +65,7 @@ class Acc:
         "first_ts",
         "input",
         "last_ts",
+        "max_tokens",
         "output",
         "reasoning",
         "requests",
@@ -98,6 +99,7 @@ class Acc:
         self.ttfb_hist: dict[int, int] = {}
         self.first_ts = math.inf
         self.last_ts = -math.inf
+        self.max_tokens = 0  # the biggest single call (all token kinds)
 
     def merge(self, other: Acc, *, rate: Fraction | None = None) -> None:
         """Add ``other``'s metrics, its costs multiplied by ``rate`` (currency conversion)."""
@@ -120,6 +122,7 @@ class Acc:
         merge_into(self.ttfb_hist, other.ttfb_hist)
         self.first_ts = min(self.first_ts, other.first_ts)
         self.last_ts = max(self.last_ts, other.last_ts)
+        self.max_tokens = max(self.max_tokens, other.max_tokens)
 
     def dump(self) -> list[Any]:
         """Every summed value as JSON-ready data (see :meth:`load`)."""

@@ -4,12 +4,20 @@ Schema (every key optional)::
 
     currency: USD           # report currency (ISO 4217); costs are converted with pricing fx
     timezone: Europe/Paris  # default --tz (IANA name); else the machine's zone
+    budgets:                # for `aiusage check`, in the report currency
+      daily: 50
+      monthly: 1000
+      warn_at: 0.8          # warn from 80% of a limit
+    quotas:
+      users: {alice: {daily: 5, monthly: 100}}
+      keys: {"sk-…9f3a": {daily: 20}}
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +26,8 @@ import yaml
 from aiusage.errors import UsageError
 
 CONFIG_FILE = "config.yaml"
-KNOWN_KEYS = frozenset({"currency", "timezone"})
+KNOWN_KEYS = frozenset({"currency", "timezone", "budgets", "quotas"})
+SPANS = ("daily", "monthly")
 
 
 @dataclass(frozen=True)
@@ -27,6 +36,9 @@ class Config:
 
     currency: str | None = None
     timezone: str | None = None
+    budgets: Mapping[str, float] = field(default_factory=dict)
+    user_quotas: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    key_limits: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
 
 def load_config(data_dir: Path) -> Config:
@@ -53,4 +65,36 @@ def load_config(data_dir: Path) -> Config:
     timezone = raw.get("timezone")
     if timezone is not None and not isinstance(timezone, str):
         raise UsageError(f"{path}: timezone must be an IANA name like Europe/Paris")
-    return Config(currency=currency, timezone=timezone)
+    budgets = _amounts(path, "budgets", raw.get("budgets"), (*SPANS, "warn_at"))
+    quotas = raw.get("quotas") or {}
+    if not isinstance(quotas, Mapping) or set(quotas) - {"users", "keys"}:
+        raise UsageError(f"{path}: quotas holds 'users' and 'keys'")
+    users = {
+        str(u): _amounts(path, f"quotas.users.{u}", q, SPANS)
+        for u, q in (quotas.get("users") or {}).items()
+    }
+    keys = {
+        str(k): _amounts(path, f"quotas.keys.{k}", q, SPANS)
+        for k, q in (quotas.get("keys") or {}).items()
+    }
+    return Config(
+        currency=currency, timezone=timezone, budgets=budgets, user_quotas=users, key_limits=keys
+    )
+
+
+def _amounts(path: Path, where: str, raw: Any, allowed: tuple[str, ...]) -> dict[str, float]:
+    """``{name: amount ≥ 0}`` with names from ``allowed``."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise UsageError(f"{path}: {where} must map {', '.join(allowed)} to amounts")
+    out = {}
+    for name, value in raw.items():
+        if name not in allowed:
+            raise UsageError(
+                f"{path}: {where}: unknown setting {name!r} (use {', '.join(allowed)})"
+            )
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise UsageError(f"{path}: {where}.{name} must be a number ≥ 0, got {value!r}")
+        out[str(name)] = float(value)
+    return out

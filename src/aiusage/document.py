@@ -74,6 +74,7 @@ def metrics(acc: Acc) -> dict[str, Any]:
         "priced_coverage": round((acc.requests - acc.unpriced) / acc.requests, 6)
         if acc.requests
         else None,
+        "max_tokens_per_call": acc.max_tokens,
         "first_seen": iso_utc(acc.first_ts) if acc.requests else None,
         "last_seen": iso_utc(acc.last_ts) if acc.requests else None,
     }

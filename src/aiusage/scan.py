@@ -316,6 +316,9 @@ def scan_file(
             rs = rec.reasoning_tokens
             if rs:
                 acc.reasoning += rs
+            size = (inp or 0) + (out or 0) + (cr or 0) + (cw or 0)
+            if size > acc.max_tokens:
+                acc.max_tokens = size
             acc.cost += cost_picos
             if factor_of is None:
                 acc.actual += cost_picos

@@ -197,3 +197,118 @@ def prune(older_than: OlderOpt, dry_run: DryRunOpt = False, data_dir: DataDirOpt
 def compact(older_than: OlderOpt, dry_run: DryRunOpt = False, data_dir: DataDirOpt = None) -> None:
     """Gzip closed day files older than --older-than days (reports read them as before)."""
     _retention("compact", data_dir, older_than, dry_run)
+
+
+EPILOG_CHECK = """
+Examples:
+
+  aiusage check                                  # budgets and quotas from config.yaml
+  aiusage check --daily-budget 50 --monthly-budget 1000 --warn-at 0.8
+  aiusage check --user-quota alice=100 --key-limit "sk-…9f3a=20"
+  aiusage check --spike 3 --max-tokens-per-call 200000 --max-failure-rate 0.05
+  0 * * * * aiusage check || notify-team "AI budget breached"
+"""
+
+
+def _amount_map(values: list[str] | None, flag: str) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    for item in values or ():
+        who, sep, amount = item.rpartition("=")
+        try:
+            value = float(amount)
+        except ValueError:
+            value = -1.0
+        if not sep or not who or value < 0:
+            raise UsageError(f"{flag} expects NAME=AMOUNT, got {item!r}")
+        out[who] = {"monthly" if flag == "--user-quota" else "daily": value}
+    return out
+
+
+@app.command(epilog=EPILOG_CHECK)
+def check(
+    daily_budget: Annotated[
+        float | None, typer.Option("--daily-budget", help="Today's cost limit.")
+    ] = None,
+    monthly_budget: Annotated[
+        float | None,
+        typer.Option(
+            "--monthly-budget", help="This month's cost limit (also checks the forecast)."
+        ),
+    ] = None,
+    warn_at: Annotated[
+        float | None, typer.Option("--warn-at", help="Warn from this share of a limit (0.8).")
+    ] = None,
+    user_quota: Annotated[
+        list[str] | None,
+        typer.Option("--user-quota", help="USER=AMOUNT monthly quota (repeatable)."),
+    ] = None,
+    key_limit: Annotated[
+        list[str] | None,
+        typer.Option("--key-limit", help="KEY=AMOUNT daily limit, key as masked (repeatable)."),
+    ] = None,
+    spike: Annotated[
+        float | None,
+        typer.Option(
+            "--spike", help="Breach when today's cost exceeds FACTOR × the 7-day average."
+        ),
+    ] = None,
+    max_tokens_per_call: Annotated[
+        int | None,
+        typer.Option("--max-tokens-per-call", help="Breach when a call today used more tokens."),
+    ] = None,
+    max_failure_rate: Annotated[
+        float | None,
+        typer.Option(
+            "--max-failure-rate", help="Breach when today's failure rate is higher (0-1)."
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Machine output (aiusage.check/1).")
+    ] = False,
+    data_dir: DataDirOpt = None,
+    tz: TzOpt = None,
+    pricing: PricingOpt = None,
+    currency: CurrencyOpt = None,
+) -> None:
+    """Check budgets, quotas and anomalies: one line per breach or warning on stdout; exit 0
+    when every limit holds, 1 when one is exceeded (ready for `cron ... || notify`)."""
+    import orjson
+
+    from aiusage.checks import Limits, build_check
+
+    ctx = Context(data_dir, tz, pricing, currency)
+    config = ctx.config
+    budgets = dict(config.budgets) if config else {}
+    limits = Limits(
+        daily_budget=daily_budget if daily_budget is not None else budgets.get("daily"),
+        monthly_budget=monthly_budget if monthly_budget is not None else budgets.get("monthly"),
+        warn_at=warn_at if warn_at is not None else budgets.get("warn_at", 0.8),
+        user_quotas={
+            **(config.user_quotas if config else {}),
+            **_amount_map(user_quota, "--user-quota"),
+        },
+        key_limits={
+            **(config.key_limits if config else {}),
+            **_amount_map(key_limit, "--key-limit"),
+        },
+        spike=spike,
+        max_tokens_per_call=max_tokens_per_call,
+        max_failure_rate=max_failure_rate,
+    )
+    doc = build_check(ctx.source(), tz=ctx.tz, now=ctx.now, limits=limits)
+    warn_skipped(doc, False)
+    if as_json:
+        sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        for entry in doc["checks"]:
+            if entry["status"] != "ok":
+                sys.stdout.write(
+                    f"{entry['status'].upper()} {entry['check']}: {entry['message']}\n"
+                )
+        ok = len(doc["checks"]) - doc["breaches"] - doc["warnings"]
+        sys.stderr.write(
+            f"aiusage: {len(doc['checks'])} checks: {doc['breaches']} breached, "
+            f"{doc['warnings']} warnings, {ok} ok\n"
+        )
+    if doc["breaches"]:
+        raise typer.Exit(1)
