@@ -97,3 +97,20 @@ def test_check_errors(cli, store: Path, args: list[str], message: str) -> None: 
     result = cli("check", "-d", store, *args)
     assert result.exit_code == 2
     assert message in result.stderr
+
+
+def test_guards_in_code(store: Path) -> None:
+    import aiusage
+
+    (store / "config.yaml").write_text(
+        "timezone: UTC\nbudgets: {daily: 5}\nquotas:\n  users: {alice: {daily: 4.25}}\n"
+    )
+    left = aiusage.remaining(user_id="alice", data_dir=store, max_age=0)
+    assert left["daily_budget"] == pytest.approx(0.5)
+    assert left["user_daily_quota"] == pytest.approx(0.25)
+    assert aiusage.would_exceed(0.3, user_id="alice", data_dir=store, max_age=0)
+    assert not aiusage.would_exceed(0.3, user_id="bob", data_dir=store, max_age=0)
+    start = time.perf_counter()
+    for _ in range(1000):
+        aiusage.would_exceed(0.01, user_id="bob", data_dir=store)
+    assert time.perf_counter() - start < 1.0  # remembered for max_age: cheap per request

@@ -157,3 +157,18 @@ def test_export_refuses_path_tricks(cli, store: Path, tmp_path: Path) -> None:  
     assert "symbolic link" in result.stderr
     assert real.read_text() == "keep"
     assert cli("export", "-d", store, "--all", "--out", tmp_path / "no" / "r.json").exit_code == 2
+
+
+def test_json_export_matches_the_shipped_schema(cli, store: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import json
+    from importlib import resources
+
+    import jsonschema
+
+    schema = json.loads(
+        resources.files("aiusage").joinpath("schemas/report.schema.json").read_text()
+    )
+    for args in ([], ["--by", "model"], ["--period", "total", "--by", "user", "--by", "tag:team"]):
+        out = tmp_path / "r.json"
+        cli("export", "-d", store, "--all", *args, "--out", out)
+        jsonschema.validate(orjson.loads(out.read_bytes()), schema)

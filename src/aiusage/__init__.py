@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from aiusage._version import __version__
 
 if TYPE_CHECKING:
+    from aiusage.checks import remaining, would_exceed
     from aiusage.counters import counter
     from aiusage.extract import usage_from_response
     from aiusage.streams import usage_from_events
@@ -32,10 +33,12 @@ __all__ = [
     "flush",
     "incr",
     "record",
+    "remaining",
     "track",
     "track_stream",
     "usage_from_events",
     "usage_from_response",
+    "would_exceed",
 ]
 
 _LAZY = {
@@ -45,6 +48,8 @@ _LAZY = {
     "flush": "aiusage.tracking",
     "track_stream": "aiusage.tracking",
     "usage_from_events": "aiusage.streams",
+    "remaining": "aiusage.checks",
+    "would_exceed": "aiusage.checks",
     "counter": "aiusage.counters",
     "track": "aiusage.tracking",
     "context": "aiusage.tracking",
