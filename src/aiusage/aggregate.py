@@ -239,6 +239,8 @@ class Rollup:
     records: int = 0
     counters: Counter[str] = field(default_factory=Counter)
     intervals: dict[str | None, Intervals] = field(default_factory=dict)
+    # Records counted once although several data dirs hold them (same id, same day).
+    duplicates: int = 0
     # Records whose UTC day is not their file's day (audit only).
     misplaced: Skipped = field(default_factory=Skipped)
 
@@ -254,6 +256,7 @@ class Rollup:
         self.skipped.merge(other.skipped)
         self.unpriced_models.update(other.unpriced_models)
         self.records += other.records
+        self.duplicates += other.duplicates
         self.counters.update(other.counters)
         self.misplaced.merge(other.misplaced)
         for value, later in other.intervals.items():

@@ -91,12 +91,26 @@ class Source:
     default_currency: str = "USD"
     cost_mode: str = "recorded"
     use_cache: bool = False
+    # More data dirs merged into the report (several machines), duplicates counted once.
+    extra_dirs: tuple[Path, ...] = ()
 
 
 def run_query(source: Source, query: Query) -> Rollup:
     """One pass over the files of ``query.range`` (through the rollup cache when the source
     allows it)."""
     files = files_between(source.data_dir, query.range.first_day(), query.range.last_day())
+    if source.extra_dirs:
+        from aiusage.scan import scan_merged
+
+        for directory in source.extra_dirs:
+            files += files_between(directory, query.range.first_day(), query.range.last_day())
+        return scan_merged(
+            files,
+            query,
+            source.pricing,
+            default_currency=source.default_currency,
+            cost_mode=source.cost_mode,
+        )
     if source.use_cache:
         from aiusage.cache import RollupCache
 
@@ -160,7 +174,10 @@ def filters_doc(filters: Filters) -> dict[str, Any]:
 
 def not_counted(rollup: Rollup) -> dict[str, Any]:
     """What a view did not count: skipped lines (and where the first was), unpriced models."""
-    return {**skipped_doc(rollup.skipped), "unpriced_models": _unpriced(rollup)}
+    out = {**skipped_doc(rollup.skipped), "unpriced_models": _unpriced(rollup)}
+    if rollup.duplicates:
+        out["duplicate_records"] = rollup.duplicates
+    return out
 
 
 def money(acc_cost: int | Fraction) -> float:

@@ -48,6 +48,7 @@ class Row(msgspec.Struct, gc=False):
     Fields the views group by are ``Any``: reading is tolerant of foreign files."""
 
     timestamp: Annotated[float, msgspec.Meta(ge=0, le=MAX_TIMESTAMP)]
+    id: Any = None
     model: Any = None
     kind: Any = "call"
     input_tokens: Count | None = 0
@@ -189,6 +190,37 @@ def _scan_parallel(
     return rollup
 
 
+def scan_merged(
+    files: Iterable[DayFile],
+    query: Query,
+    pricing: PricingTable,
+    *,
+    default_currency: str,
+    cost_mode: str = "recorded",
+) -> Rollup:
+    """Like :func:`scan`, for the files of several data dirs (app servers that each wrote
+    their own): records with an ``id`` seen before on the same day are counted once. Memory
+    for the ids is one day's worth."""
+    rollup = Rollup(query.dims, query.period)
+    today = day_of(time.time())
+    seen: set[Any] = set()
+    current: dt.date | None = None
+    for day_file in sorted(files, key=lambda f: (f.day, not f.compressed)):
+        if day_file.day != current:
+            seen, current = set(), day_file.day
+        scan_file(
+            day_file,
+            query,
+            pricing,
+            rollup,
+            default_currency=default_currency,
+            cost_mode=cost_mode,
+            complete_lines_only=is_open(day_file, today),
+            seen=seen,
+        )
+    return rollup
+
+
 def is_open(day_file: DayFile, today: dt.date) -> bool:
     """Whether a file may still be appended to (today's or a later day's, not gzip): its
     last line, without a newline yet, may be a write in progress rather than a torn one."""
@@ -205,10 +237,13 @@ def scan_file(
     cost_mode: str = "recorded",
     start: int = 0,
     complete_lines_only: bool = False,
+    seen: set[Any] | None = None,
 ) -> int:
     """Add one data file's records to ``rollup`` (see :func:`scan`), from byte ``start``
     (plain files). With ``complete_lines_only``, a last line without its newline is left
-    for later (a writer may be in the middle of it). Returns the offset read up to."""
+    for later (a writer may be in the middle of it). With ``seen``, a record whose ``id`` is
+    already in it is a duplicate (the same day merged from several data dirs) and is counted
+    once. Returns the offset read up to."""
     if cost_mode not in COST_MODES:
         raise UsageError(f"unknown --cost {cost_mode!r} (choose from {', '.join(COST_MODES)})")
     reprice = cost_mode == "current"
@@ -257,6 +292,11 @@ def scan_file(
             if kind == "call" and (type(model) is not str or not model):
                 skipped.add(name, lineno, "model missing or not a string")
                 continue
+            if seen is not None and rec.id is not None:
+                if rec.id in seen:
+                    rollup.duplicates += 1
+                    continue
+                seen.add(rec.id)
             if misplaced is not None and not day_start <= ts < day_start + DAY_SECONDS:
                 misplaced.add(name, lineno, f"timestamp {ts} is not on {day_file.day}")
             if (since is not None and ts < since) or (until is not None and ts >= until):

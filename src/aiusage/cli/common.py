@@ -23,6 +23,16 @@ DataDirOpt = Annotated[
         show_default=False,
     ),
 ]
+DataDirsOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--data-dir",
+        "-d",
+        help="Data dir; repeat it (or use a glob like '/srv/*/aiusage') to merge several "
+        "machines' data, counting records with the same id once.",
+        show_default=False,
+    ),
+]
 TzOpt = Annotated[
     str | None,
     typer.Option(
@@ -111,7 +121,7 @@ class Context:
 
     def __init__(
         self,
-        data_dir: Path | None,
+        data_dir: Path | Sequence[str] | None,
         tz: str | None,
         pricing: Path | None,
         currency: str | None,
@@ -125,7 +135,9 @@ class Context:
         from aiusage.store import require_data_dir, resolve_data_dir
         from aiusage.timerange import resolve_tz
 
-        self.data_dir = resolve_data_dir(data_dir)
+        dirs = _expand_dirs(data_dir)
+        self.data_dir = resolve_data_dir(dirs[0] if dirs else None)
+        self.extra_dirs = tuple(require_data_dir(Path(d)) for d in dirs[1:])
         if must_exist:
             require_data_dir(self.data_dir)
         self.config = load_config(self.data_dir) if self.data_dir.is_dir() else None
@@ -152,7 +164,8 @@ class Context:
             self.currency,
             self.default_currency,
             self.cost,
-            self.use_cache,
+            self.use_cache and not self.extra_dirs,
+            self.extra_dirs,
         )
 
     def time_range(
@@ -176,6 +189,26 @@ class Context:
             all_time=all_time,
             default_days=default_days,
         )
+
+
+def _expand_dirs(given: Path | Sequence[str] | None) -> list[str]:
+    """``--data-dir`` values, globs expanded (a glob that matches nothing is an error)."""
+    import glob
+
+    if given is None:
+        return []
+    if isinstance(given, Path):
+        return [str(given)]
+    out: list[str] = []
+    for item in given:
+        if any(c in item for c in "*?["):
+            matches = sorted(glob.glob(os.path.expanduser(item)))
+            if not matches:
+                raise DataError(f"--data-dir {item!r} matches no directory")
+            out += matches
+        else:
+            out.append(item)
+    return list(dict.fromkeys(out))
 
 
 def make_filters(
