@@ -17,11 +17,11 @@ def _dirs(tmp_path: Path) -> tuple[Path, Path]:
     b.mkdir(parents=True)
     shared = [call(T + i, id=f"r{i}", cost=1.0, currency="USD", user_id="ann") for i in range(5)]
     write_jsonl(
-        a / "usage_2026-11-01.jsonl", shared + [call(T + 10, id="only-a", cost=2.0, currency="USD")]
+        a / "usage_2026-11-01.jsonl", [*shared, call(T + 10, id="only-a", cost=2.0, currency="USD")]
     )
     write_jsonl(
         b / "usage_2026-11-01.jsonl",
-        shared[2:] + [call(T + 11, id="only-b", cost=4.0, currency="USD")],
+        [*shared[2:], call(T + 11, id="only-b", cost=4.0, currency="USD")],
     )
     write_jsonl(
         b / "usage_2026-11-02.jsonl", [call(T + 86400, id="r0", cost=8.0, currency="USD")]
