@@ -172,3 +172,23 @@ def test_json_export_matches_the_shipped_schema(cli, store: Path, tmp_path: Path
         out = tmp_path / "r.json"
         cli("export", "-d", store, "--all", *args, "--out", out)
         jsonschema.validate(orjson.loads(out.read_bytes()), schema)
+
+
+def test_parquet_export_is_hive_partitioned(cli, store: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    pq = pytest.importorskip("pyarrow.parquet")
+    lake = tmp_path / "lake"
+    result = cli("export", "-d", store, "--all", "--format", "parquet", "--out", lake)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.strip() == str(lake / "date=2026-11-01" / "part-0.parquet")
+    table = pq.read_table(lake / "date=2026-11-01" / "part-0.parquet")
+    assert table.num_rows == 3
+    assert sorted(table.column("user_id").to_pylist(), key=str) == [
+        "<script>alert(1)</script>",
+        "bob",
+        "bob",
+    ]
+    assert sum(c or 0 for c in table.column("cost").to_pylist()) == pytest.approx(1.75)
+    again = cli("export", "-d", store, "--all", "--format", "parquet", "--out", lake)
+    assert again.exit_code == 0
+    assert sorted(p.name for p in (lake / "date=2026-11-01").iterdir()) == ["part-0.parquet"]
+    assert cli("export", "-d", store, "--all", "--format", "parquet").exit_code == 2

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from aiusage.document import Source
     from aiusage.timerange import TimeRange
 
-FORMATS = {"json": "json", "csv": "csv", "prom": "prom", "html": "html"}
+FORMATS = {"json": "json", "csv": "csv", "prom": "prom", "html": "html", "parquet": ""}
 EPILOG_EXPORT = """
 Examples:
 
@@ -46,6 +46,7 @@ Examples:
   aiusage export --since 2026-11-01 --format csv --columns focus --out focus.csv
   aiusage export --days 1 --format prom --out /var/lib/node_exporter/textfile/aiusage.prom
   aiusage export --days 30 --format html --out dashboard.html
+  aiusage export --all --format parquet --out lake/aiusage/   # date=YYYY-MM-DD/part-0.parquet
 """
 
 
@@ -94,6 +95,9 @@ def export(
         raise UsageError(f"unknown --columns {columns!r} (choose from aiusage, focus)")
     ctx = Context(data_dir, tz, pricing, currency, cost=cost, use_cache=not no_cache)
     rng = ctx.time_range(days=days, since=since, until=until, all_time=all_time)
+    if fmt == "parquet":
+        _parquet(ctx, rng, out)
+        return
     filters = make_filters(user=user, model=model, tag=tag)
     source = ctx.source()
     target = export_path(out, FORMATS[fmt], now=ctx.now)
@@ -122,6 +126,22 @@ def export(
         data = _html(source, ctx, rng, filters, doc)
     write_atomic(target, data.encode("utf-8"), mode=0o600)
     sys.stdout.write(f"{target}\n")
+
+
+def _parquet(ctx: Context, rng: TimeRange, out: Path | None) -> None:
+    """The records, Hive-partitioned by day, under the directory ``out``."""
+    from aiusage.parquet import write_parquet
+    from aiusage.store import files_between
+
+    if out is None:
+        raise UsageError("--format parquet needs --out DIR")
+    files = files_between(ctx.data_dir, rng.first_day(), rng.last_day())
+    for directory in ctx.extra_dirs:
+        files += files_between(directory, rng.first_day(), rng.last_day())
+    written, skipped = write_parquet(files, out, rng)
+    if skipped.count:
+        sys.stderr.write(f"aiusage: warning: {skipped.count} malformed lines skipped\n")
+    sys.stdout.write("".join(f"{path}\n" for path in written))
 
 
 def _html(
