@@ -102,3 +102,14 @@ def heatmap_view(
     legend.append(f"more   ({unit}; busiest day {busiest}, {doc['active_days']} active days)")
     lines.append(legend)
     return Group(*lines)
+
+
+SPARKS = " ▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[int] | list[float]) -> str:
+    """A one-line chart of ``values`` (eighth-block heights)."""
+    top = max(values, default=0)
+    if top <= 0:
+        return SPARKS[1] * len(values)
+    return "".join(SPARKS[max(1, round(v / top * 8))] if v else SPARKS[0] for v in values)

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from aiusage.formatting import cost_digits, count, money
+from aiusage.formatting import cost_digits, count, money, percent
 from aiusage.render import fixed_table, label, rate_cell
 
 WINDOW_LABELS = {
@@ -158,3 +158,46 @@ def doctor_view(doc: Mapping[str, Any], *, width: int = 120) -> RenderableType:
     if not doc["errors"] and not doc["warnings"]:
         out.append(Text("No problems found.", style="green"))
     return Group(*out)
+
+
+def watch_view(
+    state: Any, *, now: float, tz: ZoneInfo, currency: str, width: int = 120
+) -> RenderableType:
+    """The live view: today's totals, calls per minute over the last hour, newest calls."""
+    from aiusage.charts import sparkline
+
+    per_minute = state.calls_per_minute(now)
+    head = Text()
+    head.append(
+        f"aiusage watch · {dt.datetime.fromtimestamp(now, tz):%Y-%m-%d %H:%M:%S} {tz.key}\n",
+        style="bold",
+    )
+    head.append(f"today: {state.requests:,} calls · {state.tokens:,} tokens · ")
+    head.append(money(state.cost, currency), style="bold")
+    rate = state.error_rate
+    head.append(" · errors ")
+    head.append(percent(rate), style="red" if rate and rate > 0.05 else "")
+    head.append(f"\ncalls/min, last hour (now {per_minute[-1]}/min): ")
+    head.append(sparkline(per_minute[-max(min(width - 40, 60), 10) :]), style="cyan")
+    rows: list[list[RenderableType]] = [
+        [
+            dt.datetime.fromtimestamp(call["timestamp"], tz).strftime("%H:%M:%S"),
+            label(call["user_id"]),
+            str(call["model"]),
+            f"{call['tokens']:,}",
+            "unpriced"
+            if call["cost"] is None
+            else money(call["cost"], call["currency"] or currency, digits=4),
+            "-" if call["duration_ms"] is None else f"{call['duration_ms']:,.0f}ms",
+            Text("ok") if call["success"] else Text("FAILED", style="red"),
+        ]
+        for call in state.latest
+    ]
+    headings = [("Time", "left"), ("User", "left"), ("Model", "left"), ("Tokens", "right")]
+    headings += [("Cost", "right"), ("Latency", "right"), ("Status", "left")]
+    table, kept, _ = fixed_table(
+        "Latest calls", headings, rows, width=width, droppable=("Latency", "User")
+    )
+    for cells in rows:
+        table.add_row(*(cells[i] for i in kept))
+    return Group(head, table, Text("Ctrl-C to stop.", style="dim"))

@@ -225,3 +225,50 @@ def doctor(
     if doc["errors"]:
         n = doc["errors"]
         raise DataError(f"{n} malformed line{'s' if n != 1 else ''} in {doc['data_dir']}")
+
+
+EPILOG_WATCH = """
+Examples:
+
+  aiusage watch                               # follow today's calls live
+  aiusage watch --interval 5 -d /var/lib/aiusage
+"""
+
+
+@app.command(epilog=EPILOG_WATCH)
+def watch(
+    interval: Annotated[
+        float, typer.Option("--interval", help="Seconds between refreshes.", min=0.1)
+    ] = 1.0,
+    data_dir: DataDirOpt = None,
+    tz: TzOpt = None,
+    pricing: PricingOpt = None,
+    currency: CurrencyOpt = None,
+) -> None:
+    """A live view of today: calls per minute, tokens, cost, error rate and the latest calls,
+    refreshed by reading only the lines appended since the last look. Ctrl-C stops it."""
+    import time
+
+    from rich.console import RenderableType
+    from rich.live import Live
+
+    from aiusage.live import Follower
+    from aiusage.render import make_console
+    from aiusage.render_status import watch_view
+
+    ctx = Context(data_dir, tz, pricing, currency)
+    follower = Follower(ctx.source(), ctx.tz)
+    console = make_console()
+
+    def view() -> RenderableType:
+        now = time.time()
+        state = follower.poll(now)
+        return watch_view(state, now=now, tz=ctx.tz, currency=ctx.currency, width=console.width)
+
+    try:
+        with Live(view(), console=console, refresh_per_second=4, transient=False) as live:
+            while True:
+                time.sleep(interval)
+                live.update(view())
+    except KeyboardInterrupt:
+        return  # Ctrl-C is how watching ends: a clean exit
