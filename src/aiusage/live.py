@@ -79,9 +79,12 @@ class Follower:
         """Calls per minute of the last hour, from the end of the file."""
         if self.path is None or not self.path.exists():
             return
+        start = max(self.offset - 2_000_000, 0)
         with open(self.path, "rb") as fh:
-            fh.seek(max(self.offset - 2_000_000, 0))
-            for line in fh.read(self.offset).splitlines()[1:]:
+            fh.seek(start)
+            lines = fh.read(self.offset - start).splitlines()
+            # Reading from the middle of the file, the first line is only a part of one.
+            for line in lines[1:] if start else lines:
                 row = _decode(line)
                 if row is not None and now - row.timestamp < WINDOW_MINUTES * 60:
                     minute = int(row.timestamp // 60)
