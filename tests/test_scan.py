@@ -87,3 +87,30 @@ def test_offsets_resume_where_they_stopped(tmp_path: Path) -> None:
         day, QUERY, TABLE, rollup, default_currency="USD", start=offset, complete_lines_only=True
     )
     assert (offset, rollup.records) == (5 * len(line), 5)
+
+
+def test_progress_is_reported_per_file(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from aiusage.render import ScanProgress
+    from aiusage.scan import scan
+    from aiusage.store import list_files
+
+    for day in range(1, 4):
+        (tmp_path / f"usage_2026-11-0{day}.jsonl").write_bytes(
+            orjson.dumps({"timestamp": 1793500000.0 + day * 86400, "model": "gpt-4o"}) + b"\n"
+        )
+    seen: list[tuple[int, int]] = []
+    scan(
+        list_files(tmp_path),
+        QUERY,
+        TABLE,
+        default_currency="USD",
+        progress=lambda d, t: seen.append((d, t)),
+    )
+    assert seen == [(1, 3), (2, 3), (3, 3)]
+    bar = ScanProgress(delay=0)
+    for done in range(1, 4):
+        bar(done - 1, 3)
+    bar.close()
+    assert dt.date(2026, 11, 1)

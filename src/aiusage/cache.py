@@ -35,7 +35,7 @@ from aiusage.aggregate import Query, Rollup
 from aiusage.errors import DataError
 from aiusage.export import write_atomic
 from aiusage.pricing import PricingTable
-from aiusage.scan import is_open, scan_file
+from aiusage.scan import Progress, is_open, scan_file
 from aiusage.store import DAY_SECONDS, DayFile, day_of
 from aiusage.timerange import TimeRange
 
@@ -70,6 +70,7 @@ class RollupCache:
         *,
         default_currency: str,
         cost_mode: str,
+        progress: Progress | None = None,
     ) -> Rollup:
         """The rollup of ``query`` over ``files``, from cached per-file rollups where they
         are still valid; equal to :func:`aiusage.scan.scan` of the same arguments."""
@@ -77,7 +78,9 @@ class RollupCache:
         cacheable = not (query.audit or query.intervals_by or query.edges)
         shape = _shape(query, pricing, default_currency, cost_mode) if cacheable else ""
         today = day_of(time.time())
-        for day_file in files:
+        for done, day_file in enumerate(files, 1):
+            if progress is not None and done > 1:
+                progress(done - 1, len(files))
             growing = is_open(day_file, today)
             if cacheable and _inside(day_file, query.range):
                 part = self._file_rollup(

@@ -4,6 +4,7 @@ the one way to run a query (:func:`run_query`, a pass of :mod:`aiusage.scan`).""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -93,6 +94,8 @@ class Source:
     use_cache: bool = False
     # More data dirs merged into the report (several machines), duplicates counted once.
     extra_dirs: tuple[Path, ...] = ()
+    # Told (files read, files in all) as a pass goes, to show progress on long scans.
+    progress: Callable[[int, int], None] | None = None
 
 
 def run_query(source: Source, query: Query) -> Rollup:
@@ -110,6 +113,7 @@ def run_query(source: Source, query: Query) -> Rollup:
             source.pricing,
             default_currency=source.default_currency,
             cost_mode=source.cost_mode,
+            progress=source.progress,
         )
     if source.use_cache:
         from aiusage.cache import RollupCache
@@ -120,6 +124,7 @@ def run_query(source: Source, query: Query) -> Rollup:
             source.pricing,
             default_currency=source.default_currency,
             cost_mode=source.cost_mode,
+            progress=source.progress,
         )
     return scan(
         files,
@@ -127,6 +132,7 @@ def run_query(source: Source, query: Query) -> Rollup:
         source.pricing,
         default_currency=source.default_currency,
         cost_mode=source.cost_mode,
+        progress=source.progress,
     )
 
 

@@ -239,3 +239,38 @@ def top_users_view(doc: Mapping[str, Any], *, width: int = 120) -> RenderableTyp
             Text(f"{doc['users_total'] - shown} more users not shown (--limit).", style="dim")
         )
     return Group(table, *footer)
+
+
+class ScanProgress:
+    """A progress bar on stderr for passes that take more than ``delay`` seconds; nothing
+    at all for quick ones. Call it with (files read, files in all); :meth:`close` it."""
+
+    def __init__(self, *, delay: float = 1.0) -> None:
+        import time
+
+        self._clock = time.monotonic
+        self._start = self._clock()
+        self._delay = delay
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._bar is None:
+            if self._clock() - self._start < self._delay or done >= total:
+                return
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+            console = Console(stderr=True)
+            self._bar = Progress(
+                "reading day files", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                console=console, transient=True,
+            )  # fmt: skip
+            self._bar.start()
+            self._task = self._bar.add_task("scan", total=total)
+        self._bar.update(self._task, completed=done, total=total)
+
+    def close(self) -> None:
+        """Remove the bar (if one was shown)."""
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None

@@ -38,6 +38,8 @@ from aiusage.timerange import PeriodKeys
 
 COST_MODES = ("recorded", "auto", "current")
 
+Progress = Callable[[int, int], None]
+
 Count = Annotated[int, msgspec.Meta(ge=0)]
 Amount = Annotated[float, msgspec.Meta(ge=0)]
 
@@ -98,6 +100,7 @@ def scan(
     *,
     default_currency: str,
     cost_mode: str = "recorded",
+    progress: Progress | None = None,
 ) -> Rollup:
     """One pass over ``files``: every call record in ``query.range`` that passes the filters,
     summed into groups (and counters, intervals, audit notes when the query asks).
@@ -108,16 +111,21 @@ def scan(
     files = list(files)
     workers = _workers(files)
     if workers > 1:
-        return _scan_parallel(files, query, pricing, default_currency, cost_mode, workers)
-    return _scan_sequential(files, query, pricing, default_currency, cost_mode)
+        return _scan_parallel(files, query, pricing, default_currency, cost_mode, workers, progress)
+    return _scan_sequential(files, query, pricing, default_currency, cost_mode, progress)
 
 
 def _scan_sequential(
-    files: list[DayFile], query: Query, pricing: PricingTable, default_currency: str, cost_mode: str
+    files: list[DayFile],
+    query: Query,
+    pricing: PricingTable,
+    default_currency: str,
+    cost_mode: str,
+    progress: Progress | None = None,
 ) -> Rollup:
     rollup = Rollup(query.dims, query.period)
     today = day_of(time.time())
-    for day_file in files:
+    for done, day_file in enumerate(files, 1):
         scan_file(
             day_file,
             query,
@@ -127,6 +135,8 @@ def _scan_sequential(
             cost_mode=cost_mode,
             complete_lines_only=is_open(day_file, today),
         )
+        if progress is not None:
+            progress(done, len(files))
     return rollup
 
 
@@ -159,6 +169,7 @@ def _scan_parallel(
     default_currency: str,
     cost_mode: str,
     workers: int,
+    progress: Progress | None = None,
 ) -> Rollup:
     """Scan contiguous runs of files (balanced by size) in processes, then merge them in
     day order: rollups merge exactly, and request intervals need the order."""
@@ -197,6 +208,7 @@ def scan_merged(
     *,
     default_currency: str,
     cost_mode: str = "recorded",
+    progress: Progress | None = None,
 ) -> Rollup:
     """Like :func:`scan`, for the files of several data dirs (app servers that each wrote
     their own): records with an ``id`` seen before on the same day are counted once. Memory
@@ -205,7 +217,8 @@ def scan_merged(
     today = day_of(time.time())
     seen: set[Any] = set()
     current: dt.date | None = None
-    for day_file in sorted(files, key=lambda f: (f.day, not f.compressed)):
+    ordered = sorted(files, key=lambda f: (f.day, not f.compressed))
+    for done, day_file in enumerate(ordered, 1):
         if day_file.day != current:
             seen, current = set(), day_file.day
         scan_file(
@@ -218,6 +231,8 @@ def scan_merged(
             complete_lines_only=is_open(day_file, today),
             seen=seen,
         )
+        if progress is not None:
+            progress(done, len(ordered))
     return rollup
 
 

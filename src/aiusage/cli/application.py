@@ -86,6 +86,12 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet", "-q", help="No progress bars on stderr (they only show on a terminal)."
+        ),
+    ] = False,
     version: Annotated[
         bool,
         typer.Option(
@@ -97,3 +103,6 @@ def _root(
 
     Data lives in --data-dir, else $AIUSAGE_HOME, else ~/.local/share/aiusage.
     """
+    from aiusage.cli.common import SETTINGS
+
+    SETTINGS["quiet"] = quiet

@@ -116,6 +116,10 @@ def parse_tags(values: Sequence[str] | None, flag: str = "--tag") -> dict[str, s
     return tags
 
 
+# Set by the root --quiet option: no progress bars.
+SETTINGS: dict[str, Any] = {"quiet": False, "progress": None}
+
+
 class Context:
     """What every reading command resolves first: data dir, zone, pricing, currency."""
 
@@ -153,6 +157,11 @@ class Context:
             raise UsageError(f"unknown --cost {cost!r} (choose from {', '.join(COST_MODES)})")
         self.cost = cost
         self.use_cache = use_cache and not os.environ.get("AIUSAGE_NO_CACHE")
+        self.progress: Any = None
+        if sys.stderr.isatty() and not SETTINGS["quiet"] and not os.environ.get("AIUSAGE_QUIET"):
+            from aiusage.render import ScanProgress
+
+            self.progress = SETTINGS["progress"] = ScanProgress()
 
     def source(self) -> Any:
         """The :class:`aiusage.document.Source` views read from."""
@@ -166,7 +175,13 @@ class Context:
             self.cost,
             self.use_cache and not self.extra_dirs,
             self.extra_dirs,
+            self.progress,
         )
+
+    def done(self) -> None:
+        """Remove the progress bar, if a long scan showed one."""
+        if self.progress is not None:
+            self.progress.close()
 
     def time_range(
         self,
@@ -273,6 +288,8 @@ def emit(
     ``view(doc, width=...)``, after saying what was skipped."""
     from aiusage.export import to_csv, to_json
 
+    if SETTINGS["progress"] is not None:
+        SETTINGS["progress"].close()
     warn_skipped(doc, strict)
     check_unpriced(doc, strict)
     if csv is not None:
