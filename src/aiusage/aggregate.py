@@ -386,4 +386,12 @@ def filter_function(
     wanted += [
         (getter(f"tag:{t}", price_of, rows=rows), frozenset({v})) for t, v in filters.tags.items()
     ]
-    return lambda rec: all(get(rec) in allowed for get, allowed in wanted)
+    return lambda rec: all(_member(get(rec), allowed) for get, allowed in wanted)
+
+
+def _member(value: Any, allowed: frozenset[str]) -> bool:
+    """``value in allowed``, false for values that cannot be (lists in foreign files)."""
+    try:
+        return value in allowed
+    except TypeError:
+        return False

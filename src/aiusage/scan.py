@@ -348,7 +348,13 @@ def scan_file(
             else:
                 cost_picos = round(cost * COST_SCALE)
             key = make_key(period_key(ts), rec, currency)
-            acc = groups.get(key)
+            try:
+                acc = groups.get(key)
+            except TypeError:  # a foreign file's list or object where a name belongs
+                key = tuple(
+                    v if v is None or isinstance(v, str | int | float) else str(v) for v in key
+                )
+                acc = groups.get(key)
             if acc is None:
                 acc = groups[key] = Acc()
             acc.requests += 1
@@ -402,6 +408,8 @@ def scan_file(
                 hist[b] = hist.get(b, 0) + 1
             if interval_of is not None and success:
                 who = interval_of(rec)
+                if who is not None and not isinstance(who, str | int | float):
+                    who = str(who)
                 if who is not None:
                     times = call_times.get(who)
                     if times is None:
