@@ -113,3 +113,22 @@ def sparkline(values: list[int] | list[float]) -> str:
     if top <= 0:
         return SPARKS[1] * len(values)
     return "".join(SPARKS[max(1, round(v / top * 8))] if v else SPARKS[0] for v in values)
+
+
+def period_chart(doc: Mapping[str, Any], *, width: int = 120) -> RenderableType:
+    """A report's cost per period as bars (``report --chart``), groups added up."""
+    currency = doc["currency"]
+    per_period: dict[str, float] = {}
+    for row in doc["rows"]:
+        per_period[row["period"]] = per_period.get(row["period"], 0.0) + row["cost"]
+    labels = [money(v, currency) for v in per_period.values()]
+    label_width = max((len(x) for x in labels), default=1)
+    key_width = max((len(k) for k in per_period), default=5)
+    bar_width = max(width - key_width - label_width - 4, 10)
+    top = max(per_period.values(), default=0.0)
+    lines: list[RenderableType] = [Text(f"Cost per {doc['period']} ({currency})", style="bold")]
+    for (key, value), text in zip(per_period.items(), labels, strict=True):
+        line = Text(f"{key:<{key_width}} {text:>{label_width}} ")
+        line.append(bar(value, top, bar_width), style="cyan")
+        lines.append(line)
+    return Group(*lines)

@@ -70,6 +70,7 @@ def _models(models: Sequence[str]) -> str:
 
 
 METRIC_HEADINGS = ("Requests", "Input", "Output", "Cache read", "Cache write", "Cost", "Success")
+SHARE_WIDTH = 8
 MIN_MODELS_WIDTH = 12
 
 
@@ -131,27 +132,32 @@ def report_view(doc: Mapping[str, Any], *, width: int = 120) -> RenderableType:
     with_period = doc["period"] != "total"
     labels = ([doc["period"].capitalize()] if with_period else []) + list(doc["group_by"])
     has_models = bool(doc["rows"]) and "models" in doc["rows"][0]
+    grouped = bool(doc["group_by"])
+    grand = doc["totals"]["cost"]
     rows: list[list[RenderableType]] = []
     models: list[str] = []
     for row in doc["rows"]:
         keys: list[RenderableType] = [row["period"]] if with_period else []
         keys += [label(row[f]) for f in doc["group_by"]]
-        rows.append(keys + _metric_cells(row, currency, digits))
+        share: list[RenderableType] = [share_bar(row["cost"], grand)] if grouped else []
+        rows.append(keys + _metric_cells(row, currency, digits) + share)
         models.append(_models(row["models"]) if has_models else "")
     total: list[RenderableType] | None = ["Total", *("" for _ in labels[1:])]
-    total += _metric_cells(doc["totals"], currency, digits)  # type: ignore[operator]
+    total += _metric_cells(doc["totals"], currency, digits) + (["100%"] if grouped else [])  # type: ignore[operator]
     if not labels:
         # No period and no groups: the single row is the total.
         labels, total = [""], None
         rows = [["All", *r] for r in rows]
     headings = [(label, "left") for label in labels] + [(h, "right") for h in METRIC_HEADINGS]
+    if grouped:
+        headings.append(("Share of cost", "left"))
     table, kept, keep = fixed_table(
         title(doc),
         headings,
         rows + ([total] if total else []),
         width=width,
         flexible="Models" if has_models else None,
-        droppable=("Cache write", "Cache read", "Success", "Output", "Input"),
+        droppable=("Cache write", "Cache read", "Share of cost", "Success", "Output", "Input"),
     )
     for cells, used in zip(rows, models, strict=True):
         table.add_row(*(cells[i] for i in kept), *([used] if keep else []))
@@ -159,6 +165,17 @@ def report_view(doc: Mapping[str, Any], *, width: int = 120) -> RenderableType:
         table.add_section()
         table.add_row(*(total[i] for i in kept), *([""] if keep else []), style="bold")
     return Group(table, *notes(doc))
+
+
+def share_bar(value: float, total: float) -> Text:
+    """A row's share of the total as a small bar and a percentage."""
+    share = value / total if total else 0.0
+    cells = round(share * SHARE_WIDTH * 8)
+    full, part = divmod(cells, 8)
+    bar = "█" * full + (" ▏▎▍▌▋▊▉"[part] if part else "")
+    text = Text(f"{bar:<{SHARE_WIDTH}} ", style="cyan")
+    text.append(f"{share * 100:4.1f}%")
+    return text
 
 
 def _metric_cells(row: Mapping[str, Any], currency: str, digits: int) -> list[RenderableType]:

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -131,6 +131,9 @@ def report(
     ] = None,
     as_csv: CsvOpt = False,
     as_json: JsonOpt = False,
+    chart: Annotated[
+        bool, typer.Option("--chart", help="Also draw cost per period as bars.")
+    ] = False,
     data_dir: DataDirsOpt = None,
     tz: TzOpt = None,
     pricing: PricingOpt = None,
@@ -160,7 +163,15 @@ def report(
     query = Query(tuple(dict.fromkeys(by or ())), period, ctx.tz, rng, filters)
     doc = build_report(ctx.source(), query, sort=sort, limit=limit, now=ctx.now)
     csv = (report_columns(doc), doc["rows"]) if as_csv else None
-    emit(doc, as_json=as_json, view=report_view, strict=strict, csv=csv)
+
+    def with_chart(d: dict[str, Any], *, width: int) -> Any:
+        from rich.console import Group
+
+        from aiusage.charts import period_chart
+
+        return Group(report_view(d, width=width), period_chart(d, width=width))
+
+    emit(doc, as_json=as_json, view=with_chart if chart else report_view, strict=strict, csv=csv)
 
 
 @app.command("top-users", epilog=EPILOG_TOP)
