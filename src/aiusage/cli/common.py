@@ -133,6 +133,7 @@ class Context:
         must_exist: bool = True,
         cost: str = "recorded",
         use_cache: bool = True,
+        quiet: bool = False,
     ) -> None:
         from aiusage.config import load_config
         from aiusage.pricing import load_table
@@ -158,7 +159,11 @@ class Context:
         self.cost = cost
         self.use_cache = use_cache and not os.environ.get("AIUSAGE_NO_CACHE")
         self.progress: Any = None
-        if sys.stderr.isatty() and not SETTINGS["quiet"] and not os.environ.get("AIUSAGE_QUIET"):
+        if (
+            sys.stderr.isatty()
+            and not (quiet or SETTINGS["quiet"])
+            and not os.environ.get("AIUSAGE_QUIET")
+        ):
             from aiusage.render import ScanProgress
 
             self.progress = SETTINGS["progress"] = ScanProgress()

@@ -297,7 +297,7 @@ def check(
 
     from aiusage.checks import Limits, build_check
 
-    ctx = Context(data_dir, tz, pricing, currency)
+    ctx = Context(data_dir, tz, pricing, currency, quiet=as_json)
     config = ctx.config
     budgets = dict(config.budgets) if config else {}
     limits = Limits(

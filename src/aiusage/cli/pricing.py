@@ -230,7 +230,7 @@ def reprice(
     from aiusage.render_pricing import reprice_view
     from aiusage.reprice import apply, plan
 
-    ctx = Context(data_dir, tz, pricing, currency)
+    ctx = Context(data_dir, tz, pricing, currency, quiet=as_json)
     rng = ctx.time_range(days=days, since=since, until=until, all_time=all_time)
     doc = plan(
         ctx.source(), tz=ctx.tz, time_range=rng, now=ctx.now, filters=make_filters(model=model)

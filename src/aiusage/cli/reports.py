@@ -148,7 +148,7 @@ def report(
     from aiusage.report import build_report, report_columns
 
     _choose_output(as_json, as_csv)
-    ctx = Context(data_dir, tz, pricing, currency, cost=cost, use_cache=not no_cache)
+    ctx = Context(data_dir, tz, pricing, currency, cost=cost, use_cache=not no_cache, quiet=as_json)
     filters = make_filters(
         user=user,
         model=model,
@@ -202,7 +202,7 @@ def top_users(
     from aiusage.report import build_top_users, top_users_columns
 
     _choose_output(as_json, as_csv)
-    ctx = Context(data_dir, tz, pricing, currency, cost=cost, use_cache=not no_cache)
+    ctx = Context(data_dir, tz, pricing, currency, cost=cost, use_cache=not no_cache, quiet=as_json)
     rng = ctx.time_range(days=days, since=since, until=until, all_time=all_time)
     filters = make_filters(model=model, function=function, provider=provider, tag=tag)
     doc = build_top_users(
@@ -236,7 +236,7 @@ def models(
     from aiusage.render_analyses import models_view
     from aiusage.report import build_models
 
-    ctx = Context(data_dir, tz, pricing, currency, cost=cost, use_cache=not no_cache)
+    ctx = Context(data_dir, tz, pricing, currency, cost=cost, use_cache=not no_cache, quiet=as_json)
     rng = ctx.time_range(days=days, since=since, until=until, all_time=all_time)
     filters = make_filters(user=user, function=function, provider=provider, tag=tag)
     doc = build_models(ctx.source(), Query((), "total", ctx.tz, rng, filters), now=ctx.now)
@@ -279,7 +279,9 @@ def cache(
     from aiusage.caching import build_cache
     from aiusage.render_analyses import cache_view
 
-    context = Context(data_dir, tz, pricing, currency, cost=cost, use_cache=not no_cache)
+    context = Context(
+        data_dir, tz, pricing, currency, cost=cost, use_cache=not no_cache, quiet=as_json
+    )
     rng = context.time_range(days=days, since=since, until=until, all_time=all_time)
     filters = make_filters(user=user, model=model, function=function, tag=tag)
     doc = build_cache(
@@ -311,7 +313,7 @@ def intervals(
     from aiusage.caching import build_intervals
     from aiusage.render_analyses import intervals_view
 
-    ctx = Context(data_dir, tz, pricing, None)
+    ctx = Context(data_dir, tz, pricing, None, quiet=as_json)
     rng = ctx.time_range(days=days, since=since, until=until, all_time=all_time)
     doc = build_intervals(
         ctx.source(),
@@ -344,7 +346,7 @@ def counters(
     from aiusage.counters import build_counters
     from aiusage.render_analyses import counters_view
 
-    ctx = Context(data_dir, tz, None, None, use_cache=not no_cache)
+    ctx = Context(data_dir, tz, None, None, use_cache=not no_cache, quiet=as_json)
     rng = ctx.time_range(days=days, since=since, until=until, default_days=None)
     doc = build_counters(ctx.source(), tz=ctx.tz, time_range=rng, now=ctx.now, prefix=prefix)
     emit(doc, as_json=as_json, view=counters_view, strict=strict)

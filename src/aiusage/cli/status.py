@@ -90,7 +90,7 @@ def stats(
     from aiusage.render_status import stats_view
     from aiusage.stats import build_stats
 
-    ctx = Context(data_dir, tz, pricing, currency, cost=cost)
+    ctx = Context(data_dir, tz, pricing, currency, cost=cost, quiet=as_json)
     filters = make_filters(user=user, model=model, function=function, provider=provider, tag=tag)
     doc = build_stats(ctx.source(), tz=ctx.tz, now=ctx.now, filters=filters)
     emit(doc, as_json=as_json, view=stats_view, strict=strict)
@@ -118,7 +118,7 @@ def logs(
     from aiusage.document import skipped_doc
     from aiusage.logs import newest_calls
 
-    ctx = Context(data_dir, tz, None, None)
+    ctx = Context(data_dir, tz, None, None, quiet=as_json)
     rng = ctx.time_range(since=since, until=until, all_time=all_time, default_days=None)
     filters = make_filters(
         user=user, model=model, function=function, session=session, key=key, tag=tag
@@ -161,7 +161,7 @@ def trend(
     from aiusage.charts import trend_view
     from aiusage.trend import build_trend
 
-    ctx = Context(data_dir, tz, pricing, currency, cost=cost, use_cache=not no_cache)
+    ctx = Context(data_dir, tz, pricing, currency, cost=cost, use_cache=not no_cache, quiet=as_json)
     filters = make_filters(user=user, model=model, function=function, tag=tag)
     doc = build_trend(
         ctx.source(), tz=ctx.tz, now=ctx.now, days=days, metric=metric, filters=filters
@@ -192,7 +192,7 @@ def heatmap(
     fields = {"requests": "requests", "tokens": "total_tokens", "cost": "cost"}
     if metric not in fields:
         raise UsageError(f"unknown --metric {metric!r} (choose from requests, tokens, cost)")
-    ctx = Context(data_dir, tz, pricing, currency, cost=cost, use_cache=not no_cache)
+    ctx = Context(data_dir, tz, pricing, currency, cost=cost, use_cache=not no_cache, quiet=as_json)
     doc = build_heatmap(
         ctx.source(),
         tz=ctx.tz,
@@ -219,7 +219,7 @@ def doctor(
     from aiusage.doctor import build_doctor
     from aiusage.render_status import doctor_view
 
-    ctx = Context(data_dir, "UTC", pricing, None)
+    ctx = Context(data_dir, "UTC", pricing, None, quiet=as_json)
     doc = build_doctor(ctx.source(), now=ctx.now)
     emit({**doc, "skipped_lines": 0}, as_json=as_json, view=doctor_view)
     if doc["errors"]:
