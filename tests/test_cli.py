@@ -37,6 +37,9 @@ COMMANDS = [
     "prune",
     "compact",
     "cache clear",
+    "import claude-code",
+    "import jsonl",
+    "import csv",
 ]
 SAMPLE_LOGS = Path(__file__).resolve().parents[1] / "sample_logs"
 
