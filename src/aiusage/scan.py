@@ -39,6 +39,7 @@ from aiusage.timerange import PeriodKeys
 COST_MODES = ("recorded", "auto", "current")
 
 Progress = Callable[[int, int], None]
+BOM = b"\xef\xbb\xbf"
 
 Count = Annotated[int, msgspec.Meta(ge=0)]
 Amount = Annotated[float, msgspec.Meta(ge=0)]
@@ -298,9 +299,16 @@ def scan_file(
             try:
                 rec = decode(line)
             except (invalid, malformed):
-                if line.strip():
-                    skipped.add(name, lineno, _why_skipped(line))
-                continue
+                if line.startswith(BOM):  # a byte-order mark some editors leave in front
+                    try:
+                        rec = decode(line[len(BOM) :])
+                    except (invalid, malformed):
+                        skipped.add(name, lineno, _why_skipped(line[len(BOM) :]))
+                        continue
+                else:
+                    if line.strip():
+                        skipped.add(name, lineno, _why_skipped(line))
+                    continue
             ts = rec.timestamp
             kind = rec.kind
             model = rec.model
