@@ -218,7 +218,7 @@ def _stored_ids(data_dir: Path, days: Iterable[dt.date]) -> set[Any]:
             for line in fh:
                 try:
                     row = decoder.decode(line)
-                except (msgspec.ValidationError, msgspec.DecodeError):
+                except ValueError:  # msgspec's decode and validation errors, bad UTF-8
                     continue
                 if row.id is not None:
                     ids.add(row.id)

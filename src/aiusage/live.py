@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
 from aiusage.aggregate import COST_SCALE, Query
 from aiusage.document import Source, fold, money
 from aiusage.scan import ROW_DECODER, Row
@@ -164,5 +162,5 @@ class Follower:
 def _decode(line: bytes) -> Row | None:
     try:
         return ROW_DECODER.decode(line)
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except ValueError:  # msgspec's decode and validation errors, bad UTF-8
         return None

@@ -93,6 +93,7 @@ READ_DEFAULTS: Mapping[str, Any] = {
 
 _CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 MAX_TIMESTAMP = 253402300799.0  # 9999-12-31T23:59:59Z, the last second datetime can show
+MAX_COUNT = 10**15  # tokens in one call: far beyond any model, well inside 64-bit sums
 _HOST: str | None = None
 
 
@@ -134,7 +135,7 @@ def _field_error(name: str, expected: str, value: Any) -> ValidationError:
 
 
 def _as_count(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
         raise _field_error(name, "an integer ≥ 0", value)
     return value
 
@@ -328,7 +329,7 @@ def check_read(obj: Any) -> str | None:
         value = obj.get(name, 0)
         if value is None:
             continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
             return f"{name} is not an integer ≥ 0"
     cost = obj.get("cost")
     if cost is not None and (not _is_number(cost) or cost < 0):

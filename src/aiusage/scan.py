@@ -32,7 +32,7 @@ from aiusage.errors import UsageError
 from aiusage.histogram import bucket_of
 from aiusage.intervals import Intervals
 from aiusage.pricing import PricingTable
-from aiusage.records import MAX_TIMESTAMP, check_read
+from aiusage.records import MAX_COUNT, MAX_TIMESTAMP, check_read
 from aiusage.store import DAY_SECONDS, DayFile, day_of, open_data
 from aiusage.timerange import PeriodKeys
 
@@ -41,7 +41,7 @@ COST_MODES = ("recorded", "auto", "current")
 Progress = Callable[[int, int], None]
 BOM = b"\xef\xbb\xbf"
 
-Count = Annotated[int, msgspec.Meta(ge=0)]
+Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_COUNT)]
 Amount = Annotated[float, msgspec.Meta(ge=0)]
 
 
@@ -265,8 +265,6 @@ def scan_file(
     reprice = cost_mode == "current"
     factor_of = pricing.account_factor if pricing.has_accounts else None
     decode = ROW_DECODER.decode
-    invalid = msgspec.ValidationError
-    malformed = msgspec.DecodeError
     groups = rollup.groups
     skipped = rollup.skipped
     period_key = period_function(query)
@@ -298,11 +296,11 @@ def scan_file(
             # Typed decoding checks every field the pass reads (SPEC §1 rules) in C.
             try:
                 rec = decode(line)
-            except (invalid, malformed):
+            except ValueError:  # msgspec's decode and validation errors, bad UTF-8
                 if line.startswith(BOM):  # a byte-order mark some editors leave in front
                     try:
                         rec = decode(line[len(BOM) :])
-                    except (invalid, malformed):
+                    except ValueError:  # msgspec's decode and validation errors, bad UTF-8
                         skipped.add(name, lineno, _why_skipped(line[len(BOM) :]))
                         continue
                 else:
