@@ -33,7 +33,7 @@ from aiusage.histogram import bucket_of
 from aiusage.intervals import Intervals
 from aiusage.pricing import PricingTable
 from aiusage.records import MAX_COUNT, MAX_TIMESTAMP, check_read
-from aiusage.store import DAY_SECONDS, DayFile, day_of, open_data
+from aiusage.store import DAY_SECONDS, DayFile, day_of, open_data, settled_size
 from aiusage.timerange import PeriodKeys
 
 COST_MODES = ("recorded", "auto", "current")
@@ -239,7 +239,7 @@ def scan_merged(
 
 def is_open(day_file: DayFile, today: dt.date) -> bool:
     """Whether a file may still be appended to (today's or a later day's, not gzip): its
-    last line, without a newline yet, may be a write in progress rather than a torn one."""
+    last line, without a newline yet, may be the start of a write still to come."""
     return day_file.day >= today and not day_file.compressed
 
 
@@ -287,9 +287,13 @@ def scan_file(
     count = 0
     offset = start
     lineno = 0
+    # Only what was written when the pass began: a write in progress is never half read.
+    limit = None if day_file.compressed else settled_size(day_file.path)
     with open_data(day_file.path, start) as lines:
         for line in lines:
             lineno += 1
+            if limit is not None and offset + len(line) > limit:
+                break
             if complete_lines_only and not line.endswith(b"\n"):
                 break
             offset += len(line)

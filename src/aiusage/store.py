@@ -226,6 +226,22 @@ def lock(path: Path) -> Iterator[None]:
         os.close(fd)
 
 
+def settled_size(path: Path) -> int:
+    """The file's size once no write is under way: writers hold the lock while they write
+    whole lines, so a reader that waits for it reads up to a line boundary (or up to a torn
+    fragment a crashed writer left)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_SH)
+        return os.fstat(fd).st_size
+    finally:
+        os.close(fd)
+
+
 def _open_locked(path: Path) -> int:
     """Open ``path`` for appending (0600) and lock it, making sure the descriptor still
     names the file at ``path``: a rewrite or compaction may have swapped it meanwhile."""

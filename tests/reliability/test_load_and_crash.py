@@ -145,4 +145,4 @@ def test_sigkill_mid_stream_loses_no_complete_record(tmp_path: Path, cli) -> Non
         "report", "-d", tmp_path, "--all", "--period", "total", "--json", "--no-cache"
     ).json()
     assert report["totals"]["requests"] == complete + 1
-    assert report["skipped_lines"] == 1
+    assert report["skipped_lines"] == broken >= 1
