@@ -87,16 +87,39 @@ def prepare(
     return ordered(rec)
 
 
+_ready_dirs: set[Path] = set()
+
+
 def write(data_dir: Path, records: Iterable[Record]) -> int:
     """Append records to the files of their UTC days; the number written."""
     by_day: dict[Path, list[bytes]] = defaultdict(list)
     for rec in records:
         by_day[day_path(data_dir, day_of(rec["timestamp"]))].append(serialize(rec))
-    if by_day:
+    if by_day and data_dir not in _ready_dirs:
         ensure_data_dir(data_dir)
+        _ready_dirs.add(data_dir)
     for path, lines in sorted(by_day.items()):
         append_lines(path, lines)
     return sum(len(v) for v in by_day.values())
+
+
+RECHECK = 1.0  # seconds between looks at a data dir's pricing.yaml and config.yaml
+_environments: dict[Any, tuple[float, Path, PricingTable, str]] = {}
+
+
+def _environment(data_dir: str | os.PathLike[str] | None) -> tuple[Path, PricingTable, str]:
+    """The data dir, pricing table and currency for recording there. Looked up again at
+    most once a second, so a busy service does not stat config files on every call."""
+    key = (data_dir, os.environ.get("AIUSAGE_HOME"))
+    now = time.monotonic()
+    hit = _environments.get(key)
+    if hit is not None and now - hit[0] < RECHECK:
+        return hit[1], hit[2], hit[3]
+    directory = resolve_data_dir(data_dir)
+    table = table_for(directory)
+    currency = load_config(directory).currency or "USD"
+    _environments[key] = (now, directory, table, currency)
+    return directory, table, currency
 
 
 def table_for(data_dir: Path) -> PricingTable:
@@ -136,9 +159,7 @@ def record(
     must never break the code it observes.
     """
     try:
-        directory = resolve_data_dir(data_dir)
-        table = table_for(directory)
-        currency = load_config(directory).currency or "USD"
+        directory, table, currency = _environment(data_dir)
         rec = prepare({**(_context.get() or {}), **fields}, table=table, default_currency=currency)
         if _settings["background"]:
             _writer().submit(directory, rec)
