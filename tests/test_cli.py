@@ -40,6 +40,7 @@ COMMANDS = [
     "import claude-code",
     "import jsonl",
     "import csv",
+    "import codex",
 ]
 SAMPLE_LOGS = Path(__file__).resolve().parents[1] / "sample_logs"
 

@@ -202,3 +202,51 @@ def test_mapped_errors(cli, tmp_path: Path, data_dir: Path, args: list[str], mes
     assert result.exit_code == 2
     assert message in result.stderr
     assert list(data_dir.iterdir()) == []
+
+
+def _codex_session(path: Path) -> None:
+    lines = [
+        {"timestamp": "2026-11-03T09:00:00.000Z", "type": "session_meta", "payload": {"id": "sess-c1", "cwd": "/home/ann/api", "cli_version": "0.58.0"}},
+        {"timestamp": "2026-11-03T09:00:01.000Z", "type": "turn_context", "payload": {"model": "gpt-5-codex", "cwd": "/home/ann/api"}},
+        {"timestamp": "2026-11-03T09:00:02.000Z", "type": "response_item", "payload": {"type": "message", "role": "user"}},
+        {"timestamp": "2026-11-03T09:00:05.000Z", "type": "event_msg", "payload": {"type": "token_count", "info": None}},
+        {"timestamp": "2026-11-03T09:00:09.000Z", "type": "event_msg", "payload": {"type": "token_count", "info": {
+            "total_token_usage": {"input_tokens": 5000, "cached_input_tokens": 3000, "output_tokens": 400, "reasoning_output_tokens": 100, "total_tokens": 5500},
+            "last_token_usage": {"input_tokens": 5000, "cached_input_tokens": 3000, "output_tokens": 400, "reasoning_output_tokens": 100, "total_tokens": 5500}}}},
+        {"timestamp": "2026-11-03T09:01:00.000Z", "type": "event_msg", "payload": {"type": "token_count", "info": {
+            "total_token_usage": {"input_tokens": 12000, "cached_input_tokens": 8000, "output_tokens": 900, "reasoning_output_tokens": 300, "total_tokens": 13200}}}},
+    ]  # fmt: skip
+    _write(path, lines)
+
+
+def test_codex_import(cli, tmp_path: Path, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    sessions = tmp_path / "codex" / "sessions"
+    _codex_session(sessions / "2026" / "11" / "03" / "rollout-2026-11-03T09-00-00-sess-c1.jsonl")
+    result = cli(
+        "import", "codex", "-d", data_dir, "--json", env={"CODEX_HOME": str(tmp_path / "codex")}
+    )
+    assert result.exit_code == 0, result.stderr
+    doc = result.json()
+    assert doc["imported"] == 2
+    first, second = sorted(_stored(data_dir), key=lambda r: r["timestamp"])
+    # input includes the cached tokens (OpenAI style); reasoning is reported apart and added to output
+    assert (
+        first["input_tokens"],
+        first["cache_read_tokens"],
+        first["output_tokens"],
+        first["reasoning_tokens"],
+    ) == (2000, 3000, 500, 100)
+    # no last_token_usage: the growth of the cumulative totals
+    assert (second["input_tokens"], second["cache_read_tokens"], second["output_tokens"]) == (
+        2000,
+        5000,
+        700,
+    )
+    # gpt-5-codex: 2000×1.25 + 3000×0.125 + 500×10 per 1M
+    assert first["cost"] == pytest.approx(0.007875)
+    assert (first["session_id"], first["function"], first["tags"]["project"]) == (
+        "sess-c1",
+        "codex",
+        "api",
+    )
+    assert cli("import", "codex", sessions, "-d", data_dir, "--json").json()["imported"] == 0

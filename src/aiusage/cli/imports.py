@@ -156,3 +156,35 @@ def csv_import(
 ) -> None:
     """Import any CSV export, mapping its columns onto the record schema."""
     _mapped("csv", file, mapping, source, dry_run, as_json, data_dir, pricing)
+
+
+EPILOG_CODEX = """
+Examples:
+
+  aiusage import codex                        # $CODEX_HOME/sessions, else ~/.codex/sessions
+  aiusage import codex ~/.codex/sessions --dry-run
+"""
+
+
+@import_app.command("codex", epilog=EPILOG_CODEX)
+def codex(
+    dirs: Annotated[list[Path] | None, typer.Argument(help="Codex sessions dirs.")] = None,
+    dry_run: DryRunOpt = False,
+    as_json: JsonOpt = False,
+    data_dir: DataDirOpt = None,
+    pricing: PricingOpt = None,
+) -> None:
+    """Import OpenAI Codex CLI session logs (token_count events); re-runs add only what is
+    new."""
+    from aiusage.importers import import_codex
+    from aiusage.pricing import load_table
+    from aiusage.store import ensure_data_dir, resolve_data_dir
+
+    directory = resolve_data_dir(data_dir)
+    if not dry_run:
+        ensure_data_dir(directory)
+    table = load_table(data_dir=directory if directory.is_dir() else None, extra=pricing)
+    result = import_codex(dirs or [], directory, table=table, dry_run=dry_run)
+    if not result.files:
+        sys.stderr.write("aiusage: no Codex session logs found (sessions/**/*.jsonl)\n")
+    _report(result, as_json, dry_run)
