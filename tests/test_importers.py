@@ -250,3 +250,33 @@ def test_codex_import(cli, tmp_path: Path, data_dir: Path) -> None:  # type: ign
         "api",
     )
     assert cli("import", "codex", sessions, "-d", data_dir, "--json").json()["imported"] == 0
+
+
+def test_claude_import_reports_progress_in_bytes(claude: Path, data_dir: Path) -> None:
+    from aiusage.importers import import_claude_code
+    from aiusage.pricing import load_table
+    from aiusage.render import ScanProgress
+
+    seen: list[tuple[int, int]] = []
+    result = import_claude_code(
+        [claude], data_dir, table=load_table(), progress=lambda d, t: seen.append((d, t))
+    )
+    total = sum(p.stat().st_size for p in (claude / "projects").rglob("*.jsonl"))
+    assert result.files == len(seen) == 3
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    assert seen[-1] == (total, total)
+    assert all(t == total for _, t in seen)
+    bar = ScanProgress(label="reading Claude Code logs", in_bytes=True, delay=0)
+    bar(10, 100)
+    bar.close()
+
+
+def test_repeated_lines_are_recognised_before_any_work(cli, claude: Path, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    # 200 copies of one call across files: one record, 199 duplicates.
+    line = _assistant("2026-11-03T10:00:00.000Z", "msg_9", "req_9", "claude-haiku-4-5", "s9", "/x",
+                      input_tokens=7, output_tokens=1)  # fmt: skip
+    for i in range(4):
+        _write(claude / "projects" / "-x" / f"copy{i}.jsonl", [line] * 50)
+    doc = cli("import", "claude-code", claude, "-d", data_dir, "--json").json()
+    assert doc["imported"] == 4
+    assert doc["duplicates"] == 3 + 199

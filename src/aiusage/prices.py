@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 from aiusage.errors import PricingError
 
 PER = Decimal(1_000_000)
+_ZERO = Decimal(0)
 RATE_FIELDS = ("input", "output", "cache_read", "cache_write", "cache_write_1h", "reasoning")
 ENTRY_FIELDS = frozenset(
     {
@@ -112,6 +113,36 @@ class Price:
                 chosen = tier
         return (self.base if chosen is None else chosen.rates), chosen
 
+    def _terms(
+        self,
+        input_tokens: int,
+        output_tokens: int,
+        cache_read_tokens: int,
+        cache_write_tokens: int,
+        cache_write_1h_tokens: int,
+        reasoning_tokens: int,
+        batch: bool,
+    ) -> tuple[Tier | None, tuple[tuple[str, int, Decimal], ...]]:
+        """The tier that applies and the (label, tokens, per-1M rate) terms of a call."""
+        rates, tier = self.rates_for(input_tokens + cache_read_tokens + cache_write_tokens)
+        read = rates.cache_read if rates.cache_read is not None else rates.input
+        write = rates.cache_write if rates.cache_write is not None else rates.input
+        write_1h = rates.cache_write_1h if rates.cache_write_1h is not None else write
+        long_writes = min(cache_write_1h_tokens, cache_write_tokens)
+        reasoning = min(reasoning_tokens, output_tokens) if rates.reasoning is not None else 0
+        terms: tuple[tuple[str, int, Decimal], ...] = (
+            ("input", input_tokens, rates.input),
+            ("cache read", cache_read_tokens, read),
+            ("cache write (5m)", cache_write_tokens - long_writes, write),
+            ("cache write (1h)", long_writes, write_1h),
+            ("output", output_tokens - reasoning, rates.output),
+            ("reasoning", reasoning, rates.reasoning or _ZERO),
+        )
+        if batch and self.batch is not None:
+            factor = self.batch
+            terms = tuple((label, tokens, rate * factor) for label, tokens, rate in terms)
+        return tier, terms
+
     def breakdown(
         self,
         *,
@@ -125,34 +156,55 @@ class Price:
         batch: bool = False,
     ) -> list[Line]:
         """The arithmetic of a call's cost, line by line (amounts in ``currency``)."""
-        prompt = input_tokens + cache_read_tokens + cache_write_tokens
-        rates, tier = self.rates_for(prompt)
+        tier, terms = self._terms(
+            input_tokens,
+            output_tokens,
+            cache_read_tokens,
+            cache_write_tokens,
+            cache_write_1h_tokens,
+            reasoning_tokens,
+            batch,
+        )
         where = f" (prompt > {tier.above:,})" if tier is not None else ""
-        read = rates.cache_read if rates.cache_read is not None else rates.input
-        write = rates.cache_write if rates.cache_write is not None else rates.input
-        write_1h = rates.cache_write_1h if rates.cache_write_1h is not None else write
-        long_writes = min(cache_write_1h_tokens, cache_write_tokens)
-        reasoning = min(reasoning_tokens, output_tokens) if rates.reasoning is not None else 0
-        factor = self.batch if batch and self.batch is not None else None
-        lines = []
-        for label, tokens, rate in (
-            ("input", input_tokens, rates.input),
-            ("cache read", cache_read_tokens, read),
-            ("cache write (5m)", cache_write_tokens - long_writes, write),
-            ("cache write (1h)", long_writes, write_1h),
-            ("output", output_tokens - reasoning, rates.output),
-            ("reasoning", reasoning, rates.reasoning or Decimal(0)),
-        ):
-            if tokens:
-                effective = rate * factor if factor is not None else rate
-                lines.append(Line(label + where, tokens, effective, tokens * effective / PER))
+        lines = [
+            Line(label + where, tokens, rate, tokens * rate / PER)
+            for label, tokens, rate in terms
+            if tokens
+        ]
         if self.per_request is not None and success:
             lines.append(Line("per request", 1, self.per_request, self.per_request))
         return lines
 
-    def cost(self, **usage: Any) -> Decimal:
-        """The exact cost of a call (same keywords as :meth:`breakdown`)."""
-        return sum((line.amount for line in self.breakdown(**usage)), Decimal(0))
+    def cost(
+        self,
+        *,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+        cache_read_tokens: int = 0,
+        cache_write_tokens: int = 0,
+        cache_write_1h_tokens: int = 0,
+        reasoning_tokens: int = 0,
+        success: bool = True,
+        batch: bool = False,
+    ) -> Decimal:
+        """The exact cost of a call: the sum of :meth:`breakdown`'s amounts (same keywords),
+        without building its lines (this is on the batch-write path)."""
+        _, terms = self._terms(
+            input_tokens,
+            output_tokens,
+            cache_read_tokens,
+            cache_write_tokens,
+            cache_write_1h_tokens,
+            reasoning_tokens,
+            batch,
+        )
+        total = _ZERO
+        for _, tokens, rate in terms:
+            if tokens:
+                total += tokens * rate / PER
+        if self.per_request is not None and success:
+            total += self.per_request
+        return total
 
     def cost_of(self, rec: Any) -> Decimal:
         """The exact cost of a call record — a dict, or anything with a ``get`` like one

@@ -260,11 +260,16 @@ def top_users_view(doc: Mapping[str, Any], *, width: int = 120) -> RenderableTyp
 
 class ScanProgress:
     """A progress bar on stderr for passes that take more than ``delay`` seconds; nothing
-    at all for quick ones. Call it with (files read, files in all); :meth:`close` it."""
+    at all for quick ones. Call it with (done, in all): files, or bytes with ``in_bytes``;
+    :meth:`close` it."""
 
-    def __init__(self, *, delay: float = 1.0) -> None:
+    def __init__(
+        self, *, label: str = "reading day files", in_bytes: bool = False, delay: float = 1.0
+    ) -> None:
         import time
 
+        self._label = label
+        self._in_bytes = in_bytes
         self._clock = time.monotonic
         self._start = self._clock()
         self._delay = delay
@@ -275,11 +280,18 @@ class ScanProgress:
         if self._bar is None:
             if self._clock() - self._start < self._delay or done >= total:
                 return
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                MofNCompleteColumn,
+                Progress,
+                TimeRemainingColumn,
+            )
 
             console = Console(stderr=True)
+            count = DownloadColumn() if self._in_bytes else MofNCompleteColumn()
             self._bar = Progress(
-                "reading day files", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                self._label, BarColumn(), count, TimeRemainingColumn(),
                 console=console, transient=True,
             )  # fmt: skip
             self._bar.start()

@@ -17,15 +17,12 @@ import os
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar, cast
 
-import orjson
-
 from aiusage.background import BackgroundWriter
 from aiusage.config import load_config
-from aiusage.errors import AiusageError, ValidationError
+from aiusage.errors import AiusageError
 from aiusage.extract import usage_from_response
 from aiusage.pricing import PricingTable, load_table, to_float
 from aiusage.records import Record, build_record, ordered, serialize
@@ -341,84 +338,3 @@ def incr(
     return record(
         kind="counter", key=key, n=n, data_dir=data_dir, raise_errors=raise_errors, **fields
     )
-
-
-CHUNK = 1 << 20
-
-
-@dataclass
-class Batch:
-    """A validated batch: serialised lines per day file, or the reasons it was refused."""
-
-    # Whole lines per day file, in chunks of about 1 MB (orjson's small results would
-    # each hold a large buffer if kept one by one).
-    lines: dict[Path, list[bytes]] = field(default_factory=dict)
-    _open: dict[Path, bytearray] = field(default_factory=dict, repr=False)
-    count: int = 0
-    unpriced_models: set[str] = field(default_factory=set)
-    errors: list[str] = field(default_factory=list)
-
-
-def read_batch(
-    data: Iterable[bytes],
-    data_dir: Path,
-    *,
-    table: PricingTable,
-    default_currency: str = "USD",
-    max_errors: int = 20,
-) -> Batch:
-    """Validate a JSONL stream of records (all of them: a batch is written whole or not at
-    all). Records are kept serialised, so memory is the size of the output, not of dicts."""
-    now = time.time()
-    batch = Batch()
-    errors = 0
-    for lineno, line in enumerate(data, 1):
-        if not line.strip():
-            continue
-        try:
-            obj = orjson.loads(line)
-            if not isinstance(obj, dict):
-                raise ValidationError("not a JSON object")
-            rec = prepare(obj, table=table, default_currency=default_currency, now=now)
-        except orjson.JSONDecodeError as exc:
-            reason: str | None = f"bad JSON ({exc})"
-        except AiusageError as exc:
-            reason = str(exc)
-        else:
-            reason = None
-        if reason is not None:
-            errors += 1
-            if len(batch.errors) < max_errors:
-                batch.errors.append(f"line {lineno}: {reason}")
-            continue
-        if errors:
-            continue  # nothing will be written: only keep validating
-        path = day_path(data_dir, day_of(rec["timestamp"]))
-        buffer = batch._open.get(path)
-        if buffer is None:
-            buffer = batch._open[path] = bytearray()
-        buffer += serialize(rec)
-        if len(buffer) >= CHUNK:
-            batch.lines.setdefault(path, []).append(bytes(buffer))
-            buffer.clear()
-        batch.count += 1
-        if rec["kind"] == "call" and rec["cost"] is None:
-            batch.unpriced_models.add(rec["model"])
-    if errors > len(batch.errors):
-        batch.errors.append(f"{errors} invalid lines in all")
-    for path, buffer in batch._open.items():
-        if buffer:
-            batch.lines.setdefault(path, []).append(bytes(buffer))
-    batch._open.clear()
-    return batch
-
-
-def write_batch(data_dir: Path, batch: Batch) -> int:
-    """Append a validated batch, one locked chunked append per day file."""
-    if batch.errors:
-        raise ValidationError("a batch with invalid lines is not written")
-    if batch.lines:
-        ensure_data_dir(data_dir)
-    for path, lines in sorted(batch.lines.items()):
-        append_lines(path, lines)
-    return batch.count

@@ -120,6 +120,19 @@ def parse_tags(values: Sequence[str] | None, flag: str = "--tag") -> dict[str, s
 SETTINGS: dict[str, Any] = {"quiet": False, "progress": None}
 
 
+def progress_bar(
+    *, quiet: bool = False, label: str = "reading day files", in_bytes: bool = False
+) -> Any:
+    """A progress bar for a long pass (shown on a terminal only, and not with ``--quiet``,
+    ``--json`` or ``AIUSAGE_QUIET``), or ``None``."""
+    if not sys.stderr.isatty() or quiet or SETTINGS["quiet"] or os.environ.get("AIUSAGE_QUIET"):
+        return None
+    from aiusage.render import ScanProgress
+
+    bar = SETTINGS["progress"] = ScanProgress(label=label, in_bytes=in_bytes)
+    return bar
+
+
 class Context:
     """What every reading command resolves first: data dir, zone, pricing, currency."""
 
@@ -158,15 +171,7 @@ class Context:
             raise UsageError(f"unknown --cost {cost!r} (choose from {', '.join(COST_MODES)})")
         self.cost = cost
         self.use_cache = use_cache and not os.environ.get("AIUSAGE_NO_CACHE")
-        self.progress: Any = None
-        if (
-            sys.stderr.isatty()
-            and not (quiet or SETTINGS["quiet"])
-            and not os.environ.get("AIUSAGE_QUIET")
-        ):
-            from aiusage.render import ScanProgress
-
-            self.progress = SETTINGS["progress"] = ScanProgress()
+        self.progress = progress_bar(quiet=quiet)
 
     def source(self) -> Any:
         """The :class:`aiusage.document.Source` views read from."""

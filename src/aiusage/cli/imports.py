@@ -10,7 +10,7 @@ import orjson
 import typer
 
 from aiusage.cli.application import app
-from aiusage.cli.common import DataDirOpt, JsonOpt, PricingOpt
+from aiusage.cli.common import DataDirOpt, JsonOpt, PricingOpt, progress_bar
 
 import_app = typer.Typer(
     help="Import usage logs other tools wrote: Claude Code sessions, any JSONL or CSV export.",
@@ -88,7 +88,14 @@ def claude_code(
     if not dry_run:
         ensure_data_dir(directory)
     table = load_table(data_dir=directory if directory.is_dir() else None, extra=pricing)
-    result = import_claude_code(dirs or [], directory, table=table, dry_run=dry_run)
+    bar = progress_bar(quiet=as_json, label="reading Claude Code logs", in_bytes=True)
+    try:
+        result = import_claude_code(
+            dirs or [], directory, table=table, dry_run=dry_run, progress=bar
+        )
+    finally:
+        if bar is not None:
+            bar.close()
     if not result.files:
         sys.stderr.write("aiusage: no Claude Code logs found (projects/**/*.jsonl)\n")
     _report(result, as_json, dry_run)

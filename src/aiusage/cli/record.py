@@ -140,9 +140,10 @@ def record(
     as_json: JsonOpt = False,
 ) -> None:
     """Record one AI call (or a --batch of them) in the data dir."""
+    from aiusage.ingest import write_batch
     from aiusage.pricing import load_table
     from aiusage.store import resolve_data_dir
-    from aiusage.tracking import prepare, write, write_batch
+    from aiusage.tracking import prepare, write
 
     directory = resolve_data_dir(data_dir)
     table = load_table(data_dir=directory, extra=pricing)
@@ -270,7 +271,7 @@ def _warn_unpriced_models(unpriced: set[str]) -> None:
 
 
 def _read_batch(source: str, directory: Path, table: Any, default_currency: str) -> Any:
-    from aiusage.tracking import read_batch
+    from aiusage.ingest import batch_errors, read_batch, read_batch_file
 
     if source == "-":
         batch = read_batch(
@@ -281,15 +282,17 @@ def _read_batch(source: str, directory: Path, table: Any, default_currency: str)
         )
     else:
         try:
-            with open(source, "rb") as fh:
-                batch = read_batch(fh, directory, table=table, default_currency=default_currency)
+            batch = read_batch_file(
+                Path(source), directory, table=table, default_currency=default_currency
+            )
         except OSError as exc:
             raise UsageError(f"--batch {source}: {exc.strerror or exc}") from None
-    if batch.errors:
-        for message in batch.errors[1:]:
+    errors = batch_errors(batch)
+    if errors:
+        for message in errors[1:]:
             sys.stderr.write(f"aiusage: {message}\n")
-        more = f"; {len(batch.errors)} messages" if len(batch.errors) > 1 else ""
-        raise UsageError(f"--batch {source}: {batch.errors[0]}{more}; nothing written")
+        more = f"; {len(errors)} messages" if len(errors) > 1 else ""
+        raise UsageError(f"--batch {source}: {errors[0]}{more}; nothing written")
     return batch
 
 

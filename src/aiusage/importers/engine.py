@@ -1,0 +1,194 @@
+"""The import engine shared by every source: what an import did, stable ids, per-file
+offsets, and the sink that skips what the store holds already and writes the rest.
+
+Imports are idempotent and incremental:
+
+- Each imported record's ``id`` is derived from its source identity (Claude Code: the
+  message id and request id), so the same call imported twice is recognised.
+- The ids already stored for a day are read the first time a record of that day comes up,
+  and records already there are skipped. This covers re-runs, resumed sessions replaying
+  history, and the same message in several files.
+- Per source file, the byte offset read so far is kept in
+  ``<data dir>/imports/<source>.json`` with the file's inode. A file that grew is read from
+  there; a rewritten or truncated one is read again from the start (ids keep that safe).
+
+Nothing is written until the whole source has been read: an import that fails (a bad
+mapped row) writes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import orjson
+
+from aiusage.export import write_atomic
+from aiusage.ingest import Preparer
+from aiusage.pricing import PricingTable
+from aiusage.scan import Row
+from aiusage.store import (
+    DAY_SECONDS,
+    append_lines,
+    day_of,
+    day_path,
+    ensure_data_dir,
+    list_files,
+    open_data,
+)
+
+KEEP = 5  # records kept for a dry run's preview
+
+Progress = Callable[[int, int], None]
+"""Called with (bytes read, bytes in all) as an import goes."""
+
+
+@dataclass
+class ImportResult:
+    """What an import did: records written, already present, and lines skipped (why);
+    ``records`` holds the first few records, for a dry run to show."""
+
+    source: str
+    files: int = 0
+    lines: int = 0
+    imported: int = 0
+    duplicates: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+    def skip(self, reason: str) -> None:
+        """Count one line that is not a call."""
+        self.skipped[reason] = self.skipped.get(reason, 0) + 1
+
+
+def derived_id(*parts: str) -> str:
+    """A stable record id from a source identity."""
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+def epoch(value: Any) -> float | None:
+    """Epoch seconds from epoch seconds or milliseconds, or an ISO 8601 string."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value) / 1000 if value > 1e11 else float(value)
+    if isinstance(value, str):
+        try:
+            when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.UTC)
+        return when.timestamp()
+    return None
+
+
+class Sink:
+    """Collects an import's records: skips ids seen in this run or stored already,
+    validates and prices the rest (raising :class:`aiusage.errors.AiusageError` on an
+    invalid one), and writes them, per day in time order, on :meth:`write`."""
+
+    def __init__(self, result: ImportResult, data_dir: Path, table: PricingTable) -> None:
+        self.result = result
+        self.data_dir = data_dir
+        self.preparer = Preparer(table, now=time.time())
+        self.seen: set[str] = set()
+        self.stored: dict[int, set[Any]] = {}
+        self.days: dict[int, list[tuple[float, bytes]]] = {}
+
+    def seen_before(self, record_id: str) -> bool:
+        """Whether this run had ``record_id`` already (then it counts as a duplicate)."""
+        if record_id in self.seen:
+            self.result.duplicates += 1
+            return True
+        self.seen.add(record_id)
+        return False
+
+    def add(self, fields: Mapping[str, Any]) -> None:
+        """Take one record's fields (its ``id`` set)."""
+        out = bytearray()
+        timestamp, _ = self.preparer.fields(fields, out)
+        day = int(timestamp // DAY_SECONDS)
+        stored = self.stored.get(day)
+        if stored is None:
+            stored = self.stored[day] = _stored_ids(self.data_dir, day_of(timestamp))
+        if fields["id"] in stored:
+            self.result.duplicates += 1
+            return
+        self.days.setdefault(day, []).append((timestamp, bytes(out)))
+        self.result.imported += 1
+        if len(self.result.records) < KEEP:
+            self.result.records.append(orjson.loads(out))
+
+    def write(self) -> None:
+        """Append what was taken to the day files."""
+        if not self.days:
+            return
+        ensure_data_dir(self.data_dir)
+        for day, lines in sorted(self.days.items()):
+            lines.sort(key=lambda item: item[0])
+            path = day_path(self.data_dir, dt.date(1970, 1, 1) + dt.timedelta(days=day))
+            append_lines(path, [line for _, line in lines])
+
+
+def _stored_ids(data_dir: Path, day: dt.date) -> set[Any]:
+    """The record ids already stored for a UTC day."""
+    ids: set[Any] = set()
+    if not data_dir.is_dir():
+        return ids
+    decoder = msgspec.json.Decoder(Row)
+    for day_file in list_files(data_dir):
+        if day_file.day != day:
+            continue
+        with open_data(day_file.path) as fh:
+            for line in fh:
+                try:
+                    row = decoder.decode(line)
+                except ValueError:  # msgspec's decode and validation errors, bad UTF-8
+                    continue
+                if row.id is not None:
+                    ids.add(row.id)
+    return ids
+
+
+# --- offsets of files already read -----------------------------------------------------------
+
+
+class Offsets:
+    """Per source file, how far an earlier import read it (``<data dir>/imports/``)."""
+
+    def __init__(self, data_dir: Path, source: str) -> None:
+        self.path = data_dir / "imports" / f"{source}.json"
+        try:
+            state = orjson.loads(self.path.read_bytes())
+        except (OSError, orjson.JSONDecodeError):
+            state = {}
+        self.state: dict[str, Any] = state if isinstance(state, dict) else {}
+        self.updates: dict[str, dict[str, int]] = {}
+
+    def start(self, path: Path) -> int:
+        """Where to read ``path`` from: its saved offset if it only grew since, else 0."""
+        stat = path.stat()
+        saved = self.state.get(str(path)) or {}
+        offset = saved.get("offset", 0)
+        return offset if saved.get("ino") == stat.st_ino and stat.st_size >= offset else 0
+
+    def lines(self, path: Path, start: int) -> Iterator[bytes]:
+        """The whole lines of ``path`` from ``start``, without their newlines (a line still
+        being written is left for next time); the offset after the last one is remembered."""
+        with open_data(path, start) as fh:
+            data = fh.read()
+        end = data.rfind(b"\n") + 1
+        self.updates[str(path)] = {"ino": path.stat().st_ino, "offset": start + end}
+        if end:
+            yield from data[: end - 1].split(b"\n")
+
+    def save(self) -> None:
+        """Write the offsets of this run."""
+        self.state.update(self.updates)
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        write_atomic(self.path, orjson.dumps(self.state))
