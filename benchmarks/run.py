@@ -4,6 +4,7 @@ start-up time, all measured in one run (medians of --repeat runs).
     pip install duckdb                 # the reference; not a dependency of aiusage
     python benchmarks/run.py                        # 1M records / 30 days
     python benchmarks/run.py --sets 1m,10m --repeat 3
+    python benchmarks/run.py --sets 1m --import-mb 500     # + `import claude-code` on 500 MB
 
 Data sets are generated once under benchmarks/data/ (deterministic: same seed, same bytes).
 Prints a Markdown table: seconds, records/s, peak RSS and the ratio to DuckDB.
@@ -97,6 +98,9 @@ def main() -> None:
     )
     parser.add_argument("--sets", default="1m")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--import-mb", type=int, default=500, help="Claude Code folder size (0: skip)"
+    )
     args = parser.parse_args()
     aiusage = [shutil.which("aiusage") or "aiusage"]
     rows: list[tuple[str, float, float | None, float, str]] = []
@@ -170,10 +174,34 @@ def main() -> None:
                 for i in range(200_000)
             )
         )
-        seconds, rss = measure([*aiusage, "record", "--batch", str(batch), "-d", tmp])
+        target = Path(tmp) / "batch-data"
+        seconds, rss = median_of(
+            args.repeat,
+            [*aiusage, "record", "--batch", str(batch), "-d", str(target)],
+            before=lambda: shutil.rmtree(target, ignore_errors=True),
+        )
     rows.append(("`aiusage.record()` 1 process", 20000 / single, single, 0, "appends/s"))
     rows.append(("`aiusage.record()` 4 processes", 80000 / four, four, 0, "appends/s"))
     rows.append(("`record --batch` 200k lines", seconds, 200_000 / seconds, rss, ""))
+
+    if args.import_mb:
+        folder = DATA / f"claude-{args.import_mb}mb"
+        if not (folder / ".complete").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            subprocess.run([sys.executable, str(HERE / "claude_code.py"), str(folder),
+                            "--mb", str(args.import_mb), "--seed", "1"], check=True)  # fmt: skip
+            (folder / ".complete").write_text("ok")
+        lines = sum(data.count(b"\n") for data in map(Path.read_bytes, folder.rglob("*.jsonl")))
+        with tempfile.TemporaryDirectory() as tmp:
+            target = Path(tmp) / "data"
+            argv = [*aiusage, "import", "claude-code", str(folder), "-d", str(target), "--json"]
+            seconds, rss = median_of(
+                args.repeat, argv, before=lambda: shutil.rmtree(target, ignore_errors=True)
+            )
+            again, _ = median_of(args.repeat, argv)
+        label = f"`import claude-code` {args.import_mb} MB"
+        rows.append((label, seconds, lines / seconds, rss, "lines/s"))
+        rows.append((f"{label} again (nothing new)", again, None, 0, ""))
 
     print("| benchmark | seconds | records/s | peak RSS | vs DuckDB |")
     print("|---|---:|---:|---:|---|")

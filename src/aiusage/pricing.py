@@ -28,6 +28,7 @@ from typing import Any
 import orjson
 import yaml
 
+from aiusage.config import load_yaml
 from aiusage.errors import PricingError
 from aiusage.prices import Price, _decimal, entry_dict, parse_entry
 
@@ -139,7 +140,7 @@ def _cached_lookup(table: PricingTable, model: str) -> Price | None:
 
 def _read_yaml(path: Path | str, text: str) -> Mapping[str, Any]:
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""

@@ -156,3 +156,51 @@ def counters_view(doc: Mapping[str, Any], *, width: int = 120) -> RenderableType
         table.add_row(*(cells[i] for i in kept))
     footer = [] if rows else [Text("No counters in this range.", style="dim")]
     return Group(table, *footer)
+
+
+def reconcile_view(doc: Mapping[str, Any], *, width: int = 120) -> RenderableType:
+    """Local cost against the bill, per UTC day and model: the short cause in the table,
+    what each cause means below it."""
+    rows: list[list[RenderableType]] = []
+    explained: dict[str, str] = {}
+    for row in doc["rows"]:
+        difference = row["difference"]
+        short, _, why = row["cause"].partition(": ")
+        matched = short == "match"
+        if why:
+            explained.setdefault(short, why)
+        rows.append(
+            [
+                row["day"],
+                row["model"],
+                count(row["local_requests"]),
+                money(row["local_cost"], "USD", digits=2),
+                "-" if row["billed_cost"] is None else money(row["billed_cost"], "USD", digits=2),
+                Text(
+                    "-" if difference is None else f"{difference:+,.2f}",
+                    style="" if matched else "yellow",
+                ),
+                Text(short, style="green" if matched else "yellow"),
+            ]
+        )
+    headings = [("Day", "left"), ("Model", "left")] + [
+        (h, "right") for h in ("Calls", "Local", "Billed", "Difference")
+    ]
+    table, kept, _ = fixed_table(
+        title(doc, "Records against the bill"),
+        [*headings, ("Likely cause", "left")],
+        rows,
+        width=width,
+        droppable=("Calls",),
+    )
+    for cells in rows:
+        table.add_row(*(cells[i] for i in kept))
+    totals = doc["totals"]
+    summary = Text(
+        f"local {money(totals['local_cost'], 'USD', digits=2)} · billed "
+        f"{money(totals['billed_cost'], 'USD', digits=2)} · difference "
+        f"{totals['difference']:+,.2f} USD · {totals['rows_differing']} of {len(doc['rows'])} "
+        f"rows differ ({doc['bill_format']} bill, UTC days)"
+    )
+    legend = [Text(f"{short}: {why}") for short, why in explained.items()]
+    return Group(table, summary, *legend)

@@ -15,7 +15,7 @@ __all__ = ["app", "main"]
 
 
 def _application() -> Any:
-    from aiusage.cli import cron, imports, pricing, record, reports, status  # noqa: F401 - registers
+    from aiusage.cli import cron, imports, pricing, reconcile, record, reports, status  # noqa: F401
     from aiusage.cli.application import app
 
     globals()["app"] = app
