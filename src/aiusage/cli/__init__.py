@@ -5,8 +5,6 @@ handling, :mod:`aiusage.cli.common` what the commands share. Importing this pack
 cheap: the commands load on first use, so ``aiusage --version`` answers at once.
 """
 
-from __future__ import annotations
-
 import sys
 from collections.abc import Sequence
 from typing import Any

@@ -2,8 +2,6 @@
 library errors (:mod:`aiusage.errors`) and Typer's own usage errors give one line on stderr,
 never a traceback."""
 
-from __future__ import annotations
-
 import os
 import sys
 from collections.abc import Sequence

@@ -1,8 +1,6 @@
 """What the commands share: option types, the resolved context of a reading command
 (data dir, zone, pricing, currency), filters, and output."""
 
-from __future__ import annotations
-
 import os
 import sys
 import time

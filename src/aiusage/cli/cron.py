@@ -1,7 +1,5 @@
 """Commands for unattended use: ``export`` (reports as files)."""
 
-from __future__ import annotations
-
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -128,7 +126,7 @@ def export(
     sys.stdout.write(f"{target}\n")
 
 
-def _parquet(ctx: Context, rng: TimeRange, out: Path | None) -> None:
+def _parquet(ctx: Context, rng: "TimeRange", out: Path | None) -> None:
     """The records, Hive-partitioned by day, under the directory ``out``."""
     from aiusage.parquet import write_parquet
     from aiusage.store import files_between
@@ -145,7 +143,7 @@ def _parquet(ctx: Context, rng: TimeRange, out: Path | None) -> None:
 
 
 def _html(
-    source: Source, ctx: Context, rng: TimeRange, filters: Filters, daily: dict[str, Any]
+    source: "Source", ctx: Context, rng: "TimeRange", filters: "Filters", daily: dict[str, Any]
 ) -> str:
     """The dashboard: the same range by day (given), by model, by user, top users, heatmap."""
     from aiusage.aggregate import Query

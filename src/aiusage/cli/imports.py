@@ -1,7 +1,5 @@
 """``aiusage import claude-code|jsonl|csv``: bring in usage logs written by other tools."""
 
-from __future__ import annotations
-
 import sys
 from pathlib import Path
 from typing import Annotated, Any

@@ -1,7 +1,5 @@
 """``aiusage pricing list|show|cost|check|import`` and ``aiusage reprice``."""
 
-from __future__ import annotations
-
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -78,7 +76,7 @@ Examples:
 """
 
 
-def _table(data_dir: Path | None, pricing: Path | None) -> PricingTable:
+def _table(data_dir: Path | None, pricing: Path | None) -> "PricingTable":
     from aiusage.pricing import load_table
     from aiusage.store import resolve_data_dir
 

@@ -1,7 +1,5 @@
 """``aiusage reconcile``: the local records against a provider's billing export."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

@@ -1,7 +1,5 @@
 """``aiusage record`` (and ``--batch``): append calls to the data dir."""
 
-from __future__ import annotations
-
 import sys
 import time
 from collections.abc import Sequence

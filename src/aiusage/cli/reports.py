@@ -1,8 +1,6 @@
 """The analysis commands: ``report``, ``top-users``, ``models``, ``cache``, ``intervals``,
 ``counters`` — each a view of one pass of the aggregator."""
 
-from __future__ import annotations
-
 import sys
 from typing import Annotated, Any
 

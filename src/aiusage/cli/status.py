@@ -1,8 +1,6 @@
 """The status commands: ``stats`` (right now), ``logs`` (the calls), ``trend`` and
 ``heatmap`` (over time) and ``doctor`` (the data dir's health)."""
 
-from __future__ import annotations
-
 import sys
 from typing import Annotated
 
