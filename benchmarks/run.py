@@ -115,7 +115,7 @@ def main() -> None:
     start_up = median_of(args.repeat, [*aiusage, "--version"])
     rows.append(("`aiusage --version`", start_up[0], None, start_up[1], ""))
 
-    for name in args.sets.split(","):
+    for name in filter(None, args.sets.split(",")):
         path, n = dataset(name)
         env = {**os.environ, "TZ": "UTC"}
         now = f"--until={END.isoformat()}"

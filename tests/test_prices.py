@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aiusage.errors import PricingError
 from aiusage.pricing import load_table
@@ -280,3 +282,50 @@ def test_retired_models_still_priced() -> None:
         "claude-3-haiku-20240307",
     ]:
         assert table.lookup(model) is not None, model
+
+
+_rates = st.decimals(min_value=0, max_value=200, places=7, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=300)
+@given(
+    st.fixed_dictionaries(
+        {"input": _rates, "output": _rates},
+        optional={
+            "cache_read": _rates,
+            "cache_write": _rates,
+            "cache_write_1h": _rates,
+            "reasoning": _rates,
+            "per_request": _rates,
+            "batch": st.sampled_from(["0.5", "0.25"]),
+        },
+    ),
+    st.lists(st.integers(0, 10**9), min_size=6, max_size=6),
+    st.booleans(),
+    st.booleans(),
+)
+def test_integer_picos_equal_the_decimal_cost(
+    raw: dict[str, Any], tokens: list[int], success: bool, batch: bool
+) -> None:
+    from aiusage.prices import parse_entry
+    from aiusage.pricing import to_float
+
+    entry = parse_entry("m", {k: str(v) for k, v in raw.items()})
+    usage = {
+        "input_tokens": tokens[0], "output_tokens": tokens[1], "cache_read_tokens": tokens[2],
+        "cache_write_tokens": tokens[3], "cache_write_1h_tokens": min(tokens[4], tokens[3]),
+        "reasoning_tokens": min(tokens[5], tokens[1]), "success": success, "batch": batch,
+    }  # fmt: skip
+    exact = entry.cost(**usage)  # type: ignore[arg-type]
+    picos = entry.cost_picos(**usage)  # type: ignore[arg-type]
+    if picos is None:  # a rate finer than a pico per token
+        assert (
+            any(
+                Decimal(str(v)).scaleb(6) != Decimal(str(v)).scaleb(6).to_integral_value()
+                for v in raw.values()
+            )
+            or batch
+        )
+    else:
+        assert Decimal(picos).scaleb(-12) == exact
+        assert picos / 10**12 == to_float(exact)

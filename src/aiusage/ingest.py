@@ -86,6 +86,7 @@ class Prepared(NamedTuple):
 
 _decoder = msgspec.json.Decoder(Incoming)
 _encoder = msgspec.json.Encoder()
+PICOS = 10**12
 
 
 class Preparer:
@@ -136,18 +137,7 @@ class Preparer:
             if rec.provider is None:
                 rec.provider = entry.provider
             if rec.cost is None:
-                rec.cost = to_float(
-                    entry.cost(
-                        input_tokens=counts[0],
-                        cache_read_tokens=counts[1],
-                        cache_write_tokens=counts[2],
-                        output_tokens=counts[3],
-                        reasoning_tokens=counts[4],
-                        cache_write_1h_tokens=rec.cache_write_1h_tokens or 0,
-                        success=rec.success is not False,
-                        batch=rec.service_tier == "batch",
-                    )
-                )
+                rec.cost = _cost(entry, counts, rec)
                 rec.currency = entry.currency
                 rec.price_ref = self.table.price_ref(entry)
             elif rec.currency is None:
@@ -179,6 +169,38 @@ class Preparer:
         unpriced = rec["model"] if rec["kind"] == "call" and rec["cost"] is None else None
         out += serialize(rec)
         return Prepared(rec["timestamp"], unpriced)
+
+
+def _cost(entry: Price, counts: tuple[int, int, int, int, int, float], rec: Incoming) -> float:
+    """A call's cost as written: in integer picos where the rates allow (``int / int`` is
+    correctly rounded, so the same float as ``to_float`` of the Decimal cost), else Decimal."""
+    one_hour = rec.cache_write_1h_tokens or 0
+    success = rec.success is not False
+    batch = rec.service_tier == "batch"
+    picos = entry.cost_picos(
+        input_tokens=counts[0],
+        cache_read_tokens=counts[1],
+        cache_write_tokens=counts[2],
+        output_tokens=counts[3],
+        reasoning_tokens=counts[4],
+        cache_write_1h_tokens=one_hour,
+        success=success,
+        batch=batch,
+    )
+    if picos is not None:
+        return picos / PICOS
+    return to_float(
+        entry.cost(
+            input_tokens=counts[0],
+            cache_read_tokens=counts[1],
+            cache_write_tokens=counts[2],
+            output_tokens=counts[3],
+            reasoning_tokens=counts[4],
+            cache_write_1h_tokens=one_hour,
+            success=success,
+            batch=batch,
+        )
+    )
 
 
 def _complete(rec: Incoming, preparer: Preparer) -> tuple[int, int, int, int, int, float] | None:

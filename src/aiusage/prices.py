@@ -188,7 +188,7 @@ class Price:
         batch: bool = False,
     ) -> Decimal:
         """The exact cost of a call: the sum of :meth:`breakdown`'s amounts (same keywords),
-        without building its lines (this is on the batch-write path)."""
+        without building its lines."""
         _, terms = self._terms(
             input_tokens,
             output_tokens,
@@ -206,6 +206,44 @@ class Price:
             total += self.per_request
         return total
 
+    def cost_picos(
+        self,
+        *,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+        cache_read_tokens: int = 0,
+        cache_write_tokens: int = 0,
+        cache_write_1h_tokens: int = 0,
+        reasoning_tokens: int = 0,
+        success: bool = True,
+        batch: bool = False,
+    ) -> int | None:
+        """:meth:`cost` as an integer number of picos (10⁻¹² of the currency), in integer
+        arithmetic; ``None`` when a rate is finer than a pico per token (then use
+        :meth:`cost`). This is on the batch-write path, where Decimal is the main cost."""
+        _, terms = self._terms(
+            input_tokens,
+            output_tokens,
+            cache_read_tokens,
+            cache_write_tokens,
+            cache_write_1h_tokens,
+            reasoning_tokens,
+            batch,
+        )
+        total = 0
+        for _, tokens, rate in terms:
+            if tokens:
+                per_token = _picos(rate, 6)
+                if per_token is None:
+                    return None
+                total += tokens * per_token
+        if self.per_request is not None and success:
+            fee = _picos(self.per_request, 12)
+            if fee is None:
+                return None
+            total += fee
+        return total
+
     def cost_of(self, rec: Any) -> Decimal:
         """The exact cost of a call record — a dict, or anything with a ``get`` like one
         (SPEC §1 fields; missing counts are 0)."""
@@ -219,6 +257,23 @@ class Price:
             success=rec.get("success", True) is not False,
             batch=rec.get("service_tier") == "batch",
         )
+
+
+_PICOS: dict[tuple[Decimal, int], int | None] = {}
+
+
+def _picos(amount: Decimal, shift: int) -> int | None:
+    """``amount × 10^shift`` as an int, or ``None`` when it is not a whole number (a per-1M
+    rate gives picos per token with ``shift`` 6, an amount picos with 12)."""
+    key = (amount, shift)
+    try:
+        return _PICOS[key]
+    except KeyError:
+        scaled = amount.scaleb(shift)
+        whole = int(scaled) if scaled == scaled.to_integral_value() else None
+        if len(_PICOS) < 65536:
+            _PICOS[key] = whole
+        return whole
 
 
 def _decimal(model: str, name: str, value: Any) -> Decimal:
