@@ -139,3 +139,36 @@ def test_context_adds_fields(data_dir: Path) -> None:
     first, second = _records(data_dir)
     assert (first["user_id"], first["session_id"]) == ("ctx-user", "s1")
     assert "user_id" not in second
+
+
+def test_record_writes_what_prepare_would_and_threads_get_distinct_ids(tmp_path: Path) -> None:
+    import threading
+
+    import aiusage
+    from aiusage.pricing import load_table
+    from aiusage.records import serialize
+    from aiusage.tracking import prepare
+
+    fields = {"id": "fixed", "timestamp": 1_795_000_000.25, "model": "gpt-4o", "input_tokens": 7,
+              "user_id": 42, "tags": {"team": "a"}, "api_key": "sk-abcdefghijklmnop"}  # fmt: skip
+    rec = aiusage.record(data_dir=tmp_path, raise_errors=True, **fields)
+    expected = prepare(fields, table=load_table(data_dir=tmp_path))
+    assert rec == expected
+    day_file = next(tmp_path.glob("usage_*.jsonl"))
+    assert day_file.read_bytes() == serialize(expected)
+
+    def burst() -> None:
+        for _ in range(300):
+            aiusage.record(data_dir=tmp_path, raise_errors=True, model="gpt-4o")
+
+    threads = [threading.Thread(target=burst) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    ids = [
+        orjson.loads(line)["id"]
+        for f in tmp_path.glob("usage_*.jsonl")
+        for line in f.read_bytes().splitlines()
+    ]
+    assert len(ids) == len(set(ids)) == 1201

@@ -20,12 +20,15 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar, cast
 
+import orjson
+
 from aiusage.background import BackgroundWriter
 from aiusage.config import load_config
 from aiusage.errors import AiusageError
 from aiusage.extract import usage_from_response
+from aiusage.ingest import Preparer
 from aiusage.pricing import PricingTable, load_table, to_float
-from aiusage.records import Record, build_record, ordered, serialize
+from aiusage.records import Record, build_record, new_id, ordered, serialize
 from aiusage.store import append_lines, day_of, day_path, ensure_data_dir, resolve_data_dir
 from aiusage.streams import AsyncTrackedStream, TrackedStream, is_stream
 
@@ -92,12 +95,42 @@ def write(data_dir: Path, records: Iterable[Record]) -> int:
     by_day: dict[Path, list[bytes]] = defaultdict(list)
     for rec in records:
         by_day[day_path(data_dir, day_of(rec["timestamp"]))].append(serialize(rec))
+    _append(data_dir, by_day)
+    return sum(len(v) for v in by_day.values())
+
+
+def _append(data_dir: Path, by_day: Mapping[Path, list[bytes]]) -> None:
     if by_day and data_dir not in _ready_dirs:
         ensure_data_dir(data_dir)
         _ready_dirs.add(data_dir)
     for path, lines in sorted(by_day.items()):
         append_lines(path, lines)
-    return sum(len(v) for v in by_day.values())
+
+
+_preparers: dict[tuple[PricingTable, str], Preparer] = {}
+
+
+def _record_now(
+    directory: Path, table: PricingTable, currency: str, fields: dict[str, Any]
+) -> Record:
+    """Validate, price and append one record through the bulk path (the same bytes as
+    :func:`prepare` + :func:`write`, a third of the time); the record written."""
+    # Set here, not by the shared Preparer, so threads never share an id or a clock reading.
+    if fields.get("id") is None:
+        fields["id"] = new_id()
+    if fields.get("timestamp") is None:
+        fields["timestamp"] = time.time()
+    preparer = _preparers.get((table, currency))
+    if preparer is None:
+        preparer = _preparers[(table, currency)] = Preparer(
+            table, default_currency=currency, now=0.0
+        )
+    out = bytearray()
+    timestamp, _ = preparer.fields(fields, out)
+    line = bytes(out)
+    _append(directory, {day_path(directory, day_of(timestamp)): [line]})
+    rec: Record = orjson.loads(line)
+    return rec
 
 
 RECHECK = 1.0  # seconds between looks at a data dir's pricing.yaml and config.yaml
@@ -157,11 +190,12 @@ def record(
     """
     try:
         directory, table, currency = _environment(data_dir)
-        rec = prepare({**(_context.get() or {}), **fields}, table=table, default_currency=currency)
+        merged = {**(_context.get() or {}), **fields}
         if _settings["background"]:
+            rec = prepare(merged, table=table, default_currency=currency)
             _writer().submit(directory, rec)
         else:
-            write(directory, [rec])
+            rec = _record_now(directory, table, currency, merged)
     except (AiusageError, OSError) as exc:
         if raise_errors:
             raise
