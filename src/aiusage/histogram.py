@@ -14,16 +14,16 @@ from collections.abc import Mapping
 
 ALPHA = 0.01
 GAMMA = (1 + ALPHA) / (1 - ALPHA)
-_LOG_GAMMA = math.log(GAMMA)
+LOG_GAMMA = math.log(GAMMA)
 ZERO_BUCKET = -(2**31)  # values ≤ 1e-9 (0 ms latencies)
-_MIN_VALUE = 1e-9
+MIN_VALUE = 1e-9
 
 
 def bucket_of(value: float) -> int:
     """The bucket index of a value ≥ 0."""
-    if value <= _MIN_VALUE:
+    if value <= MIN_VALUE:
         return ZERO_BUCKET
-    return math.ceil(math.log(value) / _LOG_GAMMA)
+    return math.ceil(math.log(value) / LOG_GAMMA)
 
 
 def bucket_value(index: int) -> float:

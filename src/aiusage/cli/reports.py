@@ -142,7 +142,6 @@ def report(
 ) -> None:
     """Usage and cost per period (and per user, model, ... with --by), with totals."""
     from aiusage.aggregate import Query
-    from aiusage.render import report_view
     from aiusage.report import build_report, report_columns
 
     _choose_output(as_json, as_csv)
@@ -162,14 +161,19 @@ def report(
     doc = build_report(ctx.source(), query, sort=sort, limit=limit, now=ctx.now)
     csv = (report_columns(doc), doc["rows"]) if as_csv else None
 
-    def with_chart(d: dict[str, Any], *, width: int) -> Any:
+    def view(d: dict[str, Any], *, width: int) -> Any:
+        # rich loads only when a table is drawn: --json and --csv start faster.
+        from aiusage.render import report_view
+
+        if not chart:
+            return report_view(d, width=width)
         from rich.console import Group
 
         from aiusage.charts import period_chart
 
         return Group(report_view(d, width=width), period_chart(d, width=width))
 
-    emit(doc, as_json=as_json, view=with_chart if chart else report_view, strict=strict, csv=csv)
+    emit(doc, as_json=as_json, view=view, strict=strict, csv=csv)
 
 
 @app.command("top-users", epilog=EPILOG_TOP)
