@@ -180,3 +180,18 @@ def test_help(cli) -> None:  # type: ignore[no-untyped-def]
     result = cli("reconcile", "--help")
     assert result.exit_code == 0
     assert "organization/costs" in result.stdout
+
+
+def test_pages_as_a_list_or_as_json_lines(cli, records: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    def page(day: float, value: float) -> dict[str, Any]:
+        return {"object": "page", "data": [{"start_time": int(day), "results": [
+            {"amount": {"value": value, "currency": "usd"}, "line_item": "gpt-4o, input"}]}]}  # fmt: skip
+
+    pages = [page(DAY1, 7.0), page(DAY2, 3.5)]
+    for bill in (
+        _write(tmp_path, "pages.json", pages),
+        _write(tmp_path, "pages.jsonl", "\n".join(json.dumps(p) for p in pages) + "\n"),
+    ):
+        rows = _rows(cli, bill, records)
+        assert rows[("2026-11-01", "gpt-4o")]["cause"] == "match"
+        assert rows[("2026-11-02", "gpt-4o")]["cause"] == "match"
