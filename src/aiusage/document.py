@@ -172,6 +172,7 @@ def _unpriced(rollup: Rollup) -> list[dict[str, Any]]:
 
 
 def filters_doc(filters: Filters) -> dict[str, Any]:
+    """The ``filters`` of a document: field → sorted values, and ``tags``."""
     out: dict[str, Any] = {dimension_field(k): sorted(v) for k, v in filters.fields.items()}
     if filters.tags:
         out["tags"] = dict(filters.tags)

@@ -277,6 +277,7 @@ class ScanProgress:
         self._task: Any = None
 
     def __call__(self, done: int, total: int) -> None:
+        """Show progress (the bar appears once the pass has run ``delay`` seconds)."""
         if self._bar is None:
             if self._clock() - self._start < self._delay or done >= total:
                 return

@@ -20,6 +20,7 @@ except ImportError:  # pragma: no cover - typer releases that use click itself
 
 
 def fail(message: str, code: int) -> NoReturn:
+    """Exit with ``code`` after one error line on stderr."""
     sys.stderr.write(f"aiusage: error: {message}\n")
     raise SystemExit(code)
 
@@ -35,6 +36,7 @@ class AiusageGroup(TyperGroup):
         standalone_mode: bool = True,
         **extra: Any,
     ) -> Any:
+        """Run the command; errors become one line on stderr and the SPEC.md §6 code."""
         try:
             rv = super().main(
                 args, prog_name or "aiusage", complete_var, standalone_mode=False, **extra
