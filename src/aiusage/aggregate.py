@@ -50,6 +50,9 @@ def dimension_field(dim: str) -> str:
         raise UsageError(f"unknown --by field {dim!r} (choose from {choices})") from None
 
 
+_INTS = frozenset({int})
+
+
 class Acc:
     """The metrics of one group, summed over its records (mergeable)."""
 
@@ -144,7 +147,13 @@ class Acc:
             raise ValueError("accumulator of another layout")
         for slot, raw in zip(cls.__slots__, values, strict=True):
             if slot.endswith("_hist"):
-                setattr(acc, slot, {int(k): int(n) for k, n in raw})
+                hist = dict(raw)
+                # Checked in bulk (C speed): a foreign cache must not yield string buckets.
+                if not _INTS.issuperset(map(type, hist)) or not _INTS.issuperset(
+                    map(type, hist.values())
+                ):
+                    raise ValueError("histogram of another layout")
+                setattr(acc, slot, hist)
             elif raw is not None or slot not in ("first_ts", "last_ts"):
                 setattr(acc, slot, raw)
         return acc

@@ -35,6 +35,9 @@ def bucket_value(index: int) -> float:
 
 def merge_into(target: dict[int, int], other: Mapping[int, int]) -> None:
     """Add ``other``'s counts to ``target``."""
+    if not target:  # the common first merge into a fresh group: a C-level copy
+        target.update(other)
+        return
     for k, n in other.items():
         target[k] = target.get(k, 0) + n
 
