@@ -11,13 +11,13 @@ holds them to it.
 
 from __future__ import annotations
 
-import io
 import itertools
+import mmap
 import multiprocessing
 import os
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -274,17 +274,22 @@ class Batch:
     lines: dict[Path, list[bytes]] = field(default_factory=dict)
     count: int = 0
     unpriced_models: set[str] = field(default_factory=set)
-    errors: list[str] = field(default_factory=list)
+    # (line number, reason) of the first invalid lines; how many there were in all.
+    errors: list[tuple[int, str]] = field(default_factory=list)
     invalid: int = 0
+    line_count: int = 0
 
     def extend(self, other: Batch, *, max_errors: int) -> None:
-        """Append ``other`` (the batch of the lines that follow this one's)."""
+        """Append ``other``: the batch of the lines that follow this one's (its line
+        numbers count on from this one's)."""
         for path, chunks in other.lines.items():
             self.lines.setdefault(path, []).extend(chunks)
         self.count += other.count
         self.unpriced_models |= other.unpriced_models
-        self.errors += other.errors[: max(0, max_errors - len(self.errors))]
+        room = max(0, max_errors - len(self.errors))
+        self.errors += [(self.line_count + n, why) for n, why in other.errors[:room]]
         self.invalid += other.invalid
+        self.line_count += other.line_count
 
 
 def read_batch(
@@ -295,7 +300,6 @@ def read_batch(
     default_currency: str = "USD",
     max_errors: int = 20,
     now: float | None = None,
-    first_line: int = 1,
 ) -> Batch:
     """Validate a JSONL stream of records (all of them: a batch is written whole or not at
     all). Records are kept serialised, so memory is the size of the output, not of dicts.
@@ -307,7 +311,8 @@ def read_batch(
     buffers: dict[Path, bytearray] = {}
     paths: dict[int, Path] = {}
     scratch = bytearray()
-    for lineno, line in enumerate(data, first_line):
+    lineno = 0
+    for lineno, line in enumerate(data, 1):
         if not line.strip():
             continue
         try:
@@ -321,7 +326,7 @@ def read_batch(
         if reason is not None:
             batch.invalid += 1
             if len(batch.errors) < max_errors:
-                batch.errors.append(f"line {lineno}: {reason}")
+                batch.errors.append((lineno, reason))
             continue
         if batch.invalid:
             scratch.clear()
@@ -344,6 +349,7 @@ def read_batch(
     for path, buffer in buffers.items():
         if buffer:
             batch.lines.setdefault(path, []).append(bytes(buffer))
+    batch.line_count = lineno
     if batch.invalid:
         batch.lines.clear()
     return batch
@@ -357,8 +363,8 @@ def read_batch_file(
     default_currency: str = "USD",
     max_errors: int = 20,
 ) -> Batch:
-    """:func:`read_batch` over a file; a large one is split at line ends and its parts
-    validated in parallel processes (one per core), then joined in order."""
+    """:func:`read_batch` over a file; a large one is memory-mapped, split at line ends and
+    its parts validated in parallel processes (one per core), then joined in order."""
     size = path.stat().st_size
     workers = min(os.cpu_count() or 1, 4)
     if size < PARALLEL_BYTES or workers < 2 or sys.platform != "linux":
@@ -366,33 +372,22 @@ def read_batch_file(
             return read_batch(
                 fh, data_dir, table=table, default_currency=default_currency, max_errors=max_errors
             )
-    data = path.read_bytes()
-    bounds = [0]
-    for i in range(1, workers):
-        cut = data.find(b"\n", max(size * i // workers, bounds[-1])) + 1
-        bounds.append(cut if cut > 0 else size)
-    bounds.append(size)
-    ranges = [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
-    first_lines = [1]
-    for start, end in ranges[:-1]:
-        first_lines.append(first_lines[-1] + data.count(b"\n", start, end))
-    _job.update(
-        data=data, data_dir=data_dir, table=table, currency=default_currency, now=time.time()
-    )
-    context = multiprocessing.get_context("fork")
-    try:
-        with ProcessPoolExecutor(len(ranges), mp_context=context) as pool:
-            parts = list(
-                pool.map(
-                    _read_part,
-                    [
-                        (a, b, first, max_errors)
-                        for (a, b), first in zip(ranges, first_lines, strict=True)
-                    ],
-                )
-            )
-    finally:
-        _job.clear()
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        bounds = [0]
+        for i in range(1, workers):
+            cut = data.find(b"\n", max(size * i // workers, bounds[-1])) + 1
+            bounds.append(cut if cut > 0 else size)
+        bounds.append(size)
+        ranges = [(a, b, max_errors) for a, b in itertools.pairwise(bounds) if b > a]
+        _job.update(
+            data=data, data_dir=data_dir, table=table, currency=default_currency, now=time.time()
+        )
+        context = multiprocessing.get_context("fork")
+        try:
+            with ProcessPoolExecutor(len(ranges), mp_context=context) as pool:
+                parts = list(pool.map(_read_part, ranges))
+        finally:
+            _job.clear()
     batch = Batch()
     for part in parts:
         batch.extend(part, max_errors=max_errors)
@@ -402,30 +397,36 @@ def read_batch_file(
 
 
 # What a forked worker of read_batch_file reads: set in the parent before the fork, so the
-# input is shared, not pickled.
+# input is shared (a memory map), not pickled.
 _job: dict[str, Any] = {}
 
 
-def _read_part(args: tuple[int, int, int, int]) -> Batch:
-    start, end, first_line, max_errors = args
+def _read_part(args: tuple[int, int, int]) -> Batch:
+    start, end, max_errors = args
     job = _job
-    lines = io.BytesIO(memoryview(job["data"])[start:end])
     return read_batch(
-        lines,
+        _lines_between(job["data"], start, end),
         job["data_dir"],
         table=job["table"],
         default_currency=job["currency"],
         max_errors=max_errors,
         now=job["now"],
-        first_line=first_line,
     )
+
+
+def _lines_between(data: mmap.mmap, start: int, end: int) -> Iterator[bytes]:
+    data.seek(start)
+    readline = data.readline
+    while data.tell() < end:
+        yield readline()
 
 
 def batch_errors(batch: Batch) -> list[str]:
     """The messages to show for a refused batch: the first reasons, then the count."""
+    messages = [f"line {n}: {why}" for n, why in batch.errors]
     if batch.invalid > len(batch.errors):
-        return [*batch.errors, f"{batch.invalid} invalid lines in all"]
-    return list(batch.errors)
+        messages.append(f"{batch.invalid} invalid lines in all")
+    return messages
 
 
 def write_batch(data_dir: Path, batch: Batch) -> int:
