@@ -167,3 +167,14 @@ def test_error_count_is_summarised(tmp_path: Path) -> None:
     messages = batch_errors(batch)
     assert len(messages) == 21
     assert messages[-1] == "30 invalid lines in all"
+
+
+def test_parallel_read_keeps_a_last_line_without_newline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _batch_file(tmp_path, 3001)
+    path.write_bytes(path.read_bytes().rstrip(b"\n"))
+    monkeypatch.setattr(ingest, "PARALLEL_BYTES", 1)
+    batch = read_batch_file(path, tmp_path / "data", table=TABLE)
+    assert batch.count == 3001
+    assert batch.line_count == 3001
