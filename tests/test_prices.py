@@ -316,8 +316,9 @@ def test_integer_picos_equal_the_decimal_cost(
         "cache_write_tokens": tokens[3], "cache_write_1h_tokens": min(tokens[4], tokens[3]),
         "reasoning_tokens": min(tokens[5], tokens[1]), "success": success, "batch": batch,
     }  # fmt: skip
-    exact = entry.cost(**usage)  # type: ignore[arg-type]
-    picos = entry.cost_picos(**usage)  # type: ignore[arg-type]
+    exact = entry.cost(**usage)
+    success = usage.pop("success")
+    picos = entry.amount_picos(entry.terms(**usage)[1], success=success)  # type: ignore[arg-type]
     if picos is None:  # a rate finer than a pico per token
         assert (
             any(

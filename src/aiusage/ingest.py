@@ -97,7 +97,6 @@ class Preparer:
         self.table = table
         self.default_currency = default_currency
         self.now = now
-        self._entries: dict[str, Price | None] = {}
         self._ids = ""
         self._at = 0
 
@@ -125,10 +124,7 @@ class Preparer:
         if counts is None:
             fields = orjson.loads(original) if isinstance(original, bytes) else original
             return self._slow(fields, out)
-        try:
-            entry = self._entries[rec.model]
-        except KeyError:
-            entry = self._entries[rec.model] = self.table.lookup(rec.model)
+        entry = self.table.lookup(rec.model)
         unpriced = None
         if entry is None:
             if rec.cost is None:
@@ -174,33 +170,20 @@ class Preparer:
 def _cost(entry: Price, counts: tuple[int, int, int, int, int, float], rec: Incoming) -> float:
     """A call's cost as written: in integer picos where the rates allow (``int / int`` is
     correctly rounded, so the same float as ``to_float`` of the Decimal cost), else Decimal."""
-    one_hour = rec.cache_write_1h_tokens or 0
-    success = rec.success is not False
-    batch = rec.service_tier == "batch"
-    picos = entry.cost_picos(
+    _, terms = entry.terms(
         input_tokens=counts[0],
         cache_read_tokens=counts[1],
         cache_write_tokens=counts[2],
         output_tokens=counts[3],
         reasoning_tokens=counts[4],
-        cache_write_1h_tokens=one_hour,
-        success=success,
-        batch=batch,
+        cache_write_1h_tokens=rec.cache_write_1h_tokens or 0,
+        batch=rec.service_tier == "batch",
     )
+    success = rec.success is not False
+    picos = entry.amount_picos(terms, success=success)
     if picos is not None:
         return picos / PICOS
-    return to_float(
-        entry.cost(
-            input_tokens=counts[0],
-            cache_read_tokens=counts[1],
-            cache_write_tokens=counts[2],
-            output_tokens=counts[3],
-            reasoning_tokens=counts[4],
-            cache_write_1h_tokens=one_hour,
-            success=success,
-            batch=batch,
-        )
-    )
+    return to_float(entry.amount(terms, success=success))
 
 
 def _complete(rec: Incoming, preparer: Preparer) -> tuple[int, int, int, int, int, float] | None:

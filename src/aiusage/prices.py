@@ -61,6 +61,9 @@ class Tier:
     rates: Rates
 
 
+Terms = tuple[tuple[str, int, Decimal], ...]
+
+
 class Line(NamedTuple):
     """One line of a cost's arithmetic: what, how many tokens, at which rate, the amount."""
 
@@ -113,16 +116,17 @@ class Price:
                 chosen = tier
         return (self.base if chosen is None else chosen.rates), chosen
 
-    def _terms(
+    def terms(
         self,
-        input_tokens: int,
-        output_tokens: int,
-        cache_read_tokens: int,
-        cache_write_tokens: int,
-        cache_write_1h_tokens: int,
-        reasoning_tokens: int,
-        batch: bool,
-    ) -> tuple[Tier | None, tuple[tuple[str, int, Decimal], ...]]:
+        *,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+        cache_read_tokens: int = 0,
+        cache_write_tokens: int = 0,
+        cache_write_1h_tokens: int = 0,
+        reasoning_tokens: int = 0,
+        batch: bool = False,
+    ) -> tuple[Tier | None, Terms]:
         """The tier that applies and the (label, tokens, per-1M rate) terms of a call."""
         rates, tier = self.rates_for(input_tokens + cache_read_tokens + cache_write_tokens)
         read = rates.cache_read if rates.cache_read is not None else rates.input
@@ -130,7 +134,7 @@ class Price:
         write_1h = rates.cache_write_1h if rates.cache_write_1h is not None else write
         long_writes = min(cache_write_1h_tokens, cache_write_tokens)
         reasoning = min(reasoning_tokens, output_tokens) if rates.reasoning is not None else 0
-        terms: tuple[tuple[str, int, Decimal], ...] = (
+        terms: Terms = (
             ("input", input_tokens, rates.input),
             ("cache read", cache_read_tokens, read),
             ("cache write (5m)", cache_write_tokens - long_writes, write),
@@ -156,14 +160,14 @@ class Price:
         batch: bool = False,
     ) -> list[Line]:
         """The arithmetic of a call's cost, line by line (amounts in ``currency``)."""
-        tier, terms = self._terms(
-            input_tokens,
-            output_tokens,
-            cache_read_tokens,
-            cache_write_tokens,
-            cache_write_1h_tokens,
-            reasoning_tokens,
-            batch,
+        tier, terms = self.terms(
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            cache_read_tokens=cache_read_tokens,
+            cache_write_tokens=cache_write_tokens,
+            cache_write_1h_tokens=cache_write_1h_tokens,
+            reasoning_tokens=reasoning_tokens,
+            batch=batch,
         )
         where = f" (prompt > {tier.above:,})" if tier is not None else ""
         lines = [
@@ -175,29 +179,13 @@ class Price:
             lines.append(Line("per request", 1, self.per_request, self.per_request))
         return lines
 
-    def cost(
-        self,
-        *,
-        input_tokens: int = 0,
-        output_tokens: int = 0,
-        cache_read_tokens: int = 0,
-        cache_write_tokens: int = 0,
-        cache_write_1h_tokens: int = 0,
-        reasoning_tokens: int = 0,
-        success: bool = True,
-        batch: bool = False,
-    ) -> Decimal:
+    def cost(self, *, success: bool = True, **usage: Any) -> Decimal:
         """The exact cost of a call: the sum of :meth:`breakdown`'s amounts (same keywords),
-        without building its lines."""
-        _, terms = self._terms(
-            input_tokens,
-            output_tokens,
-            cache_read_tokens,
-            cache_write_tokens,
-            cache_write_1h_tokens,
-            reasoning_tokens,
-            batch,
-        )
+        without building its lines (:meth:`terms` takes the usage keywords)."""
+        return self.amount(self.terms(**usage)[1], success=success)
+
+    def amount(self, terms: Terms, *, success: bool = True) -> Decimal:
+        """The exact cost of a call's :meth:`terms` (plus the per-request fee on success)."""
         total = _ZERO
         for _, tokens, rate in terms:
             if tokens:
@@ -206,30 +194,10 @@ class Price:
             total += self.per_request
         return total
 
-    def cost_picos(
-        self,
-        *,
-        input_tokens: int = 0,
-        output_tokens: int = 0,
-        cache_read_tokens: int = 0,
-        cache_write_tokens: int = 0,
-        cache_write_1h_tokens: int = 0,
-        reasoning_tokens: int = 0,
-        success: bool = True,
-        batch: bool = False,
-    ) -> int | None:
-        """:meth:`cost` as an integer number of picos (10⁻¹² of the currency), in integer
-        arithmetic; ``None`` when a rate is finer than a pico per token (then use
-        :meth:`cost`). This is on the batch-write path, where Decimal is the main cost."""
-        _, terms = self._terms(
-            input_tokens,
-            output_tokens,
-            cache_read_tokens,
-            cache_write_tokens,
-            cache_write_1h_tokens,
-            reasoning_tokens,
-            batch,
-        )
+    def amount_picos(self, terms: Terms, *, success: bool = True) -> int | None:
+        """:meth:`amount` as a whole number of picos (10⁻¹² of the currency), in integer
+        arithmetic; ``None`` when a rate is finer than a pico per token. The batch-write
+        path uses it: there Decimal arithmetic is the main cost."""
         total = 0
         for _, tokens, rate in terms:
             if tokens:

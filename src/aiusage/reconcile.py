@@ -29,7 +29,7 @@ import csv
 import datetime as dt
 import io
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -384,7 +384,7 @@ def reconcile(source: Source, bill: Bill) -> list[Row]:
         if key in billed:
             billed[key].add(line)
         else:
-            billed[key] = Billed(line.day, line.model, line.cost, line.tokens, line.requests)
+            billed[key] = replace(line)  # a copy: merging must not change the bill
     if not billed:
         return []
     per_day = any(model == ALL_MODELS for _, model in billed)

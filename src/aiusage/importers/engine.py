@@ -97,7 +97,9 @@ class Sink:
         self.data_dir = data_dir
         self.preparer = Preparer(table, now=time.time())
         self.seen: set[str] = set()
+        # Per UTC day number: the ids stored already, and the day's file.
         self.stored: dict[int, set[Any]] = {}
+        self.paths: dict[int, Path] = {}
         self.days: dict[int, list[tuple[float, bytes]]] = {}
 
     def seen_before(self, record_id: str) -> bool:
@@ -115,7 +117,9 @@ class Sink:
         day = int(timestamp // DAY_SECONDS)
         stored = self.stored.get(day)
         if stored is None:
-            stored = self.stored[day] = _stored_ids(self.data_dir, day_of(timestamp))
+            date = day_of(timestamp)
+            stored = self.stored[day] = _stored_ids(self.data_dir, date)
+            self.paths[day] = day_path(self.data_dir, date)
         if fields["id"] in stored:
             self.result.duplicates += 1
             return
@@ -131,7 +135,7 @@ class Sink:
         ensure_data_dir(self.data_dir)
         for day, lines in sorted(self.days.items()):
             lines.sort(key=lambda item: item[0])
-            path = day_path(self.data_dir, dt.date(1970, 1, 1) + dt.timedelta(days=day))
+            path = self.paths[day]
             append_lines(path, [line for _, line in lines])
 
 
