@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import msgspec
 import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aiusage.aggregate import Query, Rollup
+from aiusage.aggregate import Filters, Query, Rollup
 from aiusage.pricing import load_table
 from aiusage.records import check_read
-from aiusage.scan import scan_file
+from aiusage.scan import ROW_DECODER, Row, row_decoder, scan_file
 from aiusage.store import DayFile
 from aiusage.timerange import TimeRange
 
@@ -62,8 +64,6 @@ def test_fast_path_agrees_with_check_read(tmp_path: Path, rec: dict[str, Any]) -
     path = tmp_path / "usage_2026-11-01.jsonl"
     path.write_bytes(orjson.dumps(rec) + b"\n")
     rollup = Rollup(QUERY.dims, QUERY.period)
-    import datetime as dt
-
     scan_file(DayFile(dt.date(2026, 11, 1), path), QUERY, TABLE, rollup, default_currency="USD")
     valid = check_read(rec) is None
     is_call = rec.get("kind", "call") == "call"
@@ -72,8 +72,6 @@ def test_fast_path_agrees_with_check_read(tmp_path: Path, rec: dict[str, Any]) -
 
 
 def test_offsets_resume_where_they_stopped(tmp_path: Path) -> None:
-    import datetime as dt
-
     path = tmp_path / "usage_2026-11-01.jsonl"
     line = orjson.dumps({"timestamp": 1793500000.0, "model": "gpt-4o", "input_tokens": 1}) + b"\n"
     path.write_bytes(line * 3 + line[:10])
@@ -90,8 +88,6 @@ def test_offsets_resume_where_they_stopped(tmp_path: Path) -> None:
 
 
 def test_progress_is_reported_per_file(tmp_path: Path) -> None:
-    import datetime as dt
-
     from aiusage.render import ScanProgress
     from aiusage.scan import scan
     from aiusage.store import list_files
@@ -114,3 +110,55 @@ def test_progress_is_reported_per_file(tmp_path: Path) -> None:
         bar(done - 1, 3)
     bar.close()
     assert dt.date(2026, 11, 1)
+
+
+@settings(max_examples=300)
+@given(rec=records, fields=st.frozensets(st.sampled_from(Row.__struct_fields__)))
+def test_a_narrow_row_reads_what_the_full_row_reads(
+    rec: dict[str, Any], fields: frozenset[str]
+) -> None:
+    line = orjson.dumps(rec)
+    try:
+        full = ROW_DECODER.decode(line)
+    except msgspec.ValidationError:
+        full = None
+    try:
+        narrow = row_decoder(fields).decode(line)
+    except msgspec.ValidationError:
+        narrow = None
+    assert (full is None) == (narrow is None)
+    if full is not None:
+        for name in narrow.__struct_fields__:
+            if name != "tags" or "tags" in fields:
+                assert getattr(narrow, name) == getattr(full, name)
+
+
+def _totals(path: Path, query: Query) -> tuple[int, int, int]:
+    rollup = Rollup(query.dims, query.period)
+    scan_file(DayFile(dt.date(2026, 11, 1), path), query, TABLE, rollup, default_currency="USD")
+    return rollup.records, rollup.skipped.count, sum(acc.input for acc in rollup.groups.values())
+
+
+def test_bytes_that_are_not_utf8_are_read_the_same_by_every_query(tmp_path: Path) -> None:
+    path = tmp_path / "usage_2026-11-01.jsonl"
+    good = b'{"timestamp": 1793500000, "model": "gpt-4o", "input_tokens": 1'
+    path.write_bytes(
+        good
+        + b', "session_id": "s\xff"}\n'  # in a member most queries skip
+        + good
+        + b', "user_id": "\xfe"}\n'  # in one they read
+        + b'{"timestamp": -1, "model": "\xff"}\n'  # still not a record
+    )
+    queries = [
+        QUERY,
+        Query(("model",), "day", ZoneInfo("UTC"), TimeRange(None, None)),
+        Query(("session",), "hour", ZoneInfo("UTC"), TimeRange(None, None)),
+        Query(
+            ("tag:team",),
+            "total",
+            ZoneInfo("UTC"),
+            TimeRange(None, None),
+            Filters({"user": frozenset({"\ufffd"})}),
+        ),
+    ]
+    assert [_totals(path, q) for q in queries] == [(2, 1, 2)] * 3 + [(1, 1, 1)]

@@ -15,7 +15,7 @@ from typing import Any
 
 from aiusage.aggregate import COST_SCALE, Query
 from aiusage.document import Source, fold, money
-from aiusage.scan import ROW_DECODER, Row
+from aiusage.scan import ROW_DECODER, Row, decode_tolerant
 from aiusage.store import DAY_SECONDS, day_of, day_path
 from aiusage.timerange import TimeRange
 
@@ -163,4 +163,5 @@ def _decode(line: bytes) -> Row | None:
     try:
         return ROW_DECODER.decode(line)
     except ValueError:  # msgspec's decode and validation errors, bad UTF-8
-        return None
+        row: Row | None = decode_tolerant(ROW_DECODER.decode, line)
+        return row

@@ -6,6 +6,7 @@ happens after it (:meth:`Rollup.fold` and the views).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import multiprocessing
 import os
@@ -84,6 +85,71 @@ class Row(msgspec.Struct, gc=False):
 
 
 ROW_DECODER = msgspec.json.Decoder(Row)
+
+
+class Shape(msgspec.Struct, gc=False):
+    """Any JSON object, its members skipped: ``tags`` in a pass that does not read them is
+    still checked to be an object (as every pass checks it) without building a dict."""
+
+
+# What every pass reads: the metrics, what prices a record (``service_tier``: batch rates),
+# and what decides whether a line is a call.
+READ_ALWAYS = frozenset(
+    {
+        "timestamp",
+        "model",
+        "kind",
+        "input_tokens",
+        "output_tokens",
+        "cache_read_tokens",
+        "cache_write_tokens",
+        "cache_write_1h_tokens",
+        "reasoning_tokens",
+        "cost",
+        "currency",
+        "duration_ms",
+        "ttfb_ms",
+        "success",
+        "service_tier",
+    }
+)
+
+
+def fields_read(query: Query, *, accounts: bool = False, dedupe: bool = False) -> frozenset[str]:
+    """The :class:`Row` fields a pass of ``query`` reads, beyond :data:`READ_ALWAYS`: the
+    grouped, filtered and interval dimensions (``tags`` for a tag), ``user_id`` and
+    ``api_key`` for account multipliers, ``id`` when deduplicating, counter fields."""
+    names = {dimension_field(d) for d in (*query.dims, *query.filters.fields)}
+    if query.intervals_by:
+        names.add(dimension_field(query.intervals_by))
+    fields = {"tags" if n.startswith("tag:") else n for n in names}
+    if query.filters.tags:
+        fields.add("tags")
+    if accounts:
+        fields |= {"user_id", "api_key"}
+    if dedupe:
+        fields.add("id")
+    if query.counters:
+        fields |= {"key", "n"}
+    return frozenset(fields)
+
+
+@functools.lru_cache(maxsize=32)
+def row_decoder(fields: frozenset[str]) -> msgspec.json.Decoder[Any]:
+    """A decoder of lines into rows that hold only ``fields`` and :data:`READ_ALWAYS`
+    (typed as in :class:`Row`): msgspec skips the other members without building them,
+    which saves a third of the decoding of a narrow report."""
+    wanted = fields | READ_ALWAYS
+    if wanted.issuperset(Row.__struct_fields__):
+        return ROW_DECODER
+    specs: list[tuple[str, Any, Any]] = []
+    for info in msgspec.structs.fields(Row):
+        if info.name in wanted:
+            specs.append((info.name, info.type, info.default))
+        elif info.name == "tags":
+            specs.append(("tags", Shape | None, None))
+    narrow = msgspec.defstruct("Row", specs, gc=False, namespace={"get": Row.get})
+    return msgspec.json.Decoder(narrow)
 
 
 def period_function(query: Query) -> Callable[[float], object]:
@@ -265,7 +331,9 @@ def scan_file(
         raise UsageError(f"unknown --cost {cost_mode!r} (choose from {', '.join(COST_MODES)})")
     reprice = cost_mode == "current"
     factor_of = pricing.account_factor if pricing.has_accounts else None
-    decode = ROW_DECODER.decode
+    decode = row_decoder(
+        fields_read(query, accounts=factor_of is not None, dedupe=seen is not None)
+    ).decode
     ceil, log = math.ceil, math.log
     groups = rollup.groups
     skipped = rollup.skipped
@@ -303,13 +371,8 @@ def scan_file(
             try:
                 rec = decode(line)
             except ValueError:  # msgspec's decode and validation errors, bad UTF-8
-                if line.startswith(BOM):  # a byte-order mark some editors leave in front
-                    try:
-                        rec = decode(line[len(BOM) :])
-                    except ValueError:  # msgspec's decode and validation errors, bad UTF-8
-                        skipped.add(name, lineno, _why_skipped(line[len(BOM) :]))
-                        continue
-                else:
+                rec = decode_tolerant(decode, line)
+                if rec is None:
                     if line.strip():
                         skipped.add(name, lineno, _why_skipped(line))
                     continue
@@ -435,10 +498,29 @@ def scan_file(
     return offset
 
 
+def decode_tolerant(decode: Callable[[bytes], Any], line: bytes) -> Any | None:
+    """The row of a line the typed decoder refused for its form alone — a byte-order mark
+    some editors leave in front, bytes that are not UTF-8 (read as U+FFFD: reading is
+    tolerant, and a narrow row never looks at the members it skips) — else ``None``."""
+    line = line.removeprefix(BOM)
+    try:
+        return decode(line)
+    except ValueError:  # msgspec's decode and validation errors, bad UTF-8
+        pass
+    try:
+        line.decode()
+    except UnicodeDecodeError:
+        try:
+            return decode(line.decode(errors="replace").encode())
+        except ValueError:
+            return None
+    return None
+
+
 def _why_skipped(line: bytes) -> str:
     """Why a line the typed decoder refused is not a record (the slow, explaining path)."""
     try:
-        obj = orjson.loads(line)
+        obj = orjson.loads(line.removeprefix(BOM).decode(errors="replace"))
     except orjson.JSONDecodeError:
         return "torn last line (incomplete write)" if not line.endswith(b"\n") else "bad JSON"
     return check_read(obj) or "not a valid record"

@@ -19,7 +19,6 @@ NASTY = [
     b'{"timestamp": NaN, "model": "gpt-4o"}\n',
     b'{"timestamp": Infinity, "model": "gpt-4o"}\n',
     b'{"timestamp": 1793500000, "model": {"nested": [1, [2, {"deep": null}]]}}\n',
-    b'{"timestamp": 1793500000, "model": "\xff\xfe invalid utf-8"}\n',
     b"\x00\x00\x00\n",
     b'{"timestamp": 1793500000, "model": "gpt-4o", "input_tokens": "12"}\n',
     b'{"timestamp": 1793500000, "model": "gpt-4o", "success": "yes"}\n',
@@ -40,6 +39,7 @@ ACCEPTED = [
     b'{"timestamp": 0, "model": "gpt-4o"}\n',  # 1970
     b'{"timestamp": 32503680000, "model": "gpt-4o"}\n',  # year 3000
     b'{"timestamp": 1793500000, "model": "gpt-4o", "user_id": 42, "tags": {"n": 1}}\n',  # foreign types
+    b'{"timestamp": 1793500000, "model": "\xff\xfe invalid utf-8"}\n',  # read as U+FFFD
 ]
 
 
