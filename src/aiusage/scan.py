@@ -36,7 +36,7 @@ from aiusage.intervals import Intervals
 from aiusage.pricing import PricingTable
 from aiusage.records import MAX_COUNT, MAX_TIMESTAMP, check_read
 from aiusage.store import DAY_SECONDS, DayFile, day_of, open_data, settled_size
-from aiusage.timerange import PeriodKeys
+from aiusage.timerange import SLOT_SECONDS, PeriodKeys
 
 COST_MODES = ("recorded", "auto", "current")
 
@@ -152,13 +152,16 @@ def row_decoder(fields: frozenset[str]) -> msgspec.json.Decoder[Any]:
     return msgspec.json.Decoder(narrow)
 
 
-def period_function(query: Query) -> Callable[[float], object]:
-    """The function from a timestamp to its bucket: a calendar period key, or the index of
-    the window in ``query.edges``."""
+def period_function(query: Query) -> tuple[dict[int, Any], Callable[[float], object]]:
+    """``(known, key)``: ``key`` maps a timestamp to its bucket — a calendar period key, or
+    the index of the window in ``query.edges`` —, and ``known`` maps 15-minute slots
+    (``int(ts // SLOT_SECONDS)``) whose bucket ``key`` has found whole to that bucket. The
+    pass looks in ``known`` first: a lookup instead of a call, once per record."""
     if query.edges:
         edges = query.edges
-        return lambda ts: bisect_right(edges, ts) - 1
-    return PeriodKeys(query.period, query.tz).key
+        return {}, lambda ts: bisect_right(edges, ts) - 1
+    keys = PeriodKeys(query.period, query.tz)
+    return keys.known_slots, keys.key
 
 
 def scan(
@@ -337,9 +340,10 @@ def scan_file(
     ceil, log = math.ceil, math.log
     groups = rollup.groups
     skipped = rollup.skipped
-    period_key = period_function(query)
-    since = query.range.since
-    until = query.range.until
+    known_slots, period_key = period_function(query)
+    known_slot = known_slots.get
+    since = -math.inf if query.range.since is None else query.range.since
+    until = math.inf if query.range.until is None else query.range.until
     price_of = pricing.lookup
     make_key = key_function(query.dims, price_of, rows=True)
     keep = filter_function(query.filters, price_of, rows=True)
@@ -358,11 +362,11 @@ def scan_file(
     offset = start
     lineno = 0
     # Only what was written when the pass began: a write in progress is never half read.
-    limit = None if day_file.compressed else settled_size(day_file.path)
+    limit = math.inf if day_file.compressed else settled_size(day_file.path)
     with open_data(day_file.path, start) as lines:
         for line in lines:
             lineno += 1
-            if limit is not None and offset + len(line) > limit:
+            if offset + len(line) > limit:
                 break
             if complete_lines_only and not line.endswith(b"\n"):
                 break
@@ -389,7 +393,7 @@ def scan_file(
                 seen.add(rec.id)
             if misplaced is not None and not day_start <= ts < day_start + DAY_SECONDS:
                 misplaced.add(name, lineno, f"timestamp {ts} is not on {day_file.day}")
-            if (since is not None and ts < since) or (until is not None and ts >= until):
+            if ts < since or ts >= until:
                 continue
             if kind != "call":
                 if counters is not None and kind == "counter":
@@ -422,7 +426,8 @@ def scan_file(
                     currency = price.currency if price is not None else default_currency
             else:
                 cost_picos = round(cost * COST_SCALE)
-            key = make_key(period_key(ts), rec, currency)
+            pk = known_slot(int(ts // SLOT_SECONDS))
+            key = make_key(period_key(ts) if pk is None else pk, rec, currency)
             try:
                 acc = groups.get(key)
             except TypeError:  # a foreign file's list or object where a name belongs

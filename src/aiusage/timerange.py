@@ -180,14 +180,15 @@ class PeriodKeys:
         self.period = period
         self.tz = tz
         self._fmt = None if period == "total" else _key_formatter(period)
-        self._cache: dict[int, str | None] = {}
+        # Slot → the key of the whole slot (read directly by the pass's hot loop).
+        self.known_slots: dict[int, str] = {}
 
     def key(self, ts: float) -> str:
         """The period key of ``ts``."""
         if self._fmt is None:
             return "total"
         slot = int(ts // SLOT_SECONDS)
-        cached = self._cache.get(slot)
+        cached = self.known_slots.get(slot)
         if cached is not None:
             return cached
         return self._miss(slot, ts)
@@ -198,7 +199,7 @@ class PeriodKeys:
         end = dt.datetime.fromtimestamp(slot * SLOT_SECONDS + SLOT_SECONDS - 1, self.tz)
         if start.utcoffset() == end.utcoffset():
             key = self._fmt(start)
-            self._cache[slot] = key
+            self.known_slots[slot] = key
             return key
         return self._fmt(dt.datetime.fromtimestamp(ts, self.tz))
 
