@@ -18,12 +18,16 @@ FIXED_ENV = {"TZ": "UTC", "COLUMNS": "120", "NO_COLOR": "1"}
 
 
 @pytest.fixture(autouse=True)
-def _fixed_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+def _fixed_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
     for key, value in FIXED_ENV.items():
         monkeypatch.setenv(key, value)
     # Never touch the real user data dir.
     monkeypatch.setenv("AIUSAGE_HOME", str(tmp_path / "default-home"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    # Parsed YAML is cached per user: here, once for the whole session.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache"))
     return
 
 

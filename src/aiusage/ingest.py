@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import itertools
 import mmap
-import multiprocessing
 import os
 import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple
@@ -30,6 +28,7 @@ from msgspec import UNSET, Meta, UnsetType
 from aiusage.errors import AiusageError, ValidationError
 from aiusage.prices import Price
 from aiusage.pricing import PricingTable, to_float
+from aiusage.processes import map_in_processes
 from aiusage.records import MAX_COUNT, MAX_TIMESTAMP, hostname, mask_api_key, serialize
 from aiusage.store import DAY_SECONDS, append_lines, day_of, day_path, ensure_data_dir
 
@@ -365,10 +364,8 @@ def read_batch_file(
         _job.update(
             data=data, data_dir=data_dir, table=table, currency=default_currency, now=time.time()
         )
-        context = multiprocessing.get_context("fork")
         try:
-            with ProcessPoolExecutor(len(ranges), mp_context=context) as pool:
-                parts = list(pool.map(_read_part, ranges))
+            parts = map_in_processes(_read_part, ranges)
         finally:
             _job.clear()
     batch = Batch()

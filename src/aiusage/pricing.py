@@ -21,16 +21,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import orjson
-import yaml
 
-from aiusage.config import load_yaml
 from aiusage.errors import PricingError
 from aiusage.prices import Price, _decimal, entry_dict, parse_entry
+from aiusage.yamlcache import YamlError, load_yaml
 
 TOP_LEVEL = frozenset({"version", "unit", "fx", "models", "accounts", "notes"})
 _DATE_SUFFIX_RE = re.compile(r"(?:-\d{4}-\d{2}-\d{2}|-\d{8}|@\d{8})$")
@@ -140,12 +138,10 @@ def _cached_lookup(table: PricingTable, model: str) -> Price | None:
 
 def _read_yaml(path: Path | str, text: str) -> Mapping[str, Any]:
     try:
-        data = load_yaml(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise PricingError(f"pricing file {path}{where}: {problem}") from None
+        data = load_yaml(text, source=str(path))
+    except YamlError as exc:
+        where = f" line {exc.line}" if exc.line is not None else ""
+        raise PricingError(f"pricing file {path}{where}: {exc.problem}") from None
     if data is None:
         return {}
     if not isinstance(data, Mapping):
@@ -159,7 +155,7 @@ def packaged_table_text() -> tuple[str, str]:
     Installed packages carry it inside ``aiusage/``; a source checkout keeps it at the top
     level of the repository.
     """
-    packaged = resources.files("aiusage").joinpath(TABLE_FILE)
+    packaged = Path(__file__).parent / TABLE_FILE
     if packaged.is_file():
         return str(packaged), packaged.read_text(encoding="utf-8")
     checkout = Path(__file__).resolve().parents[2] / TABLE_FILE

@@ -8,13 +8,10 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import math
-import multiprocessing
 import os
-import sys
 import time
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
 from typing import Annotated, Any
 
 import msgspec
@@ -34,6 +31,7 @@ from aiusage.errors import UsageError
 from aiusage.histogram import LOG_GAMMA, MIN_VALUE, ZERO_BUCKET
 from aiusage.intervals import Intervals
 from aiusage.pricing import PricingTable
+from aiusage.processes import map_in_processes
 from aiusage.records import MAX_COUNT, MAX_TIMESTAMP, check_read
 from aiusage.store import DAY_SECONDS, DayFile, day_of, open_data, settled_size
 from aiusage.timerange import SLOT_SECONDS, PeriodKeys
@@ -254,16 +252,11 @@ def _scan_parallel(
             acc = 0.0
         chunks[-1].append(day_file)
         acc += size
-    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-    env = {"AIUSAGE_PROCESSES": "1"}
-    os.environ.update(env)  # the workers scan their chunk in one process
+    os.environ["AIUSAGE_PROCESSES"] = "1"  # the workers scan their chunk in one process
     try:
-        with ProcessPoolExecutor(len(chunks), mp_context=context) as pool:
-            parts = list(
-                pool.map(
-                    _scan_chunk, [(c, query, pricing, default_currency, cost_mode) for c in chunks]
-                )
-            )
+        parts = map_in_processes(
+            _scan_chunk, [(c, query, pricing, default_currency, cost_mode) for c in chunks]
+        )
     finally:
         os.environ.pop("AIUSAGE_PROCESSES", None)
     rollup = Rollup(query.dims, query.period)
