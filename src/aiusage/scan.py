@@ -12,6 +12,7 @@ import os
 import time
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Annotated, Any
 
 import msgspec
@@ -176,25 +177,95 @@ def scan(
 
     ``cost_mode``: ``recorded`` (or ``auto``) sums the cost stored in each record and prices
     only records that have none; ``current`` re-prices every record with ``pricing``.
+
+    A scan of several megabytes is split into runs of about equal size, one per core, that
+    are scanned in parallel and merged in order (rollups merge exactly).
     """
     files = list(files)
     workers = _workers(files)
-    if workers > 1:
-        return _scan_parallel(files, query, pricing, default_currency, cost_mode, workers, progress)
-    return _scan_sequential(files, query, pricing, default_currency, cost_mode, progress)
+    if workers < 2:
+        segments: list[Segment] = [(f, 0, None) for f in files]
+        return _scan_segments((segments, query, pricing, default_currency, cost_mode), progress)
+    # Request intervals are measured per file in time order: their files stay whole.
+    plan = plan_segments(files, workers, cut_files=query.intervals_by is None)
+    parts = map_in_processes(
+        _scan_segments, [(run, query, pricing, default_currency, cost_mode) for run in plan]
+    )
+    rollup = Rollup(query.dims, query.period)
+    for part in parts:
+        rollup.merge(part)
+    return rollup
 
 
-def _scan_sequential(
-    files: list[DayFile],
-    query: Query,
-    pricing: PricingTable,
-    default_currency: str,
-    cost_mode: str,
-    progress: Progress | None = None,
+# A piece of a scan: a data file from byte ``start`` up to byte ``end`` (``None``: its end).
+Segment = tuple[DayFile, int, int | None]
+
+# Below this many bytes (about 9,000 records), a second process costs more than it saves.
+PARALLEL_BYTES = 4 << 20
+
+
+def _workers(files: list[DayFile]) -> int:
+    """How many processes to scan with: one per core (at most 8), for big enough scans
+    (``AIUSAGE_PROCESSES`` overrides the core count)."""
+    wanted = os.environ.get("AIUSAGE_PROCESSES", "")
+    cores = int(wanted) if wanted.isdigit() else (os.cpu_count() or 1)
+    if cores < 2:
+        return 1
+    try:
+        size = sum(_size(f) for f in files)
+    except OSError:
+        return 1
+    return 1 if size < PARALLEL_BYTES else min(cores, 8)
+
+
+def _size(day_file: DayFile) -> int:
+    """A file's size, or for gzip an estimate of its data's (JSON lines compress about 8×)."""
+    size = day_file.path.stat().st_size
+    return size * 8 if day_file.compressed else size
+
+
+def plan_segments(files: list[DayFile], workers: int, *, cut_files: bool) -> list[list[Segment]]:
+    """The files' bytes in at most ``workers`` contiguous runs of about equal size, in order.
+    Plain files may be cut (at a line start) when ``cut_files``; gzip files never are."""
+    sizes = [_size(f) for f in files]
+    target = sum(sizes) / workers
+    plan: list[list[Segment]] = [[]]
+    room = target
+    for day_file, size in zip(files, sizes, strict=True):
+        start = 0
+        while True:
+            if room <= 0 and len(plan) < workers:
+                plan.append([])
+                room = target
+            rest = size - start
+            whole = day_file.compressed or not cut_files or len(plan) == workers
+            pos = start + max(int(room), 1)
+            cut = size if whole or rest <= room else _line_start(day_file.path, pos)
+            if cut >= size:
+                plan[-1].append((day_file, start, None))
+                room -= rest
+                break
+            plan[-1].append((day_file, start, cut))
+            room -= cut - start
+            start = cut
+    return [run for run in plan if run]
+
+
+def _line_start(path: Path, pos: int) -> int:
+    """The first line start after byte ``pos - 1`` of a plain file (its size when none)."""
+    with open(path, "rb") as fh:
+        fh.seek(pos - 1)
+        return pos - 1 + len(fh.readline())
+
+
+def _scan_segments(
+    job: tuple[list[Segment], Query, PricingTable, str, str], progress: Progress | None = None
 ) -> Rollup:
+    """One rollup of a run of segments (a process's share of a parallel scan)."""
+    segments, query, pricing, default_currency, cost_mode = job
     rollup = Rollup(query.dims, query.period)
     today = day_of(time.time())
-    for done, day_file in enumerate(files, 1):
+    for done, (day_file, start, end) in enumerate(segments, 1):
         scan_file(
             day_file,
             query,
@@ -202,66 +273,12 @@ def _scan_sequential(
             rollup,
             default_currency=default_currency,
             cost_mode=cost_mode,
-            complete_lines_only=is_open(day_file, today),
+            start=start,
+            end=end,
+            complete_lines_only=end is None and is_open(day_file, today),
         )
         if progress is not None:
-            progress(done, len(files))
-    return rollup
-
-
-PARALLEL_BYTES = 64 << 20  # below this, starting processes costs more than it saves
-
-
-def _workers(files: list[DayFile]) -> int:
-    """How many processes to scan with: one per core (at most 8), for big enough scans."""
-    if len(files) < 2 or os.environ.get("AIUSAGE_PROCESSES") == "1":
-        return 1
-    try:
-        size = sum(f.path.stat().st_size * (8 if f.compressed else 1) for f in files)
-    except OSError:
-        return 1
-    if size < PARALLEL_BYTES:
-        return 1
-    wanted = os.environ.get("AIUSAGE_PROCESSES", "")
-    cores = int(wanted) if wanted.isdigit() else (os.cpu_count() or 1)
-    return max(1, min(cores, 8, len(files)))
-
-
-def _scan_chunk(args: tuple[Any, ...]) -> Rollup:
-    return _scan_sequential(*args)
-
-
-def _scan_parallel(
-    files: list[DayFile],
-    query: Query,
-    pricing: PricingTable,
-    default_currency: str,
-    cost_mode: str,
-    workers: int,
-    progress: Progress | None = None,
-) -> Rollup:
-    """Scan contiguous runs of files (balanced by size) in processes, then merge them in
-    day order: rollups merge exactly, and request intervals need the order."""
-    sizes = [f.path.stat().st_size for f in files]
-    target = sum(sizes) / workers
-    chunks: list[list[DayFile]] = [[]]
-    acc = 0.0
-    for day_file, size in zip(files, sizes, strict=True):
-        if acc >= target and len(chunks) < workers:
-            chunks.append([])
-            acc = 0.0
-        chunks[-1].append(day_file)
-        acc += size
-    os.environ["AIUSAGE_PROCESSES"] = "1"  # the workers scan their chunk in one process
-    try:
-        parts = map_in_processes(
-            _scan_chunk, [(c, query, pricing, default_currency, cost_mode) for c in chunks]
-        )
-    finally:
-        os.environ.pop("AIUSAGE_PROCESSES", None)
-    rollup = Rollup(query.dims, query.period)
-    for part in parts:
-        rollup.merge(part)
+            progress(done, len(segments))
     return rollup
 
 
@@ -315,13 +332,15 @@ def scan_file(
     default_currency: str,
     cost_mode: str = "recorded",
     start: int = 0,
+    end: int | None = None,
     complete_lines_only: bool = False,
     seen: set[Any] | None = None,
 ) -> int:
     """Add one data file's records to ``rollup`` (see :func:`scan`), from byte ``start``
-    (plain files). With ``complete_lines_only``, a last line without its newline is left
-    for later (a writer may be in the middle of it). With ``seen``, a record whose ``id`` is
-    already in it is a duplicate (the same day merged from several data dirs) and is counted
+    up to byte ``end`` (plain files; both at line starts). With ``complete_lines_only``, a
+    last line without its newline is left for later (a writer may be in the middle of it).
+    With ``seen``, a record whose ``id`` is already in it is a duplicate (the same day
+    merged from several data dirs) and is counted
     once. Returns the offset read up to."""
     if cost_mode not in COST_MODES:
         raise UsageError(f"unknown --cost {cost_mode!r} (choose from {', '.join(COST_MODES)})")
@@ -354,8 +373,12 @@ def scan_file(
     count = 0
     offset = start
     lineno = 0
+    # Lines are numbered from the top of the file: counted before ``start`` only when needed.
+    lines_before = functools.cache(lambda: _lines_before(day_file.path, start))
     # Only what was written when the pass began: a write in progress is never half read.
     limit = math.inf if day_file.compressed else settled_size(day_file.path)
+    if end is not None:
+        limit = min(limit, end)
     with open_data(day_file.path, start) as lines:
         for line in lines:
             lineno += 1
@@ -371,13 +394,13 @@ def scan_file(
                 rec = decode_tolerant(decode, line)
                 if rec is None:
                     if line.strip():
-                        skipped.add(name, lineno, _why_skipped(line))
+                        skipped.add(name, lines_before() + lineno, _why_skipped(line))
                     continue
             ts = rec.timestamp
             kind = rec.kind
             model = rec.model
             if kind == "call" and (type(model) is not str or not model):
-                skipped.add(name, lineno, "model missing or not a string")
+                skipped.add(name, lines_before() + lineno, "model missing or not a string")
                 continue
             if seen is not None and rec.id is not None:
                 if rec.id in seen:
@@ -385,7 +408,9 @@ def scan_file(
                     continue
                 seen.add(rec.id)
             if misplaced is not None and not day_start <= ts < day_start + DAY_SECONDS:
-                misplaced.add(name, lineno, f"timestamp {ts} is not on {day_file.day}")
+                misplaced.add(
+                    name, lines_before() + lineno, f"timestamp {ts} is not on {day_file.day}"
+                )
             if ts < since or ts >= until:
                 continue
             if kind != "call":
@@ -513,6 +538,21 @@ def decode_tolerant(decode: Callable[[bytes], Any], line: bytes) -> Any | None:
         except ValueError:
             return None
     return None
+
+
+def _lines_before(path: Path, offset: int) -> int:
+    """How many lines a plain file holds before byte ``offset``."""
+    if offset == 0:
+        return 0
+    count = 0
+    with open(path, "rb") as fh:
+        while offset > 0:
+            block = fh.read(min(offset, 1 << 20))
+            if not block:
+                break
+            count += block.count(b"\n")
+            offset -= len(block)
+    return count
 
 
 def _why_skipped(line: bytes) -> str:
