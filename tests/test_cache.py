@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -151,3 +152,30 @@ def test_cache_cli(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     assert result.exit_code == 0
     assert "removed" in result.stderr
     assert not (tmp_path / ".cache").exists()
+
+
+def test_files_to_read_are_read_and_cached_in_parallel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aiusage import scan as scan_module
+
+    monkeypatch.setattr(scan_module, "PARALLEL_BYTES", 0)
+    monkeypatch.setenv("AIUSAGE_PROCESSES", "3")
+    for back in range(1, 6):
+        day = TODAY - dt.timedelta(days=back)
+        ts = dt.datetime(day.year, day.month, day.day, 6, tzinfo=dt.UTC).timestamp()
+        _write(tmp_path, day, [orjson.dumps(_record(ts + k, k)) + b"\n" for k in range(200)])
+    _write(tmp_path, TODAY, [orjson.dumps(_record(NOW - 1, 1)) + b"\n"])
+    query = Query(
+        ("user", "model"), "hour", ZoneInfo("UTC"), make_range(tz=ZoneInfo("UTC"), now=NOW, days=7)
+    )
+    files = files_between(tmp_path, query.range.first_day(), query.range.last_day())
+    first = RollupCache(tmp_path)
+    built = first.scan(files, query, TABLE, default_currency="USD", cost_mode="recorded")
+    assert (first.hits, first.resumed, first.misses) == (0, 0, 6)  # counted from the workers
+    second = RollupCache(tmp_path)
+    again = second.scan(files, query, TABLE, default_currency="USD", cost_mode="recorded")
+    assert (second.hits, second.misses) == (6, 0)  # the workers' entries were stored
+    monkeypatch.setenv("AIUSAGE_PROCESSES", "1")
+    _same(built, again)
+    _same(built, run_query(Source(tmp_path, TABLE, "USD"), query))

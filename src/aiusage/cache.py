@@ -35,14 +35,19 @@ from aiusage.aggregate import Query, Rollup
 from aiusage.errors import DataError
 from aiusage.export import write_atomic
 from aiusage.pricing import PricingTable
-from aiusage.scan import Progress, is_open, scan_file
+from aiusage.processes import map_in_processes
+from aiusage.scan import Progress, is_open, plan_segments, scan, scan_file, workers_for
 from aiusage.store import DAY_SECONDS, DayFile, day_of
 from aiusage.timerange import TimeRange
 
 logger = logging.getLogger("aiusage")
 
 FORMAT = 1
-TAIL = 4096  # bytes before the cached offset that must be unchanged to resume
+TAIL = 4096
+# A process's share of the files to read: (files, query, pricing, shape, currency, cost mode).
+ReadJob = tuple[
+    list[DayFile], Query, PricingTable, str, str, str
+]  # bytes before the cached offset that must be unchanged to resume
 
 
 class RollupCache:
@@ -73,32 +78,96 @@ class RollupCache:
         progress: Progress | None = None,
     ) -> Rollup:
         """The rollup of ``query`` over ``files``, from cached per-file rollups where they
-        are still valid; equal to :func:`aiusage.scan.scan` of the same arguments."""
-        rollup = Rollup(query.dims, query.period)
-        cacheable = not (query.audit or query.intervals_by or query.edges)
-        shape = _shape(query, pricing, default_currency, cost_mode) if cacheable else ""
-        today = day_of(time.time())
-        for done, day_file in enumerate(files, 1):
-            if progress is not None and done > 1:
-                progress(done - 1, len(files))
-            growing = is_open(day_file, today)
-            if cacheable and _inside(day_file, query.range):
-                part = self._file_rollup(
-                    day_file, query, pricing, shape, default_currency, cost_mode, growing
-                )
-                if part is not None:
-                    rollup.merge(part)
-                    continue
-            scan_file(
-                day_file,
+        are still valid; equal to :func:`aiusage.scan.scan` of the same arguments. The
+        files to read are read (and cached) in parallel processes when there are megabytes
+        of them."""
+        if query.audit or query.intervals_by or query.edges:
+            return scan(
+                files,
                 query,
                 pricing,
-                rollup,
                 default_currency=default_currency,
                 cost_mode=cost_mode,
-                complete_lines_only=growing,
+                progress=progress,
             )
+        shape = _shape(query, pricing, default_currency, cost_mode)
+        parts: list[Rollup | None] = []
+        for day_file in files:
+            hit = self._hit(day_file, query, shape) if _inside(day_file, query.range) else None
+            self.hits += hit is not None
+            parts.append(hit)
+        to_read = [f for f, part in zip(files, parts, strict=True) if part is None]
+        job = (query, pricing, shape, default_currency, cost_mode)
+        runs = [
+            [f for f, _, _ in run]
+            for run in plan_segments(to_read, workers_for(to_read), cut_files=False)
+        ]
+        if len(runs) > 1:
+            results = map_in_processes(self._read_run, [(run, *job) for run in runs])
+        else:
+            results = [self._read_run((to_read, *job), progress)]
+        read = iter(part for result in results for part in result)
+        rollup = Rollup(query.dims, query.period)
+        for cached in parts:
+            if cached is not None:
+                rollup.merge(cached)
+                continue
+            part, outcome = next(read)
+            self.resumed += outcome == "resumed"
+            self.misses += outcome == "miss"
+            rollup.merge(part)
         return rollup
+
+    def _hit(self, day_file: DayFile, query: Query, shape: str) -> Rollup | None:
+        """The file's cached rollup when it covers the whole file as it is now."""
+        cached = _load(self._entry(shape, day_file), query)
+        if cached is None:
+            return None
+        part, offset, identity = cached
+        try:
+            stat = day_file.path.stat()
+        except OSError:
+            return None
+        if offset != stat.st_size or not _same_file(day_file, stat, offset, identity):
+            return None
+        return part
+
+    def _entry(self, shape: str, day_file: DayFile) -> Path:
+        return self.root / shape / f"{day_file.path.name}.json"
+
+    def _read_run(
+        self,
+        job: ReadJob,
+        progress: Progress | None = None,
+    ) -> list[tuple[Rollup, str]]:
+        """Each file's rollup (resumed from or stored in the cache where it can be) and how
+        it was made: ``resumed``, ``miss`` (read whole and cached) or ``read`` (not cached)."""
+        files, query, pricing, shape, default_currency, cost_mode = job
+        today = day_of(time.time())
+        out: list[tuple[Rollup, str]] = []
+        for done, day_file in enumerate(files, 1):
+            growing = is_open(day_file, today)
+            made = None
+            if _inside(day_file, query.range):
+                made = self._file_rollup(
+                    day_file, query, pricing, shape, default_currency, cost_mode, growing
+                )
+            if made is None:
+                part = Rollup(query.dims, query.period)
+                scan_file(
+                    day_file,
+                    query,
+                    pricing,
+                    part,
+                    default_currency=default_currency,
+                    cost_mode=cost_mode,
+                    complete_lines_only=growing,
+                )
+                made = part, "read"
+            out.append(made)
+            if progress is not None:
+                progress(done, len(files))
+        return out
 
     def _file_rollup(
         self,
@@ -109,10 +178,10 @@ class RollupCache:
         default_currency: str,
         cost_mode: str,
         growing: bool,
-    ) -> Rollup | None:
-        """The file's rollup (cached, resumed or rebuilt), or ``None`` when it cannot be
-        cached (it holds records of another day)."""
-        entry = self.root / shape / f"{day_file.path.name}.json"
+    ) -> tuple[Rollup, str] | None:
+        """The file's rollup, resumed from the cache or read whole, stored, and which of the
+        two it was; ``None`` when it cannot be cached (it holds records of another day)."""
+        entry = self._entry(shape, day_file)
         try:
             stat = day_file.path.stat()
         except OSError:
@@ -126,16 +195,11 @@ class RollupCache:
             part, offset, identity = cached
             if not _same_file(day_file, stat, offset, identity):
                 part, offset = None, 0
-        if part is not None and offset == stat.st_size:
-            self.hits += 1
-            return part
         if part is not None and day_file.compressed:
             part, offset = None, 0  # a gzip file cannot be resumed
+        outcome = "miss" if part is None else "resumed"
         if part is None:
-            self.misses += 1
             part = Rollup(query.dims, query.period)
-        else:
-            self.resumed += 1
         offset = scan_file(
             day_file,
             day_query,
@@ -151,7 +215,7 @@ class RollupCache:
         if day_file.compressed:
             offset = stat.st_size
         self._store(entry, part, offset, _identity(day_file, stat, offset))
-        return part
+        return part, outcome
 
     def _store(self, entry: Path, part: Rollup, offset: int, identity: dict[str, Any]) -> None:
         try:

@@ -182,7 +182,7 @@ def scan(
     are scanned in parallel and merged in order (rollups merge exactly).
     """
     files = list(files)
-    workers = _workers(files)
+    workers = workers_for(files)
     if workers < 2:
         segments: list[Segment] = [(f, 0, None) for f in files]
         return _scan_segments((segments, query, pricing, default_currency, cost_mode), progress)
@@ -204,7 +204,7 @@ Segment = tuple[DayFile, int, int | None]
 PARALLEL_BYTES = 4 << 20
 
 
-def _workers(files: list[DayFile]) -> int:
+def workers_for(files: list[DayFile]) -> int:
     """How many processes to scan with: one per core (at most 8), for big enough scans
     (``AIUSAGE_PROCESSES`` overrides the core count)."""
     wanted = os.environ.get("AIUSAGE_PROCESSES", "")
