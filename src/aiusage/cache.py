@@ -24,6 +24,7 @@ import logging
 import os
 import shutil
 import time
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -36,18 +37,24 @@ from aiusage.errors import DataError
 from aiusage.export import write_atomic
 from aiusage.pricing import PricingTable
 from aiusage.processes import map_in_processes
-from aiusage.scan import Progress, is_open, plan_segments, scan, scan_file, workers_for
+from aiusage.scan import (
+    Progress,
+    file_size,
+    is_open,
+    plan_segments,
+    scan,
+    scan_file,
+    workers_for,
+)
 from aiusage.store import DAY_SECONDS, DayFile, day_of
 from aiusage.timerange import TimeRange
 
 logger = logging.getLogger("aiusage")
 
 FORMAT = 1
-TAIL = 4096
-# A process's share of the files to read: (files, query, pricing, shape, currency, cost mode).
-ReadJob = tuple[
-    list[DayFile], Query, PricingTable, str, str, str
-]  # bytes before the cached offset that must be unchanged to resume
+TAIL = 4096  # bytes before the cached offset that must be unchanged to resume
+# A process's share of the files: (files, query, pricing, shape, currency, cost mode).
+RunJob = tuple[list[DayFile], Query, PricingTable, str, str, str]
 
 
 class RollupCache:
@@ -91,60 +98,45 @@ class RollupCache:
                 progress=progress,
             )
         shape = _shape(query, pricing, default_currency, cost_mode)
-        parts: list[Rollup | None] = []
-        for day_file in files:
-            hit = self._hit(day_file, query, shape) if _inside(day_file, query.range) else None
-            self.hits += hit is not None
-            parts.append(hit)
-        to_read = [f for f, part in zip(files, parts, strict=True) if part is None]
+        # Files without a cache entry newer than themselves are the work to share out.
+        weights = [0 if self._probably_cached(shape, f) else file_size(f) for f in files]
+        workers = workers_for(sum(weights))
         job = (query, pricing, shape, default_currency, cost_mode)
-        runs = [
-            [f for f, _, _ in run]
-            for run in plan_segments(to_read, workers_for(to_read), cut_files=False)
-        ]
-        if len(runs) > 1:
-            results = map_in_processes(self._read_run, [(run, *job) for run in runs])
-        else:
-            results = [self._read_run((to_read, *job), progress)]
-        read = iter(part for result in results for part in result)
+        if workers < 2:
+            return self._tally(self._run((files, *job), progress))
+        plan = plan_segments(files, workers, cut_files=False, weights=weights)
+        runs = [[day_file for day_file, _, _ in run] for run in plan]
         rollup = Rollup(query.dims, query.period)
-        for cached in parts:
-            if cached is not None:
-                rollup.merge(cached)
-                continue
-            part, outcome = next(read)
-            self.resumed += outcome == "resumed"
-            self.misses += outcome == "miss"
-            rollup.merge(part)
+        for part in map_in_processes(self._run, [(run, *job) for run in runs]):
+            rollup.merge(self._tally(part))
         return rollup
 
-    def _hit(self, day_file: DayFile, query: Query, shape: str) -> Rollup | None:
-        """The file's cached rollup when it covers the whole file as it is now."""
-        cached = _load(self._entry(shape, day_file), query)
-        if cached is None:
-            return None
-        part, offset, identity = cached
+    def _probably_cached(self, shape: str, day_file: DayFile) -> bool:
+        """Whether the file has a cache entry written after it changed (a guess, for sharing
+        out the work; each entry is checked when it is read)."""
         try:
-            stat = day_file.path.stat()
+            return self._entry(shape, day_file).stat().st_mtime >= day_file.path.stat().st_mtime
         except OSError:
-            return None
-        if offset != stat.st_size or not _same_file(day_file, stat, offset, identity):
-            return None
-        return part
+            return False
+
+    def _tally(self, part: tuple[Rollup, Counter[str]]) -> Rollup:
+        rollup, outcomes = part
+        self.hits += outcomes["hit"]
+        self.resumed += outcomes["resumed"]
+        self.misses += outcomes["miss"]
+        return rollup
 
     def _entry(self, shape: str, day_file: DayFile) -> Path:
         return self.root / shape / f"{day_file.path.name}.json"
 
-    def _read_run(
-        self,
-        job: ReadJob,
-        progress: Progress | None = None,
-    ) -> list[tuple[Rollup, str]]:
-        """Each file's rollup (resumed from or stored in the cache where it can be) and how
-        it was made: ``resumed``, ``miss`` (read whole and cached) or ``read`` (not cached)."""
+    def _run(self, job: RunJob, progress: Progress | None = None) -> tuple[Rollup, Counter[str]]:
+        """The rollup of a run of files, in order — each file's from the cache (``hit``),
+        resumed from it (``resumed``), read whole and cached (``miss``) or read (``read``:
+        not cacheable) — and how many files were each."""
         files, query, pricing, shape, default_currency, cost_mode = job
         today = day_of(time.time())
-        out: list[tuple[Rollup, str]] = []
+        rollup = Rollup(query.dims, query.period)
+        outcomes: Counter[str] = Counter()
         for done, day_file in enumerate(files, 1):
             growing = is_open(day_file, today)
             made = None
@@ -153,21 +145,22 @@ class RollupCache:
                     day_file, query, pricing, shape, default_currency, cost_mode, growing
                 )
             if made is None:
-                part = Rollup(query.dims, query.period)
                 scan_file(
                     day_file,
                     query,
                     pricing,
-                    part,
+                    rollup,
                     default_currency=default_currency,
                     cost_mode=cost_mode,
                     complete_lines_only=growing,
                 )
-                made = part, "read"
-            out.append(made)
+                outcomes["read"] += 1
+            else:
+                rollup.merge(made[0])
+                outcomes[made[1]] += 1
             if progress is not None:
                 progress(done, len(files))
-        return out
+        return rollup, outcomes
 
     def _file_rollup(
         self,
@@ -179,8 +172,8 @@ class RollupCache:
         cost_mode: str,
         growing: bool,
     ) -> tuple[Rollup, str] | None:
-        """The file's rollup, resumed from the cache or read whole, stored, and which of the
-        two it was; ``None`` when it cannot be cached (it holds records of another day)."""
+        """The file's rollup — cached, resumed from the cache or read whole and stored — and
+        which it was; ``None`` when it cannot be cached (it holds records of another day)."""
         entry = self._entry(shape, day_file)
         try:
             stat = day_file.path.stat()
@@ -195,6 +188,8 @@ class RollupCache:
             part, offset, identity = cached
             if not _same_file(day_file, stat, offset, identity):
                 part, offset = None, 0
+        if part is not None and offset == stat.st_size:
+            return part, "hit"
         if part is not None and day_file.compressed:
             part, offset = None, 0  # a gzip file cannot be resumed
         outcome = "miss" if part is None else "resumed"

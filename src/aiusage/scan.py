@@ -182,7 +182,10 @@ def scan(
     are scanned in parallel and merged in order (rollups merge exactly).
     """
     files = list(files)
-    workers = workers_for(files)
+    try:
+        workers = workers_for(sum(map(file_size, files)))
+    except OSError:
+        workers = 1  # a file gone since it was listed: scan_file says so
     if workers < 2:
         segments: list[Segment] = [(f, 0, None) for f in files]
         return _scan_segments((segments, query, pricing, default_currency, cost_mode), progress)
@@ -204,30 +207,27 @@ Segment = tuple[DayFile, int, int | None]
 PARALLEL_BYTES = 4 << 20
 
 
-def workers_for(files: list[DayFile]) -> int:
-    """How many processes to scan with: one per core (at most 8), for big enough scans
-    (``AIUSAGE_PROCESSES`` overrides the core count)."""
+def workers_for(size: int) -> int:
+    """How many processes to read ``size`` bytes with: one per core (at most 8), from
+    :data:`PARALLEL_BYTES` (``AIUSAGE_PROCESSES`` overrides the core count)."""
     wanted = os.environ.get("AIUSAGE_PROCESSES", "")
     cores = int(wanted) if wanted.isdigit() else (os.cpu_count() or 1)
-    if cores < 2:
-        return 1
-    try:
-        size = sum(_size(f) for f in files)
-    except OSError:
-        return 1
-    return 1 if size < PARALLEL_BYTES else min(cores, 8)
+    return 1 if cores < 2 or size < PARALLEL_BYTES else min(cores, 8)
 
 
-def _size(day_file: DayFile) -> int:
+def file_size(day_file: DayFile) -> int:
     """A file's size, or for gzip an estimate of its data's (JSON lines compress about 8×)."""
     size = day_file.path.stat().st_size
     return size * 8 if day_file.compressed else size
 
 
-def plan_segments(files: list[DayFile], workers: int, *, cut_files: bool) -> list[list[Segment]]:
-    """The files' bytes in at most ``workers`` contiguous runs of about equal size, in order.
-    Plain files may be cut (at a line start) when ``cut_files``; gzip files never are."""
-    sizes = [_size(f) for f in files]
+def plan_segments(
+    files: list[DayFile], workers: int, *, cut_files: bool, weights: list[int] | None = None
+) -> list[list[Segment]]:
+    """The files in at most ``workers`` contiguous runs of about equal work, in order. The
+    work of a file is its size, or its given weight (then it is never cut); plain files may
+    be cut at a line start when ``cut_files``, gzip files never are."""
+    sizes = [file_size(f) for f in files] if weights is None else weights
     target = sum(sizes) / workers
     plan: list[list[Segment]] = [[]]
     room = target
@@ -238,7 +238,9 @@ def plan_segments(files: list[DayFile], workers: int, *, cut_files: bool) -> lis
                 plan.append([])
                 room = target
             rest = size - start
-            whole = day_file.compressed or not cut_files or len(plan) == workers
+            whole = (
+                day_file.compressed or not cut_files or weights is not None or len(plan) == workers
+            )
             pos = start + max(int(room), 1)
             cut = size if whole or rest <= room else _line_start(day_file.path, pos)
             if cut >= size:
