@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import msgspec
 import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -17,47 +16,13 @@ from hypothesis import strategies as st
 from aiusage.aggregate import Filters, Query, Rollup
 from aiusage.pricing import load_table
 from aiusage.records import check_read
-from aiusage.scan import ROW_DECODER, Row, plan_segments, row_decoder, scan_file
+from aiusage.scan import plan_segments, scan_file
 from aiusage.store import DayFile
 from aiusage.timerange import TimeRange
+from strategies import records
 
 TABLE = load_table()
 QUERY = Query(("user",), "total", ZoneInfo("UTC"), TimeRange(None, None))
-
-values = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(-5, 10**6),
-    st.floats(-1, 1e6, allow_nan=False),
-    st.text(max_size=3),
-    st.lists(st.integers(-9, 9), max_size=2),
-    st.dictionaries(st.text(max_size=2), st.integers(-9, 9), max_size=2),
-)
-FIELDS = [
-    "timestamp",
-    "model",
-    "kind",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "cache_write_1h_tokens",
-    "reasoning_tokens",
-    "cost",
-    "currency",
-    "duration_ms",
-    "ttfb_ms",
-    "success",
-    "tags",
-    "user_id",
-]
-records = st.fixed_dictionaries(
-    {
-        "timestamp": st.one_of(st.floats(0, 4e9), values),
-        "model": st.one_of(st.just("gpt-4o"), values),
-    },
-    optional=dict.fromkeys(FIELDS[2:], values),
-)
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -112,27 +77,6 @@ def test_progress_is_reported_per_file(tmp_path: Path) -> None:
         bar(done - 1, 3)
     bar.close()
     assert dt.date(2026, 11, 1)
-
-
-@settings(max_examples=300)
-@given(rec=records, fields=st.frozensets(st.sampled_from(Row.__struct_fields__)))
-def test_a_narrow_row_reads_what_the_full_row_reads(
-    rec: dict[str, Any], fields: frozenset[str]
-) -> None:
-    line = orjson.dumps(rec)
-    try:
-        full = ROW_DECODER.decode(line)
-    except msgspec.ValidationError:
-        full = None
-    try:
-        narrow = row_decoder(fields).decode(line)
-    except msgspec.ValidationError:
-        narrow = None
-    assert (full is None) == (narrow is None)
-    if full is not None:
-        for name in narrow.__struct_fields__:
-            if name != "tags" or "tags" in fields:
-                assert getattr(narrow, name) == getattr(full, name)
 
 
 def _totals(path: Path, query: Query) -> tuple[int, int, int]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from aiusage.aggregate import COST_SCALE, Query
 from aiusage.document import Source, fold, money
-from aiusage.scan import ROW_DECODER, Row, decode_tolerant
+from aiusage.rows import ROW_DECODER, Row, decode_tolerant
 from aiusage.store import DAY_SECONDS, day_of, day_path
 from aiusage.timerange import TimeRange
 

@@ -32,7 +32,7 @@ import orjson
 from aiusage.export import write_atomic
 from aiusage.ingest import Preparer
 from aiusage.pricing import PricingTable
-from aiusage.scan import Row
+from aiusage.rows import Row
 from aiusage.store import (
     DAY_SECONDS,
     append_lines,
