@@ -66,8 +66,8 @@ def scan(
     ``cost_mode``: ``recorded`` (or ``auto``) sums the cost stored in each record and prices
     only records that have none; ``current`` re-prices every record with ``pricing``.
 
-    A scan of several megabytes is split into runs of about equal size, one per core, that
-    are scanned in parallel and merged in order (rollups merge exactly).
+    A scan of :data:`PARALLEL_BYTES` or more is split into runs of about equal size, one per
+    core, that are scanned in parallel and merged in order (rollups merge exactly).
     """
     files = list(files)
     try:
@@ -230,8 +230,7 @@ def scan_file(
     up to byte ``end`` (plain files; both at line starts). With ``complete_lines_only``, a
     last line without its newline is left for later (a writer may be in the middle of it).
     With ``seen``, a record whose ``id`` is already in it is a duplicate (the same day
-    merged from several data dirs) and is counted
-    once. Returns the offset read up to."""
+    merged from several data dirs) and is counted once. Returns the offset read up to."""
     if cost_mode not in COST_MODES:
         raise UsageError(f"unknown --cost {cost_mode!r} (choose from {', '.join(COST_MODES)})")
     reprice = cost_mode == "current"
