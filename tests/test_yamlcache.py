@@ -132,3 +132,10 @@ def _leaves(value: Any) -> list[Any]:
     if isinstance(value, list):
         return [leaf for v in value for leaf in _leaves(v)]
     return [value]
+
+
+def test_entries_are_private(tmp_path: Path) -> None:
+    load_yaml("quotas: {users: {alice: {daily: 5}}}\n", source=str(tmp_path / "config.yaml"))
+    (entry,) = cache_dir().iterdir()
+    assert entry.stat().st_mode & 0o777 == 0o600
+    assert cache_dir().stat().st_mode & 0o777 == 0o700

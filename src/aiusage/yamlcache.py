@@ -80,8 +80,11 @@ def _store(entry: Path, value: dict[str, Any]) -> None:
         return
     tmp = entry.with_name(f"{entry.name}.{os.getpid()}.tmp")
     try:
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(data)
+        # Private like the data dir: config.yaml names users and keys.
+        entry.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with open(fd, "wb") as out:
+            out.write(data)
         os.replace(tmp, entry)
     except OSError:
         with contextlib.suppress(OSError):
