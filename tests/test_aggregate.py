@@ -4,10 +4,11 @@ import random
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aiusage.aggregate import Filters, Query, Rollup
+from aiusage.aggregate import Acc, Filters, Query, Rollup
 from aiusage.pricing import load_table
 from aiusage.scan import scan
 from aiusage.store import list_files
@@ -109,3 +110,19 @@ def test_fold_converts_currencies_exactly(tmp_path: Path) -> None:
     assert rollup.currencies() == {"CNY", "USD"}
     (acc,) = rollup.fold((), currency="USD", pricing=TABLE, period=False).values()
     assert acc.cost == 2 * 10**12
+
+
+@settings(max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(records=st.lists(record_strategy, max_size=30))
+def test_rollup_state_round_trips_through_json(tmp_path_factory, records) -> None:  # type: ignore[no-untyped-def]
+    directory = tmp_path_factory.mktemp("r")
+    _store(directory, records)
+    query = Query(("user", "model"), "day", ZoneInfo("UTC"), TimeRange(None, None))
+    rollup = scan(list_files(directory), query, TABLE, default_currency="USD")
+    back = Rollup.from_state(orjson.loads(orjson.dumps(rollup.state())), query.dims, "day")
+    assert {k: v.state() for k, v in back.groups.items()} == {
+        k: v.state() for k, v in rollup.groups.items()
+    }
+    assert (back.records, back.unpriced_models) == (rollup.records, rollup.unpriced_models)
+    for acc in rollup.groups.values():
+        assert Acc.load(acc.dump()).state() == acc.state()

@@ -19,7 +19,7 @@ from aiusage.aggregate import Query
 from aiusage.cache import RollupCache
 from aiusage.document import Source, run_query
 from aiusage.pricing import load_table
-from aiusage.store import files_between
+from aiusage.store import files_between, list_files
 from aiusage.timerange import TimeRange, make_range
 
 TABLE = load_table()
@@ -138,6 +138,53 @@ def test_corrupt_or_foreign_cache_is_rebuilt(tmp_path: Path) -> None:
     for entry in (tmp_path / ".cache").rglob("*.json"):
         entry.write_bytes(b"\x00garbage")
     _same(*_both(tmp_path, query))
+
+
+def _tamper(groups: list[Any], how: str) -> None:
+    values = groups[0][1]
+    if how == "string count":
+        values[0] = "7"
+    elif how == "float count":
+        values[2] = 1.5
+    elif how == "bool count":
+        values[1] = True
+    elif how == "odd histogram":
+        values[13] = values[13][:-1]
+    elif how == "string bucket":
+        values[13][0] = "3"
+    elif how == "histogram object":
+        values[16] = {"3": 1}
+    elif how == "short":
+        del values[-1]
+
+
+@pytest.mark.parametrize(
+    "how",
+    [
+        "string count",
+        "float count",
+        "bool count",
+        "odd histogram",
+        "string bucket",
+        "histogram object",
+        "short",
+    ],
+)
+def test_tampered_entry_is_never_trusted(tmp_path: Path, how: str) -> None:
+    day = TODAY - dt.timedelta(days=2)
+    ts = dt.datetime(day.year, day.month, day.day, 12, tzinfo=dt.UTC).timestamp()
+    _write(tmp_path, day, [orjson.dumps(_record(ts, k)) + b"\n" for k in range(1, 10)])
+    query = Query(("user",), "total", ZoneInfo("UTC"), TimeRange(None, None))
+    _same(*_both(tmp_path, query))
+    (entry,) = (tmp_path / ".cache").rglob("*.json")
+    doc = orjson.loads(entry.read_bytes())
+    _tamper(doc["rollup"]["groups"], how)
+    entry.write_bytes(orjson.dumps(doc))
+    cache = RollupCache(tmp_path)
+    files = list_files(tmp_path)
+    rollup = cache.scan(files, query, TABLE, default_currency="USD", cost_mode="recorded")
+    assert (cache.hits, cache.misses) == (0, 1)
+    _same(run_query(Source(tmp_path, TABLE, "USD"), query), rollup)
 
 
 def test_cache_cli(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
+from itertools import chain
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -51,6 +52,18 @@ def dimension_field(dim: str) -> str:
 
 
 _INTS = frozenset({int})
+# The integer sums among :meth:`Acc.dump`'s values (all but histograms and timestamps).
+_COUNTS = operator.itemgetter(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14, 15, 19)
+
+
+def _load_histogram(flat: list[Any]) -> dict[int, int]:
+    """A histogram from its flat dump; ``ValueError`` if it is not one."""
+    if type(flat) is not list:
+        raise ValueError("histogram of another layout")
+    hist = dict(zip(flat[::2], flat[1::2], strict=True))
+    if not _INTS.issuperset(map(type, hist)) or not _INTS.issuperset(map(type, hist.values())):
+        raise ValueError("histogram of another layout")
+    return hist
 
 
 class Acc:
@@ -129,33 +142,65 @@ class Acc:
 
     def dump(self) -> list[Any]:
         """Every summed value as JSON-ready data (see :meth:`load`)."""
-        out: list[Any] = []
-        for slot in self.__slots__:
-            value = getattr(self, slot)
-            if isinstance(value, dict):
-                value = [[k, n] for k, n in value.items()]
-            elif isinstance(value, float) and math.isinf(value):
-                value = None
-            out.append(value)
-        return out
+        # Histograms flat (bucket, count, bucket, count, …): half the objects to parse back.
+        return [
+            self.requests,
+            self.successes,
+            self.input,
+            self.output,
+            self.cache_read,
+            self.cache_write,
+            self.cache_hits,
+            self.reasoning,
+            self.cost,
+            self.actual,
+            self.unpriced,
+            self.dur_sum,
+            self.dur_n,
+            list(chain.from_iterable(self.dur_hist.items())),
+            self.ttfb_sum,
+            self.ttfb_n,
+            list(chain.from_iterable(self.ttfb_hist.items())),
+            None if self.first_ts == math.inf else self.first_ts,
+            None if self.last_ts == -math.inf else self.last_ts,
+            self.max_tokens,
+        ]
 
     @classmethod
     def load(cls, values: list[Any]) -> Acc:
-        """An accumulator from :meth:`dump`'s data."""
-        acc = cls()
-        if len(values) != len(cls.__slots__):
+        """An accumulator from :meth:`dump`'s data; ``ValueError`` if it is not that."""
+        if type(values) is not list or len(values) != 20:
             raise ValueError("accumulator of another layout")
-        for slot, raw in zip(cls.__slots__, values, strict=True):
-            if slot.endswith("_hist"):
-                hist = dict(raw)
-                # Checked in bulk (C speed): a foreign cache must not yield string buckets.
-                if not _INTS.issuperset(map(type, hist)) or not _INTS.issuperset(
-                    map(type, hist.values())
-                ):
-                    raise ValueError("histogram of another layout")
-                setattr(acc, slot, hist)
-            elif raw is not None or slot not in ("first_ts", "last_ts"):
-                setattr(acc, slot, raw)
+        acc = cls.__new__(cls)
+        (
+            acc.requests,
+            acc.successes,
+            acc.input,
+            acc.output,
+            acc.cache_read,
+            acc.cache_write,
+            acc.cache_hits,
+            acc.reasoning,
+            acc.cost,
+            acc.actual,
+            acc.unpriced,
+            acc.dur_sum,
+            acc.dur_n,
+            dur_hist,
+            acc.ttfb_sum,
+            acc.ttfb_n,
+            ttfb_hist,
+            first_ts,
+            last_ts,
+            acc.max_tokens,
+        ) = values
+        acc.dur_hist = _load_histogram(dur_hist)
+        acc.ttfb_hist = _load_histogram(ttfb_hist)
+        acc.first_ts = math.inf if first_ts is None else float(first_ts)
+        acc.last_ts = -math.inf if last_ts is None else float(last_ts)
+        # Checked in bulk (C speed): a foreign cache must not yield strings or floats here.
+        if not _INTS.issuperset(map(type, _COUNTS(values))):
+            raise ValueError("accumulator of another layout")
         return acc
 
     def state(self) -> tuple[Any, ...]:

@@ -35,6 +35,7 @@ from aiusage import __version__
 from aiusage.aggregate import Query, Rollup
 from aiusage.errors import DataError
 from aiusage.export import write_atomic
+from aiusage.gc_pause import gc_paused
 from aiusage.pricing import PricingTable
 from aiusage.processes import map_in_processes
 from aiusage.scan import (
@@ -51,7 +52,7 @@ from aiusage.timerange import TimeRange
 
 logger = logging.getLogger("aiusage")
 
-FORMAT = 1
+FORMAT = 3  # 3: accumulators as an explicit list, histograms flat
 TAIL = 4096  # bytes before the cached offset that must be unchanged to resume
 # A process's share of the files: (files, query, pricing, shape, currency, cost mode).
 RunJob = tuple[list[DayFile], Query, PricingTable, str, str, str]
@@ -97,6 +98,18 @@ class RollupCache:
                 cost_mode=cost_mode,
                 progress=progress,
             )
+        with gc_paused():
+            return self._scan(files, query, pricing, default_currency, cost_mode, progress)
+
+    def _scan(
+        self,
+        files: list[DayFile],
+        query: Query,
+        pricing: PricingTable,
+        default_currency: str,
+        cost_mode: str,
+        progress: Progress | None,
+    ) -> Rollup:
         shape = _shape(query, pricing, default_currency, cost_mode)
         # Files without a cache entry newer than themselves are the work to share out.
         weights = [0 if self._probably_cached(shape, f) else file_size(f) for f in files]

@@ -18,6 +18,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
+from aiusage.gc_pause import gc_paused
+
 Job = TypeVar("Job")
 Result = TypeVar("Result")
 
@@ -74,7 +76,8 @@ def _collect(child: tuple[int, int], fn: Callable[[Job], Result], job: Job) -> R
         raise
     if status == 0:
         try:
-            result: Result = pickle.loads(payload)
+            with gc_paused():
+                result: Result = pickle.loads(payload)
         except Exception:  # a truncated payload: treated like a failed worker
             pass
         else:

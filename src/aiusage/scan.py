@@ -26,6 +26,7 @@ from aiusage.aggregate import (
     key_function,
 )
 from aiusage.errors import UsageError
+from aiusage.gc_pause import gc_paused
 from aiusage.histogram import LOG_GAMMA, MIN_VALUE, ZERO_BUCKET
 from aiusage.intervals import Intervals
 from aiusage.pricing import PricingTable
@@ -83,8 +84,9 @@ def scan(
         _scan_segments, [(run, query, pricing, default_currency, cost_mode) for run in plan]
     )
     rollup = Rollup(query.dims, query.period)
-    for part in parts:
-        rollup.merge(part)
+    with gc_paused():
+        for part in parts:
+            rollup.merge(part)
     return rollup
 
 
