@@ -41,6 +41,8 @@ COMMANDS = [
     "import jsonl",
     "import csv",
     "import codex",
+    "reconcile",
+    "watch",
 ]
 SAMPLE_LOGS = Path(__file__).resolve().parents[1] / "sample_logs"
 
@@ -121,38 +123,50 @@ def test_record_with_timestamp_goes_to_its_day(cli, data_dir: Path) -> None:  # 
     assert [f.path.name for f in list_files(data_dir)] == ["usage_2026-01-02.jsonl"]
 
 
-@pytest.mark.parametrize(
-    ("args", "code", "message"),
-    [
-        (["record", "-m", "gpt-4o", "-i", "-5"], 2, "input_tokens"),
-        (["record", "-m", "gpt-4o", "--tag", "novalue"], 2, "--tag expects KEY=VALUE"),
-        (["record", "-i", "5"], 2, "--model is required"),
-        (["record", "-m", "gpt-4o", "--bogus"], 2, "No such option"),
-        (["record", "-m", "gpt-4o", "--status-code", "99"], 2, "status_code"),
-        (["report", "--since", "2026-13-01"], 2, "bad date"),
-        (["report", "--period", "fortnight"], 2, "unknown period"),
-        (["report", "--by", "colour"], 2, "unknown --by field"),
-        (["report", "--days", "abc"], 2, "--days"),
-        (["report", "--sort", "nonsense"], 2, "cannot sort"),
-        (["report", "--tz", "Mars/Base"], 2, "unknown time zone"),
-        (["report", "--json", "--csv"], 2, "choose one"),
-        (["top-users", "--by", "mood"], 2, "cannot rank users"),
-        (["stats", "--tz", "Nowhere/Town"], 2, "unknown time zone"),
-        (["logs", "-n", "0"], 2, "--limit"),
-        (["trend", "--metric", "mood"], 2, "unknown --metric"),
-        (["heatmap", "--days", "0"], 2, "--days"),
-        (["models", "--since", "soon"], 2, "bad date"),
-        (["cache", "--days", "-1"], 2, "--days"),
-        (["intervals", "--by", "model"], 2, "--by must be user or key"),
-        (["counters", "--until", "never"], 2, "bad date"),
-        (["incr"], 2, "Missing argument"),
-        (["reprice", "--since", "later"], 2, "bad date"),
-        (["pricing", "show"], 2, "Missing argument"),
-        (["pricing", "cost", "gpt-4o", "--input", "x"], 2, "--input"),
-        (["export", "--format", "xml"], 2, "unknown --format"),
-        (["check", "--spike", "x"], 2, "--spike"),
-    ],
-)
+BAD_INPUT = [
+    (["record", "-m", "gpt-4o", "-i", "-5"], 2, "input_tokens"),
+    (["record", "-m", "gpt-4o", "--tag", "novalue"], 2, "--tag expects KEY=VALUE"),
+    (["record", "-i", "5"], 2, "--model is required"),
+    (["record", "-m", "gpt-4o", "--bogus"], 2, "No such option"),
+    (["record", "-m", "gpt-4o", "--status-code", "99"], 2, "status_code"),
+    (["report", "--since", "2026-13-01"], 2, "bad date"),
+    (["report", "--period", "fortnight"], 2, "unknown period"),
+    (["report", "--by", "colour"], 2, "unknown --by field"),
+    (["report", "--days", "abc"], 2, "--days"),
+    (["report", "--sort", "nonsense"], 2, "cannot sort"),
+    (["report", "--tz", "Mars/Base"], 2, "unknown time zone"),
+    (["report", "--json", "--csv"], 2, "choose one"),
+    (["top-users", "--by", "mood"], 2, "cannot rank users"),
+    (["stats", "--tz", "Nowhere/Town"], 2, "unknown time zone"),
+    (["logs", "-n", "0"], 2, "--limit"),
+    (["trend", "--metric", "mood"], 2, "unknown --metric"),
+    (["heatmap", "--days", "0"], 2, "--days"),
+    (["models", "--since", "soon"], 2, "bad date"),
+    (["cache", "--days", "-1"], 2, "--days"),
+    (["intervals", "--by", "model"], 2, "--by must be user or key"),
+    (["counters", "--until", "never"], 2, "bad date"),
+    (["incr"], 2, "Missing argument"),
+    (["reprice", "--since", "later"], 2, "bad date"),
+    (["pricing", "show"], 2, "Missing argument"),
+    (["pricing", "cost", "gpt-4o", "--input", "x"], 2, "--input"),
+    (["export", "--format", "xml"], 2, "unknown --format"),
+    (["check", "--spike", "x"], 2, "--spike"),
+    (["prune", "--older-than", "soon"], 2, "--older-than expects a number"),
+    (["compact", "--older-than", "x"], 2, "--older-than expects a number"),
+    (["cache", "clear", "--bogus"], 2, "No such option"),
+    (["import", "claude-code", "/nonexistent/claude"], 2, "no such directory"),
+    (["import", "codex", "/nonexistent/sessions"], 2, "no such directory"),
+    (["import", "jsonl", "export.jsonl"], 2, "Missing option '--map'"),
+    (["import", "csv", "export.csv"], 2, "Missing option '--map'"),
+    (["pricing", "list", "--pricing", "/nonexistent.yaml"], 2, "does not exist"),
+    (["pricing", "check", "--bogus"], 2, "No such option"),
+    (["doctor", "--pricing", "/nonexistent.yaml"], 2, "does not exist"),
+    (["reconcile", "/nonexistent/bill.csv"], 2, "cannot read"),
+    (["watch", "--interval", "0"], 2, "--interval"),
+]
+
+
+@pytest.mark.parametrize(("args", "code", "message"), BAD_INPUT)
 def test_bad_input_is_one_line_and_writes_nothing(
     cli, data_dir: Path, args: list[str], code: int, message: str
 ) -> None:  # type: ignore[no-untyped-def]
@@ -162,6 +176,43 @@ def test_bad_input_is_one_line_and_writes_nothing(
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert list(data_dir.iterdir()) == []
+
+
+def _leaf_commands() -> set[str]:
+    import typer
+
+    from aiusage.cli import app
+
+    def walk(group, prefix: str):  # type: ignore[no-untyped-def]
+        ctx = typer.Context(group)
+        for name in group.list_commands(ctx):
+            command = group.get_command(ctx, name)
+            full = f"{prefix} {name}".strip()
+            if hasattr(command, "list_commands"):
+                if command.invoke_without_command:  # a group that is a command too (cache)
+                    yield full
+                yield from walk(command, full)
+            else:
+                yield full
+
+    return set(walk(typer.main.get_command(app), ""))
+
+
+def test_every_command_has_a_help_and_an_error_test() -> None:
+    leaves = _leaf_commands()
+    assert set(COMMANDS) == leaves
+    errors = {" ".join(args[:2]) for args, _, _ in BAD_INPUT} | {
+        args[0] for args, _, _ in BAD_INPUT
+    }
+    untested = {c for c in leaves if c not in errors} - {"pricing import"}
+    assert not untested, untested
+
+
+def test_pricing_import_of_a_missing_file_exits_2(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    result = cli("pricing", "import", tmp_path / "nope.json")
+    assert result.exit_code == 2
+    assert "cannot read" in result.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize(

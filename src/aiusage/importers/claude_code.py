@@ -23,6 +23,7 @@ from aiusage.importers.engine import (
     Sink,
     derived_id,
     epoch,
+    given_dirs,
 )
 from aiusage.pricing import PricingTable
 
@@ -76,7 +77,7 @@ def claude_dirs(given: Sequence[Path] = ()) -> list[Path]:
     """Where Claude Code keeps its logs: the given dirs, else ``$CLAUDE_CONFIG_DIR``
     (comma-separated), else ``~/.config/claude`` and ``~/.claude``."""
     if given:
-        return list(given)
+        return given_dirs(given)
     env = os.environ.get("CLAUDE_CONFIG_DIR", "")
     if env.strip():
         return [Path(p.strip()).expanduser() for p in env.split(",") if p.strip()]

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 
 from aiusage.errors import AiusageError
-from aiusage.importers.engine import ImportResult, Sink, derived_id, epoch
+from aiusage.importers.engine import ImportResult, Sink, derived_id, epoch, given_dirs
 from aiusage.pricing import PricingTable
 
 CODEX_FUNCTION = "codex"
@@ -21,7 +21,7 @@ def codex_dirs(given: Sequence[Path] = ()) -> list[Path]:
     """Where Codex CLI keeps sessions: the given dirs, else ``$CODEX_HOME/sessions``, else
     ``~/.codex/sessions``."""
     if given:
-        return list(given)
+        return given_dirs(given)
     home = os.environ.get("CODEX_HOME", "").strip()
     return [(Path(home).expanduser() if home else Path.home() / ".codex") / "sessions"]
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from typing import Any
 import msgspec
 import orjson
 
+from aiusage.errors import UsageError
 from aiusage.export import write_atomic
 from aiusage.ingest import Preparer
 from aiusage.pricing import PricingTable
@@ -196,3 +197,13 @@ class Offsets:
         self.state.update(self.updates)
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         write_atomic(self.path, orjson.dumps(self.state))
+
+
+def given_dirs(given: Sequence[Path]) -> list[Path]:
+    """The source dirs the user named, each of which must be a directory (a typo must not
+    pass for "nothing to import")."""
+    for directory in given:
+        if not directory.is_dir():
+            why = "not a directory" if directory.exists() else "no such directory"
+            raise UsageError(f"cannot read {directory}: {why}")
+    return list(given)
