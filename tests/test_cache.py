@@ -19,6 +19,7 @@ from aiusage.aggregate import Query
 from aiusage.cache import RollupCache
 from aiusage.document import Source, run_query
 from aiusage.pricing import load_table
+from aiusage.processes import map_in_processes
 from aiusage.store import files_between, list_files
 from aiusage.timerange import TimeRange, make_range
 
@@ -220,9 +221,20 @@ def test_files_to_read_are_read_and_cached_in_parallel(
     first = RollupCache(tmp_path)
     built = first.scan(files, query, TABLE, default_currency="USD", cost_mode="recorded")
     assert (first.hits, first.resumed, first.misses) == (0, 0, 6)  # counted from the workers
+    from aiusage import cache as cache_module
+
+    shared: list[int] = []
+
+    def spy(fn, jobs):  # type: ignore[no-untyped-def]
+        shared.append(len(jobs))
+        return map_in_processes(fn, jobs)
+
+    monkeypatch.setattr(cache_module, "map_in_processes", spy)
+    monkeypatch.setattr(scan_module, "PARALLEL_BYTES", 1)  # entries count as work, too
     second = RollupCache(tmp_path)
     again = second.scan(files, query, TABLE, default_currency="USD", cost_mode="recorded")
     assert (second.hits, second.misses) == (6, 0)  # the workers' entries were stored
+    assert shared == [3]  # loading the entries is shared out too
     monkeypatch.setenv("AIUSAGE_PROCESSES", "1")
     _same(built, again)
     _same(built, run_query(Source(tmp_path, TABLE, "USD"), query))
