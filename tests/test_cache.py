@@ -150,11 +150,11 @@ def _tamper(groups: list[Any], how: str) -> None:
     elif how == "bool count":
         values[1] = True
     elif how == "odd histogram":
-        values[13] = values[13][:-1]
+        values[12] = values[12][:-1]
     elif how == "string bucket":
-        values[13][0] = "3"
+        values[12][0] = "3"
     elif how == "histogram object":
-        values[16] = {"3": 1}
+        values[14] = {"3": 1}
     elif how == "short":
         del values[-1]
 

@@ -53,7 +53,7 @@ def dimension_field(dim: str) -> str:
 
 _INTS = frozenset({int})
 # The integer sums among :meth:`Acc.dump`'s values (all but histograms and timestamps).
-_COUNTS = operator.itemgetter(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14, 15, 19)
+_COUNTS = operator.itemgetter(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 17)
 
 
 def _load_histogram(flat: list[Any]) -> dict[int, int]:
@@ -76,7 +76,6 @@ class Acc:
         "cache_write",
         "cost",
         "dur_hist",
-        "dur_n",
         "dur_sum",
         "first_ts",
         "input",
@@ -87,7 +86,6 @@ class Acc:
         "requests",
         "successes",
         "ttfb_hist",
-        "ttfb_n",
         "ttfb_sum",
         "unpriced",
     )
@@ -108,14 +106,22 @@ class Acc:
         self.unpriced = 0
         # Latency sums in integer microseconds: exact, so merged rollups equal one pass.
         self.dur_sum = 0
-        self.dur_n = 0
         self.dur_hist: dict[int, int] = {}
         self.ttfb_sum = 0
-        self.ttfb_n = 0
         self.ttfb_hist: dict[int, int] = {}
         self.first_ts = math.inf
         self.last_ts = -math.inf
         self.max_tokens = 0  # the biggest single call (all token kinds)
+
+    @property
+    def dur_n(self) -> int:
+        """How many records had a duration (each is counted once in its histogram)."""
+        return sum(self.dur_hist.values())
+
+    @property
+    def ttfb_n(self) -> int:
+        """How many records had a time to first byte."""
+        return sum(self.ttfb_hist.values())
 
     def merge(self, other: Acc, *, rate: Fraction | None = None) -> None:
         """Add ``other``'s metrics, its costs multiplied by ``rate`` (currency conversion)."""
@@ -131,10 +137,8 @@ class Acc:
         self.actual += other.actual if rate is None else other.actual * rate
         self.unpriced += other.unpriced
         self.dur_sum += other.dur_sum
-        self.dur_n += other.dur_n
         merge_into(self.dur_hist, other.dur_hist)
         self.ttfb_sum += other.ttfb_sum
-        self.ttfb_n += other.ttfb_n
         merge_into(self.ttfb_hist, other.ttfb_hist)
         self.first_ts = min(self.first_ts, other.first_ts)
         self.last_ts = max(self.last_ts, other.last_ts)
@@ -156,10 +160,8 @@ class Acc:
             self.actual,
             self.unpriced,
             self.dur_sum,
-            self.dur_n,
             list(chain.from_iterable(self.dur_hist.items())),
             self.ttfb_sum,
-            self.ttfb_n,
             list(chain.from_iterable(self.ttfb_hist.items())),
             None if self.first_ts == math.inf else self.first_ts,
             None if self.last_ts == -math.inf else self.last_ts,
@@ -169,7 +171,7 @@ class Acc:
     @classmethod
     def load(cls, values: list[Any]) -> Acc:
         """An accumulator from :meth:`dump`'s data; ``ValueError`` if it is not that."""
-        if type(values) is not list or len(values) != 20:
+        if type(values) is not list or len(values) != 18:
             raise ValueError("accumulator of another layout")
         acc = cls.__new__(cls)
         (
@@ -185,10 +187,8 @@ class Acc:
             acc.actual,
             acc.unpriced,
             acc.dur_sum,
-            acc.dur_n,
             dur_hist,
             acc.ttfb_sum,
-            acc.ttfb_n,
             ttfb_hist,
             first_ts,
             last_ts,

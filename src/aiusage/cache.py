@@ -52,7 +52,7 @@ from aiusage.timerange import TimeRange
 
 logger = logging.getLogger("aiusage")
 
-FORMAT = 3  # 3: accumulators as an explicit list, histograms flat
+FORMAT = 4  # 4: accumulators as an explicit list, histograms flat, counts of latencies in them
 # A byte of cache entry takes about as long to load and merge as 8 bytes of data file to
 # scan (55 vs 6.5 ns): a month of fine-grained entries is worth sharing between processes.
 ENTRY_COST = 8

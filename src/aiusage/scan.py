@@ -27,7 +27,7 @@ from aiusage.aggregate import (
 )
 from aiusage.errors import UsageError
 from aiusage.gc_pause import gc_paused
-from aiusage.histogram import LOG_GAMMA, MIN_VALUE, ZERO_BUCKET
+from aiusage.histogram import BUCKET_OFFSET, BUCKETS, LOG_GAMMA, MIN_VALUE, ZERO_BUCKET
 from aiusage.intervals import Intervals
 from aiusage.pricing import PricingTable
 from aiusage.processes import map_in_processes
@@ -241,6 +241,7 @@ def scan_file(
         fields_read(query, accounts=factor_of is not None, dedupe=seen is not None)
     ).decode
     ceil, log = math.ceil, math.log
+    buckets, bucket_base = BUCKETS, BUCKET_OFFSET
     groups = rollup.groups
     skipped = rollup.skipped
     known_slots, period_key = period_function(query)
@@ -384,17 +385,23 @@ def scan_file(
             dur = rec.duration_ms
             if dur is not None:
                 acc.dur_sum += round(dur * 1000)
-                acc.dur_n += 1
                 hist = acc.dur_hist
                 # histogram.bucket_of, inlined: this runs twice per record.
-                b = ceil(log(dur) / LOG_GAMMA) if dur > MIN_VALUE else ZERO_BUCKET
+                b = (
+                    buckets[ceil(log(dur) / LOG_GAMMA) + bucket_base]
+                    if dur > MIN_VALUE
+                    else ZERO_BUCKET
+                )
                 hist[b] = hist.get(b, 0) + 1
             ttfb = rec.ttfb_ms
             if ttfb is not None:
                 acc.ttfb_sum += round(ttfb * 1000)
-                acc.ttfb_n += 1
                 hist = acc.ttfb_hist
-                b = ceil(log(ttfb) / LOG_GAMMA) if ttfb > MIN_VALUE else ZERO_BUCKET
+                b = (
+                    buckets[ceil(log(ttfb) / LOG_GAMMA) + bucket_base]
+                    if ttfb > MIN_VALUE
+                    else ZERO_BUCKET
+                )
                 hist[b] = hist.get(b, 0) + 1
             if interval_of is not None and success:
                 who = interval_of(rec)

@@ -185,9 +185,11 @@ class PeriodKeys:
 
     def key(self, ts: float) -> str:
         """The period key of ``ts``."""
-        if self._fmt is None:
-            return "total"
         slot = int(ts // SLOT_SECONDS)
+        if self._fmt is None:
+            # Remembered per slot like any key, so the pass's lookup finds it next time.
+            self.known_slots[slot] = "total"
+            return "total"
         cached = self.known_slots.get(slot)
         if cached is not None:
             return cached

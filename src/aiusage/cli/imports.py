@@ -79,18 +79,20 @@ def claude_code(
     """Import Claude Code's session logs (projects/**/*.jsonl), once: re-runs add only what
     is new."""
     from aiusage.importers import import_claude_code
-    from aiusage.importers.claude_code import claude_dirs
+    from aiusage.importers.engine import given_dirs
     from aiusage.pricing import load_table
     from aiusage.store import ensure_data_dir, resolve_data_dir
 
-    sources = claude_dirs(dirs or [])
+    given_dirs(dirs or [])  # before anything is written
     directory = resolve_data_dir(data_dir)
     if not dry_run:
         ensure_data_dir(directory)
     table = load_table(data_dir=directory if directory.is_dir() else None, extra=pricing)
     bar = progress_bar(quiet=as_json, label="reading Claude Code logs", in_bytes=True)
     try:
-        result = import_claude_code(sources, directory, table=table, dry_run=dry_run, progress=bar)
+        result = import_claude_code(
+            dirs or [], directory, table=table, dry_run=dry_run, progress=bar
+        )
     finally:
         if bar is not None:
             bar.close()
@@ -182,16 +184,16 @@ def codex(
     """Import OpenAI Codex CLI session logs (token_count events); re-runs add only what is
     new."""
     from aiusage.importers import import_codex
-    from aiusage.importers.codex import codex_dirs
+    from aiusage.importers.engine import given_dirs
     from aiusage.pricing import load_table
     from aiusage.store import ensure_data_dir, resolve_data_dir
 
-    sources = codex_dirs(dirs or [])
+    given_dirs(dirs or [])  # before anything is written
     directory = resolve_data_dir(data_dir)
     if not dry_run:
         ensure_data_dir(directory)
     table = load_table(data_dir=directory if directory.is_dir() else None, extra=pricing)
-    result = import_codex(sources, directory, table=table, dry_run=dry_run)
+    result = import_codex(dirs or [], directory, table=table, dry_run=dry_run)
     if not result.files:
         sys.stderr.write("aiusage: no Codex session logs found (sessions/**/*.jsonl)\n")
     _report(result, as_json, dry_run)
