@@ -299,14 +299,17 @@ class Rollup:
     misplaced: Skipped = field(default_factory=Skipped)
 
     def merge(self, other: Rollup) -> None:
-        """Add another rollup of the same query into this one."""
+        """Add another rollup of the same query into this one. ``other`` is used up: its
+        groups and intervals may become this rollup's own, so it must not be used after."""
         if (other.dims, other.period) != (self.dims, self.period):
             raise ValueError("cannot merge rollups of different queries")
+        groups = self.groups
         for key, acc in other.groups.items():
-            mine = self.groups.get(key)
+            mine = groups.get(key)
             if mine is None:
-                mine = self.groups[key] = Acc()
-            mine.merge(acc)
+                groups[key] = acc  # taken over, not copied: merging halves peak memory
+            else:
+                mine.merge(acc)
         self.skipped.merge(other.skipped)
         self.unpriced_models.update(other.unpriced_models)
         self.records += other.records
