@@ -176,7 +176,8 @@ def main() -> None:
             (f"{name}: cold `top-users --days 30`", [*aiusage, "top-users", "-d", str(path), "--days", "30", now, "--json", "--no-cache"], users_duck, None),
             (f"{name}: warm `top-users --days 30`", [*aiusage, "top-users", "-d", str(path), "--days", "30", now, "--json"], users_duck, None),
             (f"{name}: warm `trend`", [*aiusage, "trend", "-d", str(path), "--json"], None, None),
-            (f"{name}: `stats`", [*aiusage, "stats", "-d", str(path), "--json"], None, None),
+            (f"{name}: cold `stats`", [*aiusage, "stats", "-d", str(path), "--json", "--no-cache"], None, None),
+            (f"{name}: warm `stats`", [*aiusage, "stats", "-d", str(path), "--json"], None, None),
         ):  # fmt: skip
             warm = "warm" in label
             if warm:

@@ -20,6 +20,7 @@ from aiusage.cache import RollupCache
 from aiusage.document import Source, run_query
 from aiusage.pricing import load_table
 from aiusage.processes import map_in_processes
+from aiusage.stats import window_starts
 from aiusage.store import files_between, list_files
 from aiusage.timerange import TimeRange, make_range
 
@@ -66,9 +67,9 @@ def _same(a: Any, b: Any) -> None:
     tz=st.sampled_from(
         ["UTC", "Asia/Kolkata", "America/New_York", "Pacific/Kiritimati", "Pacific/Niue"]
     ),
-    period=st.sampled_from(["hour", "day", "week", "month", "total"]),
+    period=st.sampled_from(["hour", "day", "week", "month", "total", "windows"]),
     dims=st.sampled_from([(), ("user",), ("model", "user")]),
-    change=st.sampled_from(["none", "truncate", "rewrite", "torn"]),
+    change=st.sampled_from(["none", "truncate", "rewrite", "torn", "misplaced"]),
 )
 def test_cached_equals_cold(tmp_path_factory, days, appends, tz, period, dims, change) -> None:  # type: ignore[no-untyped-def]
     directory = tmp_path_factory.mktemp("c")
@@ -83,7 +84,12 @@ def test_cached_equals_cold(tmp_path_factory, days, appends, tz, period, dims, c
         i += 40
         _write(directory, day, lines)
     zone = ZoneInfo(tz)
-    query = Query(dims, period, zone, make_range(tz=zone, now=NOW, days=45))
+    if period == "windows":  # as `stats` asks: windows that end now, some days long
+        starts = {NOW - 20 * 86400, NOW - 7.5 * 86400, *window_starts(NOW, zone).values()}
+        edges = tuple(sorted(starts))
+        query = Query(dims, "window", zone, TimeRange(edges[0], NOW + 300), edges=edges)
+    else:
+        query = Query(dims, period, zone, make_range(tz=zone, now=NOW, days=45))
     _same(*_both(directory, query))  # builds the cache
     today_path = _write(directory, TODAY, [])
     for n in appends:  # today's file grows between reports
@@ -102,6 +108,9 @@ def test_cached_equals_cold(tmp_path_factory, days, appends, tz, period, dims, c
     elif change == "torn":
         with open(today_path, "ab") as fh:
             fh.write(b'{"timestamp": 1, "mod')
+    elif change == "misplaced":  # a record of today in an old day's file
+        with open(oldest, "ab") as fh:
+            fh.write(orjson.dumps(_record(NOW - 30, 7)) + b"\n")
     _same(*_both(directory, query))
     _same(*_both(directory, query))  # and once more from the refreshed cache
 
@@ -186,6 +195,29 @@ def test_tampered_entry_is_never_trusted(tmp_path: Path, how: str) -> None:
     rollup = cache.scan(files, query, TABLE, default_currency="USD", cost_mode="recorded")
     assert (cache.hits, cache.misses) == (0, 1)
     _same(run_query(Source(tmp_path, TABLE, "USD"), query), rollup)
+
+
+def test_windows_that_end_now_are_cached(tmp_path: Path) -> None:
+    for back in range(1, 9):
+        day = TODAY - dt.timedelta(days=back)
+        ts = dt.datetime(day.year, day.month, day.day, 6, tzinfo=dt.UTC).timestamp()
+        _write(tmp_path, day, [orjson.dumps(_record(ts + k, k)) + b"\n" for k in range(50)])
+    _write(tmp_path, TODAY, [orjson.dumps(_record(NOW - 1, 1)) + b"\n"])
+    edges = (NOW - 10 * 86400, NOW - 4 * 86400, NOW - 3600)
+    query = Query(
+        ("model",), "window", ZoneInfo("UTC"), TimeRange(edges[0], NOW + 300), edges=edges
+    )
+    files = files_between(tmp_path, query.range.first_day(), query.range.last_day())
+    first = RollupCache(tmp_path)
+    first.scan(files, query, TABLE, default_currency="USD", cost_mode="recorded")
+    later = RollupCache(tmp_path)
+    warm = later.scan(files, query, TABLE, default_currency="USD", cost_mode="recorded")
+    # The days wholly inside a window come from the cache; the two days that straddle a
+    # window's start, and today, are read.
+    assert later.hits >= 5
+    assert later.hits + later.resumed + later.misses <= len(files) - 2
+    _same(run_query(Source(tmp_path, TABLE, "USD"), query), warm)
+    assert {key[0] for key in warm.groups} == {0, 1, 2}
 
 
 def test_cache_cli(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

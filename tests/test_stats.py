@@ -62,3 +62,18 @@ def test_stats_cli(cli, store: Path) -> None:  # type: ignore[no-untyped-def]
     table = cli("stats", "-d", store).stdout
     assert "Last 24 hours" in table
     assert "This month" in table
+
+
+def test_cached_stats_equal_a_cold_pass(tmp_path: Path) -> None:
+    # Month-long windows: the days wholly inside one come from the cache the second time.
+    now = dt.datetime(2026, 11, 28, 15, 20, tzinfo=NY).timestamp()
+    write_store(tmp_path, make_records(5, 2000, now - 30 * 86400, now))
+    cold = build_stats(Source(tmp_path, load_table(), "USD"), tz=NY, now=now)
+    cached = Source(tmp_path, load_table(), "USD", use_cache=True)
+    first = build_stats(cached, tz=NY, now=now)
+    again = build_stats(cached, tz=NY, now=now)
+    assert list((tmp_path / ".cache").rglob("*.json"))
+    for doc in (first, again):
+        doc.pop("generated_at")
+    cold.pop("generated_at")
+    assert first == again == cold

@@ -11,10 +11,12 @@ file's identity (inode, and a hash of the bytes just before the offset). Next ti
 - anything else (rewritten, truncated, compacted, a corrupt or foreign cache entry) → the
   entry is ignored and rebuilt from a full read of the file.
 
-Files only partly inside the range, files holding records of another day, gzip files that
-changed, and queries that need every record in order (intervals, audits, time windows) are
-read as usual. Everything under ``.cache/`` is derived and safe to delete
-(``aiusage cache clear``).
+A query of windows that end now (``stats``) caches each file wholly inside one window as
+the same query over one period (``total``), relabelled as that window: the entries do not
+depend on when it runs. Files only partly inside the range (or straddling a window's
+start), files holding records of another day, gzip files that changed, and queries that
+need every record in order (intervals, audits) are read as usual. Everything under
+``.cache/`` is derived and safe to delete (``aiusage cache clear``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import logging
 import os
 import shutil
 import time
+from bisect import bisect_right
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -92,7 +95,7 @@ class RollupCache:
         are still valid; equal to :func:`aiusage.scan.scan` of the same arguments. The
         files to read are read (and cached) in parallel processes when there are megabytes
         of them."""
-        if query.audit or query.intervals_by or query.edges:
+        if query.audit or query.intervals_by:
             return scan(
                 files,
                 query,
@@ -113,7 +116,7 @@ class RollupCache:
         cost_mode: str,
         progress: Progress | None,
     ) -> Rollup:
-        shape = _shape(query, pricing, default_currency, cost_mode)
+        shape = _shape(_cached_form(query), pricing, default_currency, cost_mode)
         weights = [self._work(shape, f) for f in files]
         workers = workers_for(sum(weights))
         job = (query, pricing, shape, default_currency, cost_mode)
@@ -159,10 +162,14 @@ class RollupCache:
         for done, day_file in enumerate(files, 1):
             growing = is_open(day_file, today)
             made = None
-            if _inside(day_file, query.range):
+            cacheable = _cache_query(query, day_file)
+            if cacheable is not None:
+                file_query, window = cacheable
                 made = self._file_rollup(
-                    day_file, query, pricing, shape, default_currency, cost_mode, growing
+                    day_file, file_query, pricing, shape, default_currency, cost_mode, growing
                 )
+                if made is not None and window is not None:
+                    made = _as_window(made[0], query.period, window), made[1]
             if made is None:
                 scan_file(
                     day_file,
@@ -241,6 +248,36 @@ class RollupCache:
         except (OSError, DataError, TypeError) as exc:
             # A read-only data dir, a full disk, a cost too large for JSON: no cache, same answer.
             logger.debug("aiusage: rollup cache not written: %s", exc)
+
+
+def _cached_form(query: Query) -> Query:
+    """The query whose per-file rollups are cached for ``query``: itself, or for a query of
+    windows that end now (``stats``), the same query over one period (``total``), so that
+    the entries do not depend on when it runs."""
+    return replace(query, period="total", edges=()) if query.edges else query
+
+
+def _cache_query(query: Query, day_file: DayFile) -> tuple[Query, int | None] | None:
+    """How the file's rollup can come from the cache: the query to cache it under and, for a
+    query of windows, the window the whole file lies in; ``None`` when it cannot (the file
+    is not wholly inside the range, or straddles a window's start)."""
+    if not query.edges:
+        return (query, None) if _inside(day_file, query.range) else None
+    edges = query.edges
+    window = bisect_right(edges, day_file.start) - 1
+    if window < 0:
+        return None
+    end = edges[window + 1] if window + 1 < len(edges) else query.range.until
+    span = TimeRange(edges[window], end)
+    if not _inside(day_file, span):
+        return None
+    return replace(query, period="total", edges=(), range=span), window
+
+
+def _as_window(part: Rollup, period: str, window: int) -> Rollup:
+    """A file's one-period rollup as window ``window`` of a query of windows."""
+    groups = {(window, *key[1:]): acc for key, acc in part.groups.items()}
+    return replace(part, period=period, groups=groups)
 
 
 def _inside(day_file: DayFile, time_range: TimeRange) -> bool:

@@ -83,12 +83,13 @@ def stats(
     currency: CurrencyOpt = None,
     cost: CostOpt = "recorded",
     strict: StrictOpt = False,
+    no_cache: NoCacheOpt = False,
 ) -> None:
     """How are we doing right now: calls, failures, tokens and cost per time window."""
     from aiusage.render_status import stats_view
     from aiusage.stats import build_stats
 
-    ctx = Context(data_dir, tz, pricing, currency, cost=cost, quiet=as_json)
+    ctx = Context(data_dir, tz, pricing, currency, cost=cost, use_cache=not no_cache, quiet=as_json)
     filters = make_filters(user=user, model=model, function=function, provider=provider, tag=tag)
     doc = build_stats(ctx.source(), tz=ctx.tz, now=ctx.now, filters=filters)
     emit(doc, as_json=as_json, view=stats_view, strict=strict)
