@@ -20,7 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiusage.errors import UsageError
-from aiusage.histogram import merge_into
+from aiusage.histogram import CANONICAL, merge_into
 from aiusage.intervals import Intervals
 from aiusage.prices import Price
 from aiusage.pricing import PricingTable
@@ -60,7 +60,8 @@ def _load_histogram(flat: list[Any]) -> dict[int, int]:
     """A histogram from its flat dump; ``ValueError`` if it is not one."""
     if type(flat) is not list:
         raise ValueError("histogram of another layout")
-    hist = dict(zip(flat[::2], flat[1::2], strict=True))
+    keys: list[int] = flat[::2]
+    hist: dict[int, int] = dict(zip(map(CANONICAL.get, keys, keys), flat[1::2], strict=True))
     if not _INTS.issuperset(map(type, hist)) or not _INTS.issuperset(map(type, hist.values())):
         raise ValueError("histogram of another layout")
     return hist

@@ -80,10 +80,14 @@ def build_report(
     rollup = run_query(source, scan_query)
     fields = [dimension_field(d) for d in dims]
     groups = fold(source, rollup, dims, period=True)
+    # Requests per model of each row, straight from the groups (period, *dims, model,
+    # currency): a fold would copy every group's histograms to read one count.
     models: dict[tuple[Any, ...], dict[str, int]] = {}
     if with_models:
-        for key, acc in fold(source, rollup, (*dims, "model"), period=True).items():
-            models.setdefault(key[:-1], {})[key[-1]] = acc.requests
+        width = len(dims) + 1
+        for key, acc in rollup.groups.items():
+            used = models.setdefault(key[:width], {})
+            used[key[width]] = used.get(key[width], 0) + acc.requests
     if (
         not dims
         and query.period != "total"
