@@ -271,7 +271,7 @@ def _cache_query(query: Query, day_file: DayFile) -> tuple[Query, int | None] | 
     span = TimeRange(edges[window], end)
     if not _inside(day_file, span):
         return None
-    return replace(query, period="total", edges=(), range=span), window
+    return replace(_cached_form(query), range=span), window
 
 
 def _as_window(part: Rollup, period: str, window: int) -> Rollup:
