@@ -53,3 +53,17 @@ def test_a_job_that_fails_everywhere_raises_its_own_error() -> None:
 
 def test_one_job_runs_here() -> None:
     assert map_in_processes(square_and_pid, [5]) == [(25, os.getpid())]
+
+
+def test_a_process_with_other_threads_is_not_forked() -> None:
+    import threading
+
+    stop = threading.Event()
+    helper = threading.Thread(target=stop.wait, daemon=True)
+    helper.start()
+    try:
+        results = map_in_processes(square_and_pid, [1, 2, 3])
+    finally:
+        stop.set()
+        helper.join()
+    assert results == [(1, PARENT), (4, PARENT), (9, PARENT)]

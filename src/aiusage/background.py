@@ -23,6 +23,7 @@ MAX_QUEUED = 100_000
 BATCH = 5_000
 
 Writer = Callable[[Path, list[dict[str, Any]]], object]
+Item = tuple[Path, dict[str, Any]]  # a record and the data dir it goes to
 
 
 class BackgroundWriter:
@@ -30,17 +31,23 @@ class BackgroundWriter:
 
     def __init__(self, write: Writer) -> None:
         self._write = write
-        self._queue: queue.Queue[tuple[Path, dict[str, Any]] | None] = queue.Queue(MAX_QUEUED)
+        self._queue: queue.Queue[Item | None] = queue.Queue(MAX_QUEUED)
         self._thread: threading.Thread | None = None
+        # Held to start, queue to and stop the thread, so no record lands in a queue that
+        # no thread will read.
         self._lock = threading.Lock()
+        self._exit_registered = False
 
     def submit(self, data_dir: Path, rec: dict[str, Any]) -> None:
         """Queue one record (written by the caller when the queue is full)."""
-        self._start()
-        try:
-            self._queue.put_nowait((data_dir, rec))
-        except queue.Full:
-            self._write(data_dir, [rec])
+        with self._lock:
+            self._start()
+            try:
+                self._queue.put_nowait((data_dir, rec))
+                return
+            except queue.Full:
+                pass
+        self._write(data_dir, [rec])
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every queued record is written; whether that happened in time."""
@@ -55,34 +62,43 @@ class BackgroundWriter:
         threading.Thread(target=wait, daemon=True).start()
         return done.wait(timeout)
 
-    def _start(self) -> None:
-        if self._thread is not None:
-            return
+    def close(self) -> None:
+        """Write every queued record and end the writer thread (a later record starts a new
+        one): a process that is done with background writing runs no thread of ours."""
         with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="aiusage-writer", daemon=True
-                )
-                self._thread.start()
+            thread, self._thread = self._thread, None
+            if thread is not None:
+                self._queue.put(None)  # the writer's last item
+                thread.join()
+
+    def _start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="aiusage-writer", daemon=True)
+            self._thread.start()
+            if not self._exit_registered:
                 atexit.register(self.flush, 10.0)
+                self._exit_registered = True
 
     def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            items = [first]
+        last = False
+        while not last:
+            items = [self._queue.get()]
             while len(items) < BATCH:
                 try:
                     items.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            by_dir: dict[Path, list[dict[str, Any]]] = defaultdict(list)
-            for item in items:
-                if item is not None:
-                    by_dir[item[0]].append(item[1])
-            for data_dir, records in by_dir.items():
-                try:
-                    self._write(data_dir, records)
-                except Exception as exc:
-                    logger.error("aiusage: %d calls not recorded: %s", len(records), exc)
+            last = None in items  # :meth:`close` queues nothing after it
+            self._write_all([item for item in items if item is not None])
             for _ in items:
                 self._queue.task_done()
+
+    def _write_all(self, items: list[Item]) -> None:
+        by_dir: dict[Path, list[dict[str, Any]]] = defaultdict(list)
+        for data_dir, rec in items:
+            by_dir[data_dir].append(rec)
+        for data_dir, records in by_dir.items():
+            try:
+                self._write(data_dir, records)
+            except Exception as exc:
+                logger.error("aiusage: %d calls not recorded: %s", len(records), exc)

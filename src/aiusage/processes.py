@@ -4,9 +4,10 @@ validation of a large ``record --batch`` file.
 On Linux the workers are forked: they share the parent's memory (the query, the pricing
 table, a memory-mapped input), only their results travel back, pickled, through a pipe, and
 the parent does the first job itself. A worker that fails in any way has its job done again
-by the parent, which then raises the real error or gets the result. Elsewhere (no ``fork``,
-or an unsafe one) a spawned process pool does the work; :mod:`multiprocessing` is imported
-only then, as it costs about 15 ms of start-up.
+by the parent, which then raises the real error or gets the result. A process that runs
+other threads (an application calling the library) is never forked: it does every job.
+Elsewhere (no ``fork``) a spawned process pool does the work; :mod:`multiprocessing` is
+imported only then, as it costs about 15 ms of start-up.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 import pickle
 import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
@@ -31,6 +33,10 @@ def map_in_processes(fn: Callable[[Job], Result], jobs: Sequence[Job]) -> list[R
         return [fn(job) for job in jobs]
     if sys.platform != "linux":
         return _spawned(fn, jobs)
+    if threading.active_count() > 1:
+        # A host application's threads (``aiusage.remaining()`` in a web server): a fork
+        # copies none of them, and may copy a lock one of them holds. Done here instead.
+        return [fn(job) for job in jobs]
     pending: list[tuple[int, int]] = []
     try:
         for job in jobs[1:]:

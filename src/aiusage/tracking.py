@@ -210,9 +210,12 @@ def record(
 def configure(*, background: bool | None = None) -> None:
     """Process-wide settings of the Python API. ``background=True`` hands records to a
     writer thread (flushed at exit, or by :func:`flush`) instead of appending them in the
-    caller's thread; ``$AIUSAGE_BACKGROUND=1`` sets it too."""
+    caller's thread; ``$AIUSAGE_BACKGROUND=1`` sets it too. ``background=False`` writes
+    what is queued and ends the thread."""
     if background is not None:
         _settings["background"] = background
+        if not background and _background is not None:
+            _background.close()
 
 
 def flush(timeout: float | None = None) -> bool:
