@@ -220,6 +220,39 @@ def test_windows_that_end_now_are_cached(tmp_path: Path) -> None:
     assert {key[0] for key in warm.groups} == {0, 1, 2}
 
 
+def test_tidy_drops_idle_shapes_and_entries_of_gone_files(tmp_path: Path) -> None:
+    for back in (2, 3):
+        day = TODAY - dt.timedelta(days=back)
+        ts = dt.datetime(day.year, day.month, day.day, 12, tzinfo=dt.UTC).timestamp()
+        _write(tmp_path, day, [orjson.dumps(_record(ts, k)) + b"\n" for k in range(5)])
+    root = tmp_path / ".cache" / "rollups"
+
+    def report(dims: tuple[str, ...]) -> None:
+        query = Query(dims, "total", ZoneInfo("UTC"), TimeRange(None, None))
+        files = list_files(tmp_path)
+        RollupCache(tmp_path).scan(
+            files, query, TABLE, default_currency="USD", cost_mode="recorded"
+        )
+
+    report(("user",))
+    (idle,) = [p for p in root.iterdir() if p.is_dir()]
+    report(("model",))
+    (used,) = [p for p in root.iterdir() if p.is_dir() and p != idle]
+    assert len(list(root.rglob("*.jsonl.json"))) == 4
+    (tmp_path / f"usage_{TODAY - dt.timedelta(days=3)}.jsonl").unlink()  # pruned
+    month_ago = NOW - 31 * 86400
+    os.utime(idle, (month_ago, month_ago))
+    os.utime(used, (month_ago, month_ago))
+    report(("model",))  # in use again: not idle, however old its entries
+    cache = RollupCache(tmp_path)
+    assert cache.tidy(now=NOW) == 0  # tidied when the cache was first written: once a day
+    assert cache.tidy(now=NOW + 86400 + 1) == 3  # the idle shape's two, the pruned day's one
+    assert not idle.exists()
+    kept = [p.name for p in used.glob("*.json")]
+    assert kept == [f"usage_{TODAY - dt.timedelta(days=2)}.jsonl.json"]
+    assert cache.tidy(now=NOW + 86400 + 2) == 0
+
+
 def test_cache_cli(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     day = TODAY - dt.timedelta(days=1)
     ts = dt.datetime(day.year, day.month, day.day, 12, tzinfo=dt.UTC).timestamp()

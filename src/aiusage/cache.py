@@ -21,6 +21,7 @@ need every record in order (intervals, audits) are read as usual. Everything und
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -60,6 +61,8 @@ FORMAT = 4  # 4: accumulators as an explicit list, histograms flat, counts of la
 # scan (55 vs 6.5 ns): a month of fine-grained entries is worth sharing between processes.
 ENTRY_COST = 8
 TAIL = 4096  # bytes before the cached offset that must be unchanged to resume
+IDLE_DAYS = 30  # a query shape no report used for this long is deleted
+TIDY_SECONDS = 86400  # how often the cache looks for what to delete
 # A process's share of the files: (files, query, pricing, shape, currency, cost mode).
 RunJob = tuple[list[DayFile], Query, PricingTable, str, str, str]
 
@@ -68,6 +71,7 @@ class RollupCache:
     """Per-file rollups of query shapes, under ``<data dir>/.cache/rollups``."""
 
     def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
         self.root = data_dir / ".cache" / "rollups"
         self.hits = 0
         self.resumed = 0
@@ -105,7 +109,44 @@ class RollupCache:
                 progress=progress,
             )
         with gc_paused():
-            return self._scan(files, query, pricing, default_currency, cost_mode, progress)
+            rollup = self._scan(files, query, pricing, default_currency, cost_mode, progress)
+        self.tidy()
+        return rollup
+
+    def tidy(self, *, now: float | None = None) -> int:
+        """At most once a day, delete what no report will read again: the query shapes no
+        report used for :data:`IDLE_DAYS` (one-off filters, older aiusage versions) and the
+        entries of day files that are gone (pruned, or compacted to ``.gz``). How many
+        files were deleted."""
+        now = time.time() if now is None else now
+        marker = self.root / ".tidied"
+        try:
+            if now - marker.stat().st_mtime < TIDY_SECONDS:
+                return 0
+        except FileNotFoundError:
+            if not self.root.is_dir():
+                return 0
+        except OSError:
+            return 0
+        removed = 0
+        try:
+            marker.touch()
+            present = {p.name for p in self.data_dir.iterdir()}
+            for shape in self.root.iterdir():
+                if not shape.is_dir():
+                    continue
+                entries = list(shape.iterdir())
+                if now - shape.stat().st_mtime > IDLE_DAYS * 86400:
+                    shutil.rmtree(shape, ignore_errors=True)
+                    removed += len(entries)
+                    continue
+                for entry in entries:
+                    if entry.suffix == ".json" and entry.name[:-5] not in present:
+                        entry.unlink(missing_ok=True)
+                        removed += 1
+        except OSError as exc:  # a read-only or vanishing cache: tidied next time
+            logger.debug("aiusage: rollup cache not tidied: %s", exc)
+        return removed
 
     def _scan(
         self,
@@ -117,6 +158,8 @@ class RollupCache:
         progress: Progress | None,
     ) -> Rollup:
         shape = _shape(_cached_form(query), pricing, default_currency, cost_mode)
+        with contextlib.suppress(OSError):
+            os.utime(self.root / shape)  # in use: not idle (see tidy)
         weights = [self._work(shape, f) for f in files]
         workers = workers_for(sum(weights))
         job = (query, pricing, shape, default_currency, cost_mode)
