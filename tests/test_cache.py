@@ -245,12 +245,13 @@ def test_tidy_drops_idle_shapes_and_entries_of_gone_files(tmp_path: Path) -> Non
     os.utime(used, (month_ago, month_ago))
     report(("model",))  # in use again: not idle, however old its entries
     cache = RollupCache(tmp_path)
-    assert cache.tidy(now=NOW) == 0  # tidied when the cache was first written: once a day
-    assert cache.tidy(now=NOW + 86400 + 1) == 3  # the idle shape's two, the pruned day's one
+    assert cache.tidy() == 0  # tidied when the cache was first written: once a day at most
+    tomorrow = time.time() + 86400 + 60
+    assert cache.tidy(now=tomorrow) == 3  # the idle shape's two, the pruned day's one
     assert not idle.exists()
     kept = [p.name for p in used.glob("*.json")]
     assert kept == [f"usage_{TODAY - dt.timedelta(days=2)}.jsonl.json"]
-    assert cache.tidy(now=NOW + 86400 + 2) == 0
+    assert cache.tidy(now=tomorrow + 1) == 0
 
 
 def test_cache_cli(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
