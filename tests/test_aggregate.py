@@ -5,6 +5,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import orjson
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -126,3 +127,18 @@ def test_rollup_state_round_trips_through_json(tmp_path_factory, records) -> Non
     assert (back.records, back.unpriced_models) == (rollup.records, rollup.unpriced_models)
     for acc in rollup.groups.values():
         assert Acc.load(acc.dump()).state() == acc.state()
+
+
+def test_group_by_takes_repeats_and_comma_lists() -> None:
+    from aiusage.aggregate import group_by
+    from aiusage.errors import UsageError
+
+    assert group_by(["user,model", "model", " tag:team ,function"]) == (
+        "user",
+        "model",
+        "tag:team",
+        "function",
+    )
+    assert group_by([]) == ()
+    with pytest.raises(UsageError, match="unknown --by field 'colour'"):
+        group_by(["user,colour"])

@@ -309,3 +309,11 @@ def test_sample_logs_report(cli) -> None:  # type: ignore[no-untyped-def]
     ).json()
     assert {r["model"] for r in seed_day["rows"]} <= {"qwen-plus", "qwen-turbo", "qwen-max"}
     assert seed_day["totals"]["cost"] > 0
+
+
+def test_by_accepts_a_comma_separated_list(cli) -> None:  # type: ignore[no-untyped-def]
+    args = ("report", "-d", SAMPLE_LOGS, "--all", "--period", "total", "--json")
+    listed = cli(*args, "--by", "user,model").json()
+    repeated = cli(*args, "--by", "user", "--by", "model").json()
+    assert listed["group_by"] == ["user_id", "model"]
+    assert listed["rows"] == repeated["rows"]

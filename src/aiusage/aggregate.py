@@ -40,6 +40,15 @@ DIMENSIONS: Mapping[str, str] = {
 }
 
 
+def group_by(values: Iterable[str]) -> tuple[str, ...]:
+    """The dimensions of ``--by`` options, each one name or a comma-separated list
+    (``--by user,model`` = ``--by user --by model``), in order, each once."""
+    dims = [d.strip() for value in values for d in value.split(",") if d.strip()]
+    for dim in dims:
+        dimension_field(dim)  # an unknown name is a usage error here, not mid-pass
+    return tuple(dict.fromkeys(dims))
+
+
 def dimension_field(dim: str) -> str:
     """The output field name of a ``--by`` dimension (``user`` → ``user_id``)."""
     if dim.startswith("tag:") and len(dim) > 4:

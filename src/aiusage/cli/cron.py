@@ -83,7 +83,7 @@ def export(
     strict: StrictOpt = False,
 ) -> None:
     """Write a report to a file, atomically (never a partial file), and print its path."""
-    from aiusage.aggregate import Query
+    from aiusage.aggregate import Query, group_by
     from aiusage.export import export_path, focus_rows, to_csv, to_json, write_atomic
     from aiusage.report import build_report, report_columns
 
@@ -99,7 +99,7 @@ def export(
     filters = make_filters(user=user, model=model, tag=tag)
     source = ctx.source()
     target = export_path(out, FORMATS[fmt], now=ctx.now)
-    dims = tuple(dict.fromkeys(by or ()))
+    dims = group_by(by or ())
     if fmt == "prom":
         dims, period = ("user", "model", "function"), "total"
     elif fmt == "csv" and columns == "focus" and not dims:

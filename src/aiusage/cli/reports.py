@@ -107,7 +107,7 @@ def report(
             "--by",
             "-b",
             help="Group by user, model, function, provider, session, anchor, key or tag:NAME "
-            "(repeatable).",
+            "(repeatable, or a comma-separated list).",
         ),
     ] = None,
     user: UserOpt = None,
@@ -141,7 +141,7 @@ def report(
     strict: StrictOpt = False,
 ) -> None:
     """Usage and cost per period (and per user, model, ... with --by), with totals."""
-    from aiusage.aggregate import Query
+    from aiusage.aggregate import Query, group_by
     from aiusage.report import build_report, report_columns
 
     _choose_output(as_json, as_csv)
@@ -157,7 +157,7 @@ def report(
         key=key,
     )
     rng = ctx.time_range(days=days, since=since, until=until, all_time=all_time)
-    query = Query(tuple(dict.fromkeys(by or ())), period, ctx.tz, rng, filters)
+    query = Query(group_by(by or ()), period, ctx.tz, rng, filters)
     doc = build_report(ctx.source(), query, sort=sort, limit=limit, now=ctx.now)
     csv = (report_columns(doc), doc["rows"]) if as_csv else None
 
