@@ -142,3 +142,17 @@ def test_group_by_takes_repeats_and_comma_lists() -> None:
     assert group_by([]) == ()
     with pytest.raises(UsageError, match="unknown --by field 'colour'"):
         group_by(["user,colour"])
+
+
+def test_merge_without_latency_leaves_the_percentile_data_alone() -> None:
+    source = Acc()
+    source.requests, source.cost, source.max_tokens = 3, 7, 40
+    source.dur_sum, source.dur_hist = 1500, {10: 2, 11: 1}
+    source.ttfb_sum, source.ttfb_hist = 300, {5: 3}
+    lean = Acc()
+    lean.merge(source, latency=False)
+    assert (lean.requests, lean.cost, lean.max_tokens) == (3, 7, 40)
+    assert (lean.dur_sum, lean.dur_hist, lean.dur_n, lean.ttfb_sum, lean.ttfb_n) == (0, {}, 0, 0, 0)
+    full = Acc()
+    full.merge(source)
+    assert (full.dur_sum, full.dur_hist, full.dur_n, full.ttfb_n) == (1500, {10: 2, 11: 1}, 3, 3)

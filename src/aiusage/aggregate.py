@@ -133,8 +133,10 @@ class Acc:
         """How many records had a time to first byte."""
         return sum(self.ttfb_hist.values())
 
-    def merge(self, other: Acc, *, rate: Fraction | None = None) -> None:
-        """Add ``other``'s metrics, its costs multiplied by ``rate`` (currency conversion)."""
+    def merge(self, other: Acc, *, rate: Fraction | None = None, latency: bool = True) -> None:
+        """Add ``other``'s metrics, its costs multiplied by ``rate`` (currency conversion);
+        without ``latency``, all but the latency histograms (for views that show no
+        percentiles: merging those is most of a merge's work)."""
         self.requests += other.requests
         self.successes += other.successes
         self.input += other.input
@@ -146,10 +148,11 @@ class Acc:
         self.cost += other.cost if rate is None else other.cost * rate
         self.actual += other.actual if rate is None else other.actual * rate
         self.unpriced += other.unpriced
-        self.dur_sum += other.dur_sum
-        merge_into(self.dur_hist, other.dur_hist)
-        self.ttfb_sum += other.ttfb_sum
-        merge_into(self.ttfb_hist, other.ttfb_hist)
+        if latency:
+            self.dur_sum += other.dur_sum
+            merge_into(self.dur_hist, other.dur_hist)
+            self.ttfb_sum += other.ttfb_sum
+            merge_into(self.ttfb_hist, other.ttfb_hist)
         self.first_ts = min(self.first_ts, other.first_ts)
         self.last_ts = max(self.last_ts, other.last_ts)
         self.max_tokens = max(self.max_tokens, other.max_tokens)
@@ -363,9 +366,16 @@ class Rollup:
         return {key[-1] for key in self.groups}
 
     def fold(
-        self, keep: Iterable[str], *, currency: str, pricing: PricingTable, period: bool = True
+        self,
+        keep: Iterable[str],
+        *,
+        currency: str,
+        pricing: PricingTable,
+        period: bool = True,
+        latency: bool = True,
     ) -> dict[tuple[Any, ...], Acc]:
-        """Merge groups down to ``(period_key?, *keep)``, converting costs to ``currency``."""
+        """Merge groups down to ``(period_key?, *keep)``, converting costs to ``currency``
+        (without ``latency``: no latency histograms, see :meth:`Acc.merge`)."""
         positions = [self.dims.index(d) + 1 for d in keep]
         if period:
             positions.insert(0, 0)
@@ -383,7 +393,7 @@ class Rollup:
             target = out.get(folded)
             if target is None:
                 target = out[folded] = Acc()
-            target.merge(acc, rate=rate)
+            target.merge(acc, rate=rate, latency=latency)
         return out
 
 

@@ -193,8 +193,15 @@ def money(acc_cost: int | Fraction) -> float:
 
 
 def fold(
-    source: Source, rollup: Rollup, dims: tuple[str, ...], *, period: bool = False
+    source: Source,
+    rollup: Rollup,
+    dims: tuple[str, ...],
+    *,
+    period: bool = False,
+    latency: bool = True,
 ) -> dict[tuple[Any, ...], Acc]:
     """``rollup``'s groups merged down to ``dims`` (and the period key when ``period``),
-    costs in the report currency."""
-    return rollup.fold(dims, currency=source.currency, pricing=source.pricing, period=period)
+    costs in the report currency; ``latency=False`` for views without percentiles."""
+    return rollup.fold(
+        dims, currency=source.currency, pricing=source.pricing, period=period, latency=latency
+    )

@@ -144,7 +144,7 @@ def build_top_users(
     scan_query = Query(("user", "model"), "total", query.tz, query.range, query.filters)
     rollup = run_query(source, scan_query)
     per_user = fold(source, rollup, ("user",))
-    per_model = fold(source, rollup, ("user", "model"))
+    per_model = fold(source, rollup, ("user", "model"), latency=False)  # requests, cost
     favourite: dict[str | None, tuple[int, int | Fraction, str]] = {}
     for (user, model), acc in per_model.items():
         candidate = (acc.requests, acc.cost, model)
