@@ -317,3 +317,23 @@ def test_by_accepts_a_comma_separated_list(cli) -> None:  # type: ignore[no-unty
     repeated = cli(*args, "--by", "user", "--by", "model").json()
     assert listed["group_by"] == ["user_id", "model"]
     assert listed["rows"] == repeated["rows"]
+
+
+def test_help_lists_daily_commands_first_with_one_line_summaries(cli) -> None:  # type: ignore[no-untyped-def]
+    import typer
+
+    from aiusage.cli import app
+    from aiusage.cli.application import COMMAND_ORDER
+
+    listing = cli("--help").stdout
+    positions = [listing.index(f"│ {name} ") for name in ("record", "report", "top-users", "prune")]
+    assert positions == sorted(positions)
+    group = typer.main.get_command(app)
+    ctx = typer.Context(group)
+    assert set(group.list_commands(ctx)) <= set(COMMAND_ORDER)
+    for parent in (group, group.get_command(ctx, "import"), group.get_command(ctx, "pricing")):
+        sub = typer.Context(parent)
+        for name in parent.list_commands(sub):
+            summary = parent.get_command(sub, name).short_help
+            assert summary, name
+            assert "\n" not in summary, name

@@ -2,6 +2,7 @@
 library errors (:mod:`aiusage.errors`) and Typer's own usage errors give one line on stderr,
 never a traceback."""
 
+import inspect
 import os
 import sys
 from collections.abc import Sequence
@@ -25,8 +26,35 @@ def fail(message: str, code: int) -> NoReturn:
     raise SystemExit(code)
 
 
-class AiusageGroup(TyperGroup):
+# The order `aiusage --help` lists the commands in: the daily ones first, upkeep last.
+COMMAND_ORDER = (
+    "record", "report", "top-users", "stats", "trend", "models", "logs", "heatmap", "watch",
+    "check", "export", "cache", "intervals", "counters", "incr", "import", "pricing",
+    "reconcile", "reprice", "doctor", "compact", "prune",
+)  # fmt: skip
+
+
+class SummaryGroup(TyperGroup):
+    """A command group whose listing shows each command's docstring summary on one line."""
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        """A command, its summary for the listing made from its docstring's first paragraph
+        (the rich listing would keep the docstring's line breaks)."""
+        command = super().get_command(ctx, cmd_name)
+        if command is not None and command.short_help is None and command.help:
+            first = inspect.cleandoc(command.help).split("\n\n")[0]
+            command.short_help = " ".join(first.split())
+        return command
+
+
+class AiusageGroup(SummaryGroup):
     """The command group, with SPEC.md §6 error handling: one line on stderr, no traceback."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        """The commands in :data:`COMMAND_ORDER` (any other after them)."""
+        names = super().list_commands(ctx)
+        rank = {name: i for i, name in enumerate(COMMAND_ORDER)}
+        return sorted(names, key=lambda name: rank.get(name, len(rank)))
 
     def main(  # type: ignore[override]
         self,
@@ -106,3 +134,13 @@ def _root(
     from aiusage.cli.common import SETTINGS
 
     SETTINGS["quiet"] = quiet
+
+
+def sub_app(summary: str, **settings: Any) -> typer.Typer:
+    """A group of commands under ``aiusage`` (``import``, ``pricing``, ``cache``)."""
+    return typer.Typer(
+        cls=SummaryGroup,
+        help=summary,
+        context_settings={"help_option_names": ["-h", "--help"]},
+        **settings,
+    )

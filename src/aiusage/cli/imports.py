@@ -7,13 +7,12 @@ from typing import Annotated, Any
 import orjson
 import typer
 
-from aiusage.cli.application import app
+from aiusage.cli.application import app, sub_app
 from aiusage.cli.common import DataDirOpt, JsonOpt, PricingOpt, progress_bar
 
-import_app = typer.Typer(
-    help="Import usage logs other tools wrote: Claude Code sessions, any JSONL or CSV export.",
+import_app = sub_app(
+    "Import usage logs other tools wrote: Claude Code sessions, any JSONL or CSV export.",
     no_args_is_help=True,
-    context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(import_app, name="import")
 

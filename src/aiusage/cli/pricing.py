@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import orjson
 import typer
 
-from aiusage.cli.application import app
+from aiusage.cli.application import app, sub_app
 from aiusage.cli.common import (
     AllOpt,
     Context,
@@ -28,10 +28,8 @@ from aiusage.errors import UsageError
 if TYPE_CHECKING:
     from aiusage.pricing import PricingTable
 
-pricing_app = typer.Typer(
-    help="The pricing table: list, explain, compute, check and import prices.",
-    no_args_is_help=True,
-    context_settings={"help_option_names": ["-h", "--help"]},
+pricing_app = sub_app(
+    "The pricing table: list, explain, compute, check and import prices.", no_args_is_help=True
 )
 app.add_typer(pricing_app, name="pricing")
 

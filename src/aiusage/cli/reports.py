@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from aiusage.cli.application import app
+from aiusage.cli.application import app, sub_app
 from aiusage.cli.common import (
     AllOpt,
     AnchorOpt,
@@ -245,10 +245,7 @@ def models(
     emit(doc, as_json=as_json, view=models_view, strict=strict)
 
 
-cache_app = typer.Typer(
-    help="Prompt-cache savings (this command), and the rollup cache (`clear`).",
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+cache_app = sub_app("Prompt-cache savings (this command), and the rollup cache (`clear`).")
 app.add_typer(cache_app, name="cache")
 
 
