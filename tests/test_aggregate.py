@@ -156,3 +156,20 @@ def test_merge_without_latency_leaves_the_percentile_data_alone() -> None:
     full = Acc()
     full.merge(source)
     assert (full.dur_sum, full.dur_hist, full.dur_n, full.ttfb_n) == (1500, {10: 2, 11: 1}, 3, 3)
+
+
+@settings(max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(records=st.lists(record_strategy, max_size=40))
+def test_a_pass_without_latency_sums_the_rest_alike(tmp_path_factory, records) -> None:  # type: ignore[no-untyped-def]
+    directory = tmp_path_factory.mktemp("l")
+    _store(directory, records)
+    full = Query(("user",), "day", ZoneInfo("UTC"), TimeRange(None, None))
+    lean = Query(("user",), "day", ZoneInfo("UTC"), TimeRange(None, None), latency=False)
+    with_latency = scan(list_files(directory), full, TABLE, default_currency="USD")
+    without = scan(list_files(directory), lean, TABLE, default_currency="USD")
+    assert with_latency.groups.keys() == without.groups.keys()
+    for key, acc in without.groups.items():
+        assert (acc.dur_sum, acc.dur_hist, acc.ttfb_sum, acc.ttfb_hist) == (0, {}, 0, {})
+        other = with_latency.groups[key]
+        other.dur_sum, other.dur_hist, other.ttfb_sum, other.ttfb_hist = 0, {}, 0, {}
+        assert acc.state() == other.state()

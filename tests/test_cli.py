@@ -337,3 +337,37 @@ def test_help_lists_daily_commands_first_with_one_line_summaries(cli) -> None:  
             summary = parent.get_command(sub, name).short_help
             assert summary, name
             assert "\n" not in summary, name
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["report", "--all"],
+        ["top-users", "--all"],
+        ["stats"],  # its cache use, with a fixed clock: tests/test_stats.py
+        ["models", "--all"],
+        ["trend"],
+        ["cache", "--all"],
+        ["check", "--daily-budget", "100"],
+        ["reprice", "--all", "--dry-run"],
+        ["export", "--format", "json", "--all", "--out", "-"],
+    ],
+)
+def test_no_cache_reads_everything_and_writes_no_cache(
+    cli, data_dir: Path, args: list[str]
+) -> None:  # type: ignore[no-untyped-def]
+    import datetime as dt
+    import time
+
+    from conftest import call, write_jsonl
+
+    yesterday = dt.date.fromtimestamp(time.time() - 86400)
+    noon = dt.datetime(yesterday.year, yesterday.month, yesterday.day, 12).timestamp()
+    write_jsonl(data_dir / f"usage_{yesterday}.jsonl", [call(noon + k) for k in range(5)])
+    result = cli(*args, "--data-dir", data_dir, "--no-cache")
+    assert result.exit_code == 0, result.stderr
+    assert not (data_dir / ".cache").exists()
+    cached = cli(*args, "--data-dir", data_dir)
+    assert cached.exit_code == 0, cached.stderr
+    # Yesterday straddles the start of stats' last 24 hours: read, not cached.
+    assert (data_dir / ".cache").exists() == (args[0] != "stats")

@@ -255,6 +255,8 @@ class Query:
     counters: bool = False
     # Also note where records sit in the wrong day file (doctor).
     audit: bool = False
+    # Latency percentiles wanted: without them the pass skips its costliest per-record work.
+    latency: bool = True
 
     def __post_init__(self) -> None:
         for dim in self.dims:

@@ -341,6 +341,7 @@ def _shape(query: Query, pricing: PricingTable, default_currency: str, cost_mode
         "fields": {k: sorted(v) for k, v in sorted(query.filters.fields.items())},
         "tags": sorted(query.filters.tags.items()),
         "counters": query.counters,
+        "latency": query.latency,
         "cost": "current" if cost_mode == "current" else "recorded",
         "pricing": pricing.version,
         "currency": default_currency,

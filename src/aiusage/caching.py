@@ -61,7 +61,7 @@ def build_cache(
     source: Source, *, tz: Any, time_range: TimeRange, now: float, filters: Filters | None = None
 ) -> dict[str, Any]:
     """The ``aiusage.cache/1`` document: cache hit rates and savings per model and overall."""
-    query = Query(("model",), "total", tz, time_range, filters or Filters())
+    query = Query(("model",), "total", tz, time_range, filters or Filters(), latency=False)
     rollup = run_query(source, query)
     per_model = fold(source, rollup, ("model",), latency=False)
     rows = []

@@ -86,7 +86,7 @@ def build_check(source: Source, *, tz: Any, now: float, limits: Limits) -> dict[
         return dt.datetime(day.year, day.month, day.day, tzinfo=tz).timestamp()
 
     time_range = TimeRange(midnight(first), midnight(today + dt.timedelta(days=1)))
-    rollup = run_query(source, Query(("user", "key"), "day", tz, time_range))
+    rollup = run_query(source, Query(("user", "key"), "day", tz, time_range, latency=False))
     groups = fold(source, rollup, ("user", "key"), period=True, latency=False)
     day_total: dict[str, Acc] = {}
     scoped: dict[tuple[str, str, str], Acc] = {}  # (kind, who, "daily"|"monthly")

@@ -40,7 +40,7 @@ def build_counters(
     source: Source, *, tz: Any, time_range: TimeRange, now: float, prefix: str | None = None
 ) -> dict[str, Any]:
     """The ``aiusage.counters/1`` document: every counter over the range, ``prefix``-filtered."""
-    query = Query(("user", "function"), "total", tz, time_range, counters=True)
+    query = Query(("user", "function"), "total", tz, time_range, counters=True, latency=False)
     rollup = run_query(source, query)
     derived = derived_counters(fold(source, rollup, ("user", "function"), latency=False))
     keys = sorted(set(derived) | set(rollup.counters))

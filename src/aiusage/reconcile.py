@@ -392,7 +392,7 @@ def reconcile(source: Source, bill: Bill) -> list[Row]:
     utc = resolve_tz("UTC")
     since = dt.datetime.combine(days[0], dt.time(), dt.UTC).timestamp()
     until = dt.datetime.combine(days[-1] + dt.timedelta(days=1), dt.time(), dt.UTC).timestamp()
-    query = Query(dims=("model",), period="day", tz=utc, range=TimeRange(since, until))
+    query = Query(("model",), "day", utc, TimeRange(since, until), latency=False)
     groups = fold(source, run_query(source, query), ("model",), period=True, latency=False)
     local: dict[tuple[dt.date, str], Acc] = {}
     for (period, model), group in groups.items():

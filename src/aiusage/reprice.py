@@ -41,7 +41,7 @@ def plan(
     from zoneinfo import ZoneInfo
 
     utc = ZoneInfo("UTC")
-    query = Query(("model",), "day", utc, time_range, filters or Filters())
+    query = Query(("model",), "day", utc, time_range, filters or Filters(), latency=False)
     recorded_rollup = run_query(replace(source, cost_mode="recorded"), query)
     recorded = fold(source, recorded_rollup, ("model",), period=True, latency=False)
     current_rollup = run_query(replace(source, cost_mode="current"), query)

@@ -242,6 +242,7 @@ def scan_file(
     ).decode
     ceil, log = math.ceil, math.log
     buckets, bucket_base = BUCKETS, BUCKET_OFFSET
+    latency = query.latency
     groups = rollup.groups
     skipped = rollup.skipped
     known_slots, period_key = period_function(query)
@@ -382,27 +383,28 @@ def scan_file(
                 acc.first_ts = ts
             if ts > acc.last_ts:
                 acc.last_ts = ts
-            dur = rec.duration_ms
-            if dur is not None:
-                acc.dur_sum += round(dur * 1000)
-                hist = acc.dur_hist
-                # histogram.bucket_of, inlined: this runs twice per record.
-                b = (
-                    buckets[ceil(log(dur) / LOG_GAMMA) + bucket_base]
-                    if dur > MIN_VALUE
-                    else ZERO_BUCKET
-                )
-                hist[b] = hist.get(b, 0) + 1
-            ttfb = rec.ttfb_ms
-            if ttfb is not None:
-                acc.ttfb_sum += round(ttfb * 1000)
-                hist = acc.ttfb_hist
-                b = (
-                    buckets[ceil(log(ttfb) / LOG_GAMMA) + bucket_base]
-                    if ttfb > MIN_VALUE
-                    else ZERO_BUCKET
-                )
-                hist[b] = hist.get(b, 0) + 1
+            if latency:
+                dur = rec.duration_ms
+                if dur is not None:
+                    acc.dur_sum += round(dur * 1000)
+                    hist = acc.dur_hist
+                    # histogram.bucket_of, inlined: this runs twice per record.
+                    b = (
+                        buckets[ceil(log(dur) / LOG_GAMMA) + bucket_base]
+                        if dur > MIN_VALUE
+                        else ZERO_BUCKET
+                    )
+                    hist[b] = hist.get(b, 0) + 1
+                ttfb = rec.ttfb_ms
+                if ttfb is not None:
+                    acc.ttfb_sum += round(ttfb * 1000)
+                    hist = acc.ttfb_hist
+                    b = (
+                        buckets[ceil(log(ttfb) / LOG_GAMMA) + bucket_base]
+                        if ttfb > MIN_VALUE
+                        else ZERO_BUCKET
+                    )
+                    hist[b] = hist.get(b, 0) + 1
             if interval_of is not None and success:
                 who = interval_of(rec)
                 if who is not None and not isinstance(who, str | int | float):

@@ -288,6 +288,7 @@ def check(
     tz: TzOpt = None,
     pricing: PricingOpt = None,
     currency: CurrencyOpt = None,
+    no_cache: NoCacheOpt = False,
 ) -> None:
     """Check budgets, quotas and anomalies: one line per breach or warning on stdout; exit 0
     when every limit holds, 1 when one is exceeded (ready for `cron ... || notify`)."""
@@ -295,7 +296,7 @@ def check(
 
     from aiusage.checks import Limits, build_check
 
-    ctx = Context(data_dir, tz, pricing, currency, quiet=as_json)
+    ctx = Context(data_dir, tz, pricing, currency, use_cache=not no_cache, quiet=as_json)
     config = ctx.config
     budgets = dict(config.budgets) if config else {}
     limits = Limits(

@@ -16,6 +16,7 @@ from aiusage.cli.common import (
     DaysOpt,
     JsonOpt,
     ModelOpt,
+    NoCacheOpt,
     PricingOpt,
     SinceOpt,
     TzOpt,
@@ -220,13 +221,14 @@ def reprice(
     tz: TzOpt = None,
     pricing: PricingOpt = None,
     currency: CurrencyOpt = None,
+    no_cache: NoCacheOpt = False,
 ) -> None:
     """Show per day and model what today's prices would change, and (without --dry-run)
     rewrite closed day files with them, atomically. Today's file is never rewritten."""
     from aiusage.render_pricing import reprice_view
     from aiusage.reprice import apply, plan
 
-    ctx = Context(data_dir, tz, pricing, currency, quiet=as_json)
+    ctx = Context(data_dir, tz, pricing, currency, use_cache=not no_cache, quiet=as_json)
     rng = ctx.time_range(days=days, since=since, until=until, all_time=all_time)
     doc = plan(
         ctx.source(), tz=ctx.tz, time_range=rng, now=ctx.now, filters=make_filters(model=model)
