@@ -244,10 +244,20 @@ def test_tidy_drops_idle_shapes_and_entries_of_gone_files(tmp_path: Path) -> Non
     os.utime(idle, (month_ago, month_ago))
     os.utime(used, (month_ago, month_ago))
     report(("model",))  # in use again: not idle, however old its entries
+    tomorrow = time.time() + 86400 + 60
+    killed = used / ".usage_x.jsonl.json.tmp-123"  # a write killed midway, long ago
+    killed.write_bytes(b"{")
+    os.utime(killed, (tomorrow - 7200, tomorrow - 7200))
+    writing = used / ".usage_y.jsonl.json.tmp-456"  # a write going on now
+    writing.write_bytes(b"{")
+    os.utime(writing, (tomorrow - 60, tomorrow - 60))
     cache = RollupCache(tmp_path)
     assert cache.tidy() == 0  # tidied when the cache was first written: once a day at most
-    tomorrow = time.time() + 86400 + 60
-    assert cache.tidy(now=tomorrow) == 3  # the idle shape's two, the pruned day's one
+    # The idle shape's two entries, the pruned day's one, the killed write's leftover.
+    assert cache.tidy(now=tomorrow) == 4
+    assert not killed.exists()
+    assert writing.exists()
+    writing.unlink()
     assert not idle.exists()
     kept = [p.name for p in used.glob("*.json")]
     assert kept == [f"usage_{TODAY - dt.timedelta(days=2)}.jsonl.json"]

@@ -192,3 +192,20 @@ def test_parquet_export_is_hive_partitioned(cli, store: Path, tmp_path: Path) ->
     assert again.exit_code == 0
     assert sorted(p.name for p in (lake / "date=2026-11-01").iterdir()) == ["part-0.parquet"]
     assert cli("export", "-d", store, "--all", "--format", "parquet").exit_code == 2
+
+
+def test_write_atomic_syncs_unless_told_the_data_is_derived(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from aiusage import export
+
+    synced: list[int] = []
+    monkeypatch.setattr(export.os, "fsync", synced.append)
+    export.write_atomic(tmp_path / "kept.json", b"{}")
+    assert len(synced) == 1
+    export.write_atomic(tmp_path / "derived.json", b"{}", durable=False)
+    assert len(synced) == 1
+    assert (tmp_path / "derived.json").read_bytes() == b"{}"
+    assert sorted(os.listdir(tmp_path)) == ["derived.json", "kept.json"]

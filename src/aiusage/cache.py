@@ -115,9 +115,9 @@ class RollupCache:
 
     def tidy(self, *, now: float | None = None) -> int:
         """At most once a day, delete what no report will read again: the query shapes no
-        report used for :data:`IDLE_DAYS` (one-off filters, older aiusage versions) and the
-        entries of day files that are gone (pruned, or compacted to ``.gz``). How many
-        files were deleted."""
+        report used for :data:`IDLE_DAYS` (one-off filters, older aiusage versions), the
+        entries of day files that are gone (pruned, or compacted to ``.gz``) and the
+        leftovers of writes killed midway. How many files were deleted."""
         now = time.time() if now is None else now
         marker = self.root / ".tidied"
         try:
@@ -141,7 +141,11 @@ class RollupCache:
                     removed += len(entries)
                     continue
                 for entry in entries:
-                    if entry.suffix == ".json" and entry.name[:-5] not in present:
+                    if entry.name.startswith(".") and ".tmp-" in entry.name:
+                        gone = now - entry.stat().st_mtime > 3600  # a write killed midway
+                    else:
+                        gone = entry.suffix == ".json" and entry.name[:-5] not in present
+                    if gone:
                         entry.unlink(missing_ok=True)
                         removed += 1
         except OSError as exc:  # a read-only or vanishing cache: tidied next time
@@ -287,7 +291,8 @@ class RollupCache:
                 {"format": FORMAT, "offset": offset, "identity": identity, "rollup": part.state()}
             )
             entry.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            write_atomic(entry, data)
+            # Not synced: after a crash, a torn entry is caught on load and rebuilt.
+            write_atomic(entry, data, durable=False)
         except (OSError, DataError, TypeError) as exc:
             # A read-only data dir, a full disk, a cost too large for JSON: no cache, same answer.
             logger.debug("aiusage: rollup cache not written: %s", exc)

@@ -37,9 +37,10 @@ def to_csv(columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> str:
     return buf.getvalue()
 
 
-def write_atomic(path: Path, data: bytes, *, mode: int = 0o600) -> None:
-    """Write ``data`` to ``path`` all at once: a temporary file next to it, synced, then
-    renamed over it, so a reader or a crash never sees half a file."""
+def write_atomic(path: Path, data: bytes, *, mode: int = 0o600, durable: bool = True) -> None:
+    """Write ``data`` to ``path`` all at once: a temporary file next to it, synced (unless
+    not ``durable``: derived data that is rebuilt when found broken), then renamed over it,
+    so a reader never sees half a file."""
     from aiusage.errors import DataError
 
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
@@ -49,7 +50,8 @@ def write_atomic(path: Path, data: bytes, *, mode: int = 0o600) -> None:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(tmp, path)
