@@ -159,6 +159,14 @@ def main() -> None:
         env = {**os.environ, "TZ": "UTC"}
         now = f"--until={END.isoformat()}"
         report = [*aiusage, "report", "-d", str(path), "--json"]
+        limits = [
+            "--daily-budget",
+            "1e6",
+            "--monthly-budget",
+            "1e7",
+            "--user-quota",
+            "user_001=1e6",
+        ]
 
         def clear(path: Path = path) -> None:
             shutil.rmtree(path / ".cache", ignore_errors=True)
@@ -175,9 +183,12 @@ def main() -> None:
             (f"{name}: warm `report --days 30`", [*report, "--days", "30", now], window_duck, None),
             (f"{name}: cold `top-users --days 30`", [*aiusage, "top-users", "-d", str(path), "--days", "30", now, "--json", "--no-cache"], users_duck, None),
             (f"{name}: warm `top-users --days 30`", [*aiusage, "top-users", "-d", str(path), "--days", "30", now, "--json"], users_duck, None),
+            (f"{name}: cold `trend`", [*aiusage, "trend", "-d", str(path), "--json", "--no-cache"], None, None),
             (f"{name}: warm `trend`", [*aiusage, "trend", "-d", str(path), "--json"], None, None),
             (f"{name}: cold `stats`", [*aiusage, "stats", "-d", str(path), "--json", "--no-cache"], None, None),
             (f"{name}: warm `stats`", [*aiusage, "stats", "-d", str(path), "--json"], None, None),
+            (f"{name}: cold `check` (budget, quota)", [*aiusage, "check", "-d", str(path), *limits, "--no-cache"], None, None),
+            (f"{name}: warm `check` (budget, quota)", [*aiusage, "check", "-d", str(path), *limits], None, None),
         ):  # fmt: skip
             warm = "warm" in label
             if warm:
