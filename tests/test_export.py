@@ -209,3 +209,22 @@ def test_write_atomic_syncs_unless_told_the_data_is_derived(
     assert len(synced) == 1
     assert (tmp_path / "derived.json").read_bytes() == b"{}"
     assert sorted(os.listdir(tmp_path)) == ["derived.json", "kept.json"]
+
+
+def test_out_dash_prints_the_report_and_writes_no_file(
+    cli, store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    import orjson
+
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    result = cli("export", "-d", store, "--all", "--format", "json", "--out", "-")
+    assert result.exit_code == 0, result.stderr
+    assert orjson.loads(result.stdout)["schema"] == "aiusage.report/1"
+    prom = cli("export", "-d", store, "--all", "--format", "prom", "-o", "-")
+    assert prom.stdout.startswith("# HELP")
+    assert list(cwd.iterdir()) == []
+    parquet = cli("export", "-d", store, "--all", "--format", "parquet", "--out", "-")
+    assert parquet.exit_code == 2
+    assert "needs --out DIR" in parquet.stderr

@@ -43,6 +43,7 @@ Examples:
   aiusage export --days 1 --by model --format csv --out daily.csv
   aiusage export --since 2026-11-01 --format csv --columns focus --out focus.csv
   aiusage export --days 1 --format prom --out /var/lib/node_exporter/textfile/aiusage.prom
+  aiusage export --days 1 --format prom --out - | curl --data-binary @- $PUSHGATEWAY/metrics/job/ai
   aiusage export --days 30 --format html --out dashboard.html
   aiusage export --all --format parquet --out lake/aiusage/   # date=YYYY-MM-DD/part-0.parquet
 """
@@ -69,7 +70,11 @@ def export(
     ] = "aiusage",
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="File, or directory for a usage_report_<time> file."),
+        typer.Option(
+            "--out",
+            "-o",
+            help="File, or directory for a usage_report_<time> file; - for stdout.",
+        ),
     ] = None,
     user: UserOpt = None,
     model: ModelOpt = None,
@@ -98,7 +103,8 @@ def export(
         return
     filters = make_filters(user=user, model=model, tag=tag)
     source = ctx.source()
-    target = export_path(out, FORMATS[fmt], now=ctx.now)
+    to_stdout = out == Path("-")
+    target = None if to_stdout else export_path(out, FORMATS[fmt], now=ctx.now)
     dims = group_by(by or ())
     if fmt == "prom":
         dims, period = ("user", "model", "function"), "total"
@@ -122,6 +128,9 @@ def export(
         data = to_prometheus(doc)
     else:
         data = _html(source, ctx, rng, filters, doc)
+    if target is None:  # --out -: the report itself on stdout, for a pipe
+        sys.stdout.write(data)
+        return
     write_atomic(target, data.encode("utf-8"), mode=0o600)
     sys.stdout.write(f"{target}\n")
 
@@ -131,8 +140,8 @@ def _parquet(ctx: Context, rng: "TimeRange", out: Path | None) -> None:
     from aiusage.parquet import write_parquet
     from aiusage.store import files_between
 
-    if out is None:
-        raise UsageError("--format parquet needs --out DIR")
+    if out is None or out == Path("-"):
+        raise UsageError("--format parquet writes a directory: it needs --out DIR")
     files = files_between(ctx.data_dir, rng.first_day(), rng.last_day())
     for directory in ctx.extra_dirs:
         files += files_between(directory, rng.first_day(), rng.last_day())
