@@ -361,8 +361,10 @@ def test_no_cache_reads_everything_and_writes_no_cache(
 
     from conftest import call, write_jsonl
 
-    yesterday = dt.date.fromtimestamp(time.time() - 86400)
-    noon = dt.datetime(yesterday.year, yesterday.month, yesterday.day, 12).timestamp()
+    yesterday = dt.datetime.fromtimestamp(time.time() - 86400, dt.UTC).date()  # files: UTC days
+    noon = dt.datetime(
+        yesterday.year, yesterday.month, yesterday.day, 12, tzinfo=dt.UTC
+    ).timestamp()
     write_jsonl(data_dir / f"usage_{yesterday}.jsonl", [call(noon + k) for k in range(5)])
     result = cli(*args, "--data-dir", data_dir, "--no-cache")
     assert result.exit_code == 0, result.stderr
