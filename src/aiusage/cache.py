@@ -108,8 +108,21 @@ class RollupCache:
                 cost_mode=cost_mode,
                 progress=progress,
             )
+        shape = _shape(_cached_form(query), pricing, default_currency, cost_mode)
+        with contextlib.suppress(OSError):
+            os.utime(self.root / shape)  # in use: not idle (see tidy)
+        weights = [self._work(shape, f) for f in files]
+        workers = workers_for(sum(weights))
+        job = (query, pricing, shape, default_currency, cost_mode)
         with gc_paused():
-            rollup = self._scan(files, query, pricing, default_currency, cost_mode, progress)
+            if workers < 2:
+                rollup = self._tally(self._run((files, *job), progress))
+            else:
+                plan = plan_segments(files, workers, cut_files=False, weights=weights)
+                runs = [[day_file for day_file, _, _ in run] for run in plan]
+                rollup = Rollup(query.dims, query.period)
+                for part in map_in_processes(self._run, [(run, *job) for run in runs]):
+                    rollup.merge(self._tally(part))
         self.tidy()
         return rollup
 
@@ -151,30 +164,6 @@ class RollupCache:
         except OSError as exc:  # a read-only or vanishing cache: tidied next time
             logger.debug("aiusage: rollup cache not tidied: %s", exc)
         return removed
-
-    def _scan(
-        self,
-        files: list[DayFile],
-        query: Query,
-        pricing: PricingTable,
-        default_currency: str,
-        cost_mode: str,
-        progress: Progress | None,
-    ) -> Rollup:
-        shape = _shape(_cached_form(query), pricing, default_currency, cost_mode)
-        with contextlib.suppress(OSError):
-            os.utime(self.root / shape)  # in use: not idle (see tidy)
-        weights = [self._work(shape, f) for f in files]
-        workers = workers_for(sum(weights))
-        job = (query, pricing, shape, default_currency, cost_mode)
-        if workers < 2:
-            return self._tally(self._run((files, *job), progress))
-        plan = plan_segments(files, workers, cut_files=False, weights=weights)
-        runs = [[day_file for day_file, _, _ in run] for run in plan]
-        rollup = Rollup(query.dims, query.period)
-        for part in map_in_processes(self._run, [(run, *job) for run in runs]):
-            rollup.merge(self._tally(part))
-        return rollup
 
     def _work(self, shape: str, day_file: DayFile) -> int:
         """The work a file will take, in bytes of data file to scan: its size, or when it has

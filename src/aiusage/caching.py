@@ -63,7 +63,7 @@ def build_cache(
     """The ``aiusage.cache/1`` document: cache hit rates and savings per model and overall."""
     query = Query(("model",), "total", tz, time_range, filters or Filters(), latency=False)
     rollup = run_query(source, query)
-    per_model = fold(source, rollup, ("model",), latency=False)
+    per_model = fold(source, rollup, ("model",))
     rows = []
     total = Acc()
     saved = premium = 0.0

@@ -87,22 +87,22 @@ def build_check(source: Source, *, tz: Any, now: float, limits: Limits) -> dict[
 
     time_range = TimeRange(midnight(first), midnight(today + dt.timedelta(days=1)))
     rollup = run_query(source, Query(("user", "key"), "day", tz, time_range, latency=False))
-    groups = fold(source, rollup, ("user", "key"), period=True, latency=False)
+    groups = fold(source, rollup, ("user", "key"), period=True)
     day_total: dict[str, Acc] = {}
     scoped: dict[tuple[str, str, str], Acc] = {}  # (kind, who, "daily"|"monthly")
     for (day, user, key), acc in groups.items():
-        day_total.setdefault(day, Acc()).merge(acc, latency=False)
+        day_total.setdefault(day, Acc()).merge(acc)
         spans = (["daily"] if day == today.isoformat() else []) + (
             ["monthly"] if day >= month_start.isoformat() else []
         )
         for span in spans:
-            scoped.setdefault(("user", str(user), span), Acc()).merge(acc, latency=False)
-            scoped.setdefault(("key", str(key), span), Acc()).merge(acc, latency=False)
+            scoped.setdefault(("user", str(user), span), Acc()).merge(acc)
+            scoped.setdefault(("key", str(key), span), Acc()).merge(acc)
     today_acc = day_total.get(today.isoformat(), Acc())
     month_acc = Acc()
     for day, acc in day_total.items():
         if day >= month_start.isoformat():
-            month_acc.merge(acc, latency=False)
+            month_acc.merge(acc)
     week = [
         money(day_total.get((today - dt.timedelta(days=i)).isoformat(), Acc()).cost)
         for i in range(1, WEEK + 1)

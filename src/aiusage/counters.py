@@ -42,7 +42,7 @@ def build_counters(
     """The ``aiusage.counters/1`` document: every counter over the range, ``prefix``-filtered."""
     query = Query(("user", "function"), "total", tz, time_range, counters=True, latency=False)
     rollup = run_query(source, query)
-    derived = derived_counters(fold(source, rollup, ("user", "function"), latency=False))
+    derived = derived_counters(fold(source, rollup, ("user", "function")))
     keys = sorted(set(derived) | set(rollup.counters))
     rows = [
         {

@@ -393,7 +393,7 @@ def reconcile(source: Source, bill: Bill) -> list[Row]:
     since = dt.datetime.combine(days[0], dt.time(), dt.UTC).timestamp()
     until = dt.datetime.combine(days[-1] + dt.timedelta(days=1), dt.time(), dt.UTC).timestamp()
     query = Query(("model",), "day", utc, TimeRange(since, until), latency=False)
-    groups = fold(source, run_query(source, query), ("model",), period=True, latency=False)
+    groups = fold(source, run_query(source, query), ("model",), period=True)
     local: dict[tuple[dt.date, str], Acc] = {}
     for (period, model), group in groups.items():
         name = ALL_MODELS if per_day else _canonical(str(model), table)

@@ -43,9 +43,9 @@ def plan(
     utc = ZoneInfo("UTC")
     query = Query(("model",), "day", utc, time_range, filters or Filters(), latency=False)
     recorded_rollup = run_query(replace(source, cost_mode="recorded"), query)
-    recorded = fold(source, recorded_rollup, ("model",), period=True, latency=False)
+    recorded = fold(source, recorded_rollup, ("model",), period=True)
     current_rollup = run_query(replace(source, cost_mode="current"), query)
-    current = fold(source, current_rollup, ("model",), period=True, latency=False)
+    current = fold(source, current_rollup, ("model",), period=True)
     rows = []
     total_before, total_after = Acc(), Acc()
     for key, before in recorded.items():
