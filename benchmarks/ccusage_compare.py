@@ -28,8 +28,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from aiusage.pricing import load_table
-from aiusage.store import iter_lines, list_files
+from aiusage.pricing.table import load_table
+from aiusage.store.dayfiles import iter_lines, list_files
 
 TOKENS = (
     ("input_tokens", "inputTokens"),

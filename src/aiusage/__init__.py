@@ -19,11 +19,19 @@ from typing import TYPE_CHECKING, Any
 from aiusage._version import __version__
 
 if TYPE_CHECKING:
-    from aiusage.checks import remaining, would_exceed
-    from aiusage.counters import counter
-    from aiusage.extract import usage_from_response
-    from aiusage.streams import usage_from_events
-    from aiusage.tracking import configure, context, flush, incr, record, track, track_stream
+    from aiusage.records.extract import usage_from_response
+    from aiusage.records.streams import usage_from_events
+    from aiusage.records.tracking import (
+        configure,
+        context,
+        flush,
+        incr,
+        record,
+        track,
+        track_stream,
+    )
+    from aiusage.views.checks import remaining, would_exceed
+    from aiusage.views.counters import counter
 
 __all__ = [
     "__version__",
@@ -42,18 +50,18 @@ __all__ = [
 ]
 
 _LAZY = {
-    "record": "aiusage.tracking",
-    "incr": "aiusage.tracking",
-    "configure": "aiusage.tracking",
-    "flush": "aiusage.tracking",
-    "track_stream": "aiusage.tracking",
-    "usage_from_events": "aiusage.streams",
-    "remaining": "aiusage.checks",
-    "would_exceed": "aiusage.checks",
-    "counter": "aiusage.counters",
-    "track": "aiusage.tracking",
-    "context": "aiusage.tracking",
-    "usage_from_response": "aiusage.extract",
+    "record": "aiusage.records.tracking",
+    "incr": "aiusage.records.tracking",
+    "configure": "aiusage.records.tracking",
+    "flush": "aiusage.records.tracking",
+    "track_stream": "aiusage.records.tracking",
+    "usage_from_events": "aiusage.records.streams",
+    "remaining": "aiusage.views.checks",
+    "would_exceed": "aiusage.views.checks",
+    "counter": "aiusage.views.counters",
+    "track": "aiusage.records.tracking",
+    "context": "aiusage.records.tracking",
+    "usage_from_response": "aiusage.records.extract",
 }
 
 

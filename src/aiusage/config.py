@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from aiusage.errors import UsageError
-from aiusage.yamlcache import YamlError, load_yaml
+from aiusage.store.yamlcache import YamlError, load_yaml
 
 CONFIG_FILE = "config.yaml"
 KNOWN_KEYS = frozenset({"currency", "timezone", "budgets", "quotas"})

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import aiusage
-from aiusage.store import day_path
+from aiusage.store.dayfiles import day_path
 
 
 def _full_disk(data_dir: Path) -> None:

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aiusage.errors import AiusageError
-from aiusage.pricing import load_table
+from aiusage.pricing.table import load_table
 
 GOOD = b'{"timestamp": 1793500000.5, "model": "gpt-4o", "input_tokens": 10, "cost": 0.01, "currency": "USD"}\n'
 NASTY = [
@@ -81,10 +81,10 @@ def test_batch_with_nasty_lines_writes_nothing(cli, data_dir: Path) -> None:  # 
 def test_any_bytes_as_a_data_file(tmp_path_factory: pytest.TempPathFactory, junk: bytes) -> None:
     from zoneinfo import ZoneInfo
 
-    from aiusage.aggregate import Query
-    from aiusage.scan import scan
-    from aiusage.store import list_files
-    from aiusage.timerange import TimeRange
+    from aiusage.engine.rollup import Query
+    from aiusage.engine.scan import scan
+    from aiusage.engine.timerange import TimeRange
+    from aiusage.store.dayfiles import list_files
 
     directory = tmp_path_factory.mktemp("fuzz")
     (directory / "usage_2026-11-01.jsonl").write_bytes(GOOD + junk + b"\n" + GOOD)

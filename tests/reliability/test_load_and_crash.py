@@ -13,7 +13,7 @@ from pathlib import Path
 
 import orjson
 
-from aiusage.store import iter_lines, list_files
+from aiusage.store.dayfiles import iter_lines, list_files
 
 MIDNIGHT = dt.datetime(2026, 11, 2, tzinfo=dt.UTC).timestamp()
 N = 20_000
@@ -56,10 +56,10 @@ def _reader(
 ) -> None:  # type: ignore[type-arg]
     from zoneinfo import ZoneInfo
 
-    from aiusage.aggregate import Query
-    from aiusage.pricing import load_table
-    from aiusage.scan import scan
-    from aiusage.timerange import TimeRange
+    from aiusage.engine.rollup import Query
+    from aiusage.engine.scan import scan
+    from aiusage.engine.timerange import TimeRange
+    from aiusage.pricing.table import load_table
 
     table, seen = load_table(), []
     while not stop.is_set():

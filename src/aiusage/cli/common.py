@@ -125,7 +125,7 @@ def progress_bar(
     ``--json`` or ``AIUSAGE_QUIET``), or ``None``."""
     if not sys.stderr.isatty() or quiet or SETTINGS["quiet"] or os.environ.get("AIUSAGE_QUIET"):
         return None
-    from aiusage.render import ScanProgress
+    from aiusage.output.terminal import ScanProgress
 
     bar = SETTINGS["progress"] = ScanProgress(label=label, in_bytes=in_bytes)
     return bar
@@ -147,9 +147,9 @@ class Context:
         quiet: bool = False,
     ) -> None:
         from aiusage.config import load_config
-        from aiusage.pricing import load_table
-        from aiusage.store import require_data_dir, resolve_data_dir
-        from aiusage.timerange import resolve_tz
+        from aiusage.engine.timerange import resolve_tz
+        from aiusage.pricing.table import load_table
+        from aiusage.store.dayfiles import require_data_dir, resolve_data_dir
 
         dirs = _expand_dirs(data_dir)
         self.data_dir = resolve_data_dir(dirs[0] if dirs else None)
@@ -163,7 +163,7 @@ class Context:
         self.default_currency = configured or "USD"
         self.currency = (currency or configured or "USD").upper()
         self.now = time.time()
-        from aiusage.scan import COST_MODES
+        from aiusage.engine.scan import COST_MODES
 
         if cost not in COST_MODES:
             raise UsageError(f"unknown --cost {cost!r} (choose from {', '.join(COST_MODES)})")
@@ -172,8 +172,8 @@ class Context:
         self.progress = progress_bar(quiet=quiet)
 
     def source(self) -> Any:
-        """The :class:`aiusage.document.Source` views read from."""
-        from aiusage.document import Source
+        """The :class:`aiusage.views.document.Source` views read from."""
+        from aiusage.views.document import Source
 
         return Source(
             self.data_dir,
@@ -201,7 +201,7 @@ class Context:
         default_days: int | None = 7,
     ) -> Any:
         """The range of ``--days/--since/--until/--all`` in this context's zone."""
-        from aiusage.timerange import make_range
+        from aiusage.engine.timerange import make_range
 
         return make_range(
             tz=self.tz,
@@ -245,8 +245,8 @@ def make_filters(
     anchor: Sequence[str] | None = None,
     key: Sequence[str] | None = None,
 ) -> Any:
-    """The :class:`aiusage.aggregate.Filters` of the filter options."""
-    from aiusage.aggregate import Filters
+    """The :class:`aiusage.engine.rollup.Filters` of the filter options."""
+    from aiusage.engine.rollup import Filters
 
     given = {
         "user": user,
@@ -294,7 +294,7 @@ def emit(
 ) -> None:
     """Print ``doc`` as JSON, as CSV (``csv`` = columns and rows), or as the rich view
     ``view(doc, width=...)``, after saying what was skipped."""
-    from aiusage.export import to_csv, to_json
+    from aiusage.output.json_csv import to_csv, to_json
 
     if SETTINGS["progress"] is not None:
         SETTINGS["progress"].close()
@@ -306,7 +306,7 @@ def emit(
     if as_json:
         sys.stdout.write(to_json(doc))
         return
-    from aiusage.render import make_console
+    from aiusage.output.terminal import make_console
 
     console = make_console()
     console.print(view(doc, width=console.width))

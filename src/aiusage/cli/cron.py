@@ -31,9 +31,9 @@ from aiusage.cli.common import (
 from aiusage.errors import UsageError
 
 if TYPE_CHECKING:
-    from aiusage.aggregate import Filters
-    from aiusage.document import Source
-    from aiusage.timerange import TimeRange
+    from aiusage.engine.rollup import Filters
+    from aiusage.engine.timerange import TimeRange
+    from aiusage.views.document import Source
 
 FORMATS = {"json": "json", "csv": "csv", "prom": "prom", "html": "html", "parquet": ""}
 EPILOG_EXPORT = """
@@ -88,9 +88,9 @@ def export(
     strict: StrictOpt = False,
 ) -> None:
     """Write a report to a file, atomically (never a partial file), and print its path."""
-    from aiusage.aggregate import Query, group_by
-    from aiusage.export import export_path, focus_rows, to_csv, to_json, write_atomic
-    from aiusage.report import build_report, report_columns
+    from aiusage.engine.rollup import Query, group_by
+    from aiusage.output.json_csv import export_path, focus_rows, to_csv, to_json, write_atomic
+    from aiusage.views.report import build_report, report_columns
 
     if fmt not in FORMATS:
         raise UsageError(f"unknown --format {fmt!r} (choose from {', '.join(FORMATS)})")
@@ -117,13 +117,13 @@ def export(
         data = to_json(doc)
     elif fmt == "csv":
         if columns == "focus":
-            from aiusage.export import FOCUS_COLUMNS
+            from aiusage.output.json_csv import FOCUS_COLUMNS
 
             data = to_csv(FOCUS_COLUMNS, focus_rows(doc, ctx.tz))
         else:
             data = to_csv(report_columns(doc), doc["rows"])
     elif fmt == "prom":
-        from aiusage.prometheus import to_prometheus
+        from aiusage.output.prometheus import to_prometheus
 
         data = to_prometheus(doc)
     else:
@@ -137,8 +137,8 @@ def export(
 
 def _parquet(ctx: Context, rng: "TimeRange", out: Path | None) -> None:
     """The records, Hive-partitioned by day, under the directory ``out``."""
-    from aiusage.parquet import write_parquet
-    from aiusage.store import files_between
+    from aiusage.output.parquet import write_parquet
+    from aiusage.store.dayfiles import files_between
 
     if out is None or out == Path("-"):
         raise UsageError("--format parquet writes a directory: it needs --out DIR")
@@ -155,10 +155,10 @@ def _html(
     source: "Source", ctx: Context, rng: "TimeRange", filters: "Filters", daily: dict[str, Any]
 ) -> str:
     """The dashboard: the same range by day (given), by model, by user, top users, heatmap."""
-    from aiusage.aggregate import Query
-    from aiusage.html_report import to_html
-    from aiusage.report import build_report, build_top_users
-    from aiusage.trend import build_heatmap
+    from aiusage.engine.rollup import Query
+    from aiusage.output.html import to_html
+    from aiusage.views.report import build_report, build_top_users
+    from aiusage.views.trend import build_heatmap
 
     by_model = build_report(source, Query(("model",), "total", ctx.tz, rng, filters), now=ctx.now)
     by_user = build_report(source, Query(("user",), "total", ctx.tz, rng, filters), now=ctx.now)
@@ -196,8 +196,8 @@ def _days(text: str) -> int:
 def _retention(action: str, data_dir: Path | None, older_than: str, dry_run: bool) -> None:
     import time
 
-    from aiusage import retention
-    from aiusage.store import require_data_dir, resolve_data_dir
+    from aiusage.store import retention
+    from aiusage.store.dayfiles import require_data_dir, resolve_data_dir
 
     directory = require_data_dir(resolve_data_dir(data_dir))
     run = retention.prune if action == "prune" else retention.compact
@@ -303,7 +303,7 @@ def check(
     when every limit holds, 1 when one is exceeded (ready for `cron ... || notify`)."""
     import orjson
 
-    from aiusage.checks import Limits, build_check
+    from aiusage.views.checks import Limits, build_check
 
     ctx = Context(data_dir, tz, pricing, currency, use_cache=not no_cache, quiet=as_json)
     config = ctx.config

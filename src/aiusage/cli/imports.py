@@ -79,8 +79,8 @@ def claude_code(
     is new."""
     from aiusage.importers import import_claude_code
     from aiusage.importers.engine import given_dirs
-    from aiusage.pricing import load_table
-    from aiusage.store import ensure_data_dir, resolve_data_dir
+    from aiusage.pricing.table import load_table
+    from aiusage.store.dayfiles import ensure_data_dir, resolve_data_dir
 
     given_dirs(dirs or [])  # before anything is written
     directory = resolve_data_dir(data_dir)
@@ -111,8 +111,8 @@ def _mapped(
     pricing: Path | None,
 ) -> None:
     from aiusage.importers import import_mapped, parse_mapping
-    from aiusage.pricing import load_table
-    from aiusage.store import ensure_data_dir, resolve_data_dir
+    from aiusage.pricing.table import load_table
+    from aiusage.store.dayfiles import ensure_data_dir, resolve_data_dir
 
     directory = resolve_data_dir(data_dir)
     if not dry_run:
@@ -184,8 +184,8 @@ def codex(
     new."""
     from aiusage.importers import import_codex
     from aiusage.importers.engine import given_dirs
-    from aiusage.pricing import load_table
-    from aiusage.store import ensure_data_dir, resolve_data_dir
+    from aiusage.pricing.table import load_table
+    from aiusage.store.dayfiles import ensure_data_dir, resolve_data_dir
 
     given_dirs(dirs or [])  # before anything is written
     directory = resolve_data_dir(data_dir)

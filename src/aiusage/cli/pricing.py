@@ -27,7 +27,7 @@ from aiusage.cli.common import (
 from aiusage.errors import UsageError
 
 if TYPE_CHECKING:
-    from aiusage.pricing import PricingTable
+    from aiusage.pricing.table import PricingTable
 
 pricing_app = sub_app(
     "The pricing table: list, explain, compute, check and import prices.", no_args_is_help=True
@@ -76,8 +76,8 @@ Examples:
 
 
 def _table(data_dir: Path | None, pricing: Path | None) -> "PricingTable":
-    from aiusage.pricing import load_table
-    from aiusage.store import resolve_data_dir
+    from aiusage.pricing.table import load_table
+    from aiusage.store.dayfiles import resolve_data_dir
 
     directory = resolve_data_dir(data_dir)
     return load_table(data_dir=directory if directory.is_dir() else None, extra=pricing)
@@ -94,8 +94,8 @@ def pricing_list(
     pricing: PricingOpt = None,
 ) -> None:
     """List the models of the pricing table with their prices per 1M tokens."""
-    from aiusage.pricing_views import list_models
-    from aiusage.render_pricing import pricing_list_view
+    from aiusage.output.terminal_pricing import pricing_list_view
+    from aiusage.views.pricing import list_models
 
     doc = list_models(_table(data_dir, pricing), provider=provider, search=search)
     emit(doc, as_json=as_json, view=pricing_list_view)
@@ -109,8 +109,8 @@ def pricing_show(
     pricing: PricingOpt = None,
 ) -> None:
     """Which entry a model name resolves to, and why."""
-    from aiusage.pricing_views import show
-    from aiusage.render_pricing import pricing_show_view
+    from aiusage.output.terminal_pricing import pricing_show_view
+    from aiusage.views.pricing import show
 
     emit(show(_table(data_dir, pricing), model), as_json=as_json, view=pricing_show_view)
 
@@ -136,8 +136,8 @@ def pricing_cost(
     pricing: PricingOpt = None,
 ) -> None:
     """The cost of a call, with the arithmetic shown."""
-    from aiusage.pricing_views import cost
-    from aiusage.render_pricing import pricing_cost_view
+    from aiusage.output.terminal_pricing import pricing_cost_view
+    from aiusage.views.pricing import cost
 
     doc = cost(
         _table(data_dir, pricing),
@@ -188,8 +188,8 @@ def pricing_import(
     ] = None,
 ) -> None:
     """Turn LiteLLM's price map into an aiusage pricing.yaml (offline)."""
-    from aiusage.price_import import import_file
-    from aiusage.pricing import load_table
+    from aiusage.pricing.litellm import import_file
+    from aiusage.pricing.table import load_table
 
     try:
         raw = file.read_bytes()
@@ -199,7 +199,7 @@ def pricing_import(
     if out is None:
         sys.stdout.write(text)
         return
-    from aiusage.export import write_atomic
+    from aiusage.output.json_csv import write_atomic
 
     write_atomic(out, text.encode())
     table = load_table(extra=out)
@@ -225,8 +225,8 @@ def reprice(
 ) -> None:
     """Show per day and model what today's prices would change, and (without --dry-run)
     rewrite closed day files with them, atomically. Today's file is never rewritten."""
-    from aiusage.render_pricing import reprice_view
-    from aiusage.reprice import apply, plan
+    from aiusage.output.terminal_pricing import reprice_view
+    from aiusage.pricing.reprice import apply, plan
 
     ctx = Context(data_dir, tz, pricing, currency, use_cache=not no_cache, quiet=as_json)
     rng = ctx.time_range(days=days, since=since, until=until, all_time=all_time)

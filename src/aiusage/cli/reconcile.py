@@ -41,9 +41,9 @@ def reconcile(
     """Compare the local records with a provider's bill, per UTC day and model, and name the
     likely cause of each difference (missing records, cache accounting, unpriced models,
     other prices)."""
-    from aiusage.reconcile import read_bill, reconcile_doc
-    from aiusage.reconcile import reconcile as compare
-    from aiusage.render_analyses import reconcile_view
+    from aiusage.output.terminal_analyses import reconcile_view
+    from aiusage.views.reconcile import read_bill, reconcile_doc
+    from aiusage.views.reconcile import reconcile as compare
 
     ctx = Context(data_dir, "UTC", pricing, "USD", use_cache=not no_cache, quiet=as_json)
     parsed = read_bill(bill)

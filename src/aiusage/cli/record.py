@@ -138,10 +138,10 @@ def record(
     as_json: JsonOpt = False,
 ) -> None:
     """Record one AI call (or a --batch of them) in the data dir."""
-    from aiusage.ingest import write_batch
-    from aiusage.pricing import load_table
-    from aiusage.store import resolve_data_dir
-    from aiusage.tracking import prepare, write
+    from aiusage.pricing.table import load_table
+    from aiusage.records.batch import write_batch
+    from aiusage.records.tracking import prepare, write
+    from aiusage.store.dayfiles import resolve_data_dir
 
     directory = resolve_data_dir(data_dir)
     table = load_table(data_dir=directory, extra=pricing)
@@ -206,7 +206,7 @@ def record(
             raise UsageError("--model is required (or use --from-response or --batch FILE)")
         fields.update(tokens)
     if timestamp is not None:
-        from aiusage.timerange import parse_instant, resolve_tz
+        from aiusage.engine.timerange import parse_instant, resolve_tz
 
         fields["timestamp"] = parse_instant(timestamp, resolve_tz(tz), now=now)
     rec = prepare(fields, table=table, default_currency=default_currency, now=now)
@@ -214,7 +214,7 @@ def record(
     if as_json:
         sys.stdout.write(orjson.dumps(rec).decode() + "\n")
     else:
-        from aiusage.formatting import record_line
+        from aiusage.output.formatting import record_line
 
         sys.stdout.write(record_line(rec) + "\n")
     _warn_unpriced([rec])
@@ -232,7 +232,7 @@ def _read_input(source: str, flag: str) -> bytes:
 
 def _from_response(source: str, given: dict[str, Any], provider: str | None) -> dict[str, Any]:
     """Record fields from a saved response, completed (and overridden) by the options."""
-    from aiusage.streams import usage_from_payload
+    from aiusage.records.streams import usage_from_payload
 
     usage = usage_from_payload(_read_input(source, "--from-response"), provider=provider)
     if usage is None:
@@ -269,7 +269,7 @@ def _warn_unpriced_models(unpriced: set[str]) -> None:
 
 
 def _read_batch(source: str, directory: Path, table: Any, default_currency: str) -> Any:
-    from aiusage.ingest import batch_errors, read_batch, read_batch_file
+    from aiusage.records.batch import batch_errors, read_batch, read_batch_file
 
     if source == "-":
         batch = read_batch(
@@ -315,9 +315,9 @@ def incr(
     as_json: JsonOpt = False,
 ) -> None:
     """Add N (default 1) to a counter (SPEC §4); read them with `aiusage counters`."""
-    from aiusage.pricing import load_table
-    from aiusage.store import resolve_data_dir
-    from aiusage.tracking import prepare, write
+    from aiusage.pricing.table import load_table
+    from aiusage.records.tracking import prepare, write
+    from aiusage.store.dayfiles import resolve_data_dir
 
     directory = resolve_data_dir(data_dir)
     fields = {"kind": "counter", "key": key, "n": n, "user_id": user, "tags": parse_tags(tag)}

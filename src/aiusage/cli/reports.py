@@ -141,8 +141,8 @@ def report(
     strict: StrictOpt = False,
 ) -> None:
     """Usage and cost per period (and per user, model, ... with --by), with totals."""
-    from aiusage.aggregate import Query, group_by
-    from aiusage.report import build_report, report_columns
+    from aiusage.engine.rollup import Query, group_by
+    from aiusage.views.report import build_report, report_columns
 
     _choose_output(as_json, as_csv)
     ctx = Context(data_dir, tz, pricing, currency, cost=cost, use_cache=not no_cache, quiet=as_json)
@@ -163,13 +163,13 @@ def report(
 
     def view(d: dict[str, Any], *, width: int) -> Any:
         # rich loads only when a table is drawn: --json and --csv start faster.
-        from aiusage.render import report_view
+        from aiusage.output.terminal import report_view
 
         if not chart:
             return report_view(d, width=width)
         from rich.console import Group
 
-        from aiusage.charts import period_chart
+        from aiusage.output.charts import period_chart
 
         return Group(report_view(d, width=width), period_chart(d, width=width))
 
@@ -199,9 +199,9 @@ def top_users(
     strict: StrictOpt = False,
 ) -> None:
     """The users who cost the most (or used the most tokens or requests)."""
-    from aiusage.aggregate import Query
-    from aiusage.render import top_users_view
-    from aiusage.report import build_top_users, top_users_columns
+    from aiusage.engine.rollup import Query
+    from aiusage.output.terminal import top_users_view
+    from aiusage.views.report import build_top_users, top_users_columns
 
     _choose_output(as_json, as_csv)
     ctx = Context(data_dir, tz, pricing, currency, cost=cost, use_cache=not no_cache, quiet=as_json)
@@ -234,9 +234,9 @@ def models(
     strict: StrictOpt = False,
 ) -> None:
     """Compare models: cost per call and per 1K output tokens, success rate, latency."""
-    from aiusage.aggregate import Query
-    from aiusage.render_analyses import models_view
-    from aiusage.report import build_models
+    from aiusage.engine.rollup import Query
+    from aiusage.output.terminal_analyses import models_view
+    from aiusage.views.report import build_models
 
     ctx = Context(data_dir, tz, pricing, currency, cost=cost, use_cache=not no_cache, quiet=as_json)
     rng = ctx.time_range(days=days, since=since, until=until, all_time=all_time)
@@ -275,8 +275,8 @@ def cache(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from aiusage.caching import build_cache
-    from aiusage.render_analyses import cache_view
+    from aiusage.output.terminal_analyses import cache_view
+    from aiusage.views.prompt_cache import build_cache
 
     context = Context(
         data_dir, tz, pricing, currency, cost=cost, use_cache=not no_cache, quiet=as_json
@@ -309,8 +309,8 @@ def intervals(
     strict: StrictOpt = False,
 ) -> None:
     """Minutes between consecutive calls per user (or key), and the cache TTL they suggest."""
-    from aiusage.caching import build_intervals
-    from aiusage.render_analyses import intervals_view
+    from aiusage.output.terminal_analyses import intervals_view
+    from aiusage.views.prompt_cache import build_intervals
 
     ctx = Context(data_dir, tz, pricing, None, quiet=as_json)
     rng = ctx.time_range(days=days, since=since, until=until, all_time=all_time)
@@ -342,8 +342,8 @@ def counters(
 ) -> None:
     """Counters over a range (default: all time): those counted with `aiusage incr`, and
     those derived from call records (api.total_requests, user.<id>.requests, ...)."""
-    from aiusage.counters import build_counters
-    from aiusage.render_analyses import counters_view
+    from aiusage.output.terminal_analyses import counters_view
+    from aiusage.views.counters import build_counters
 
     ctx = Context(data_dir, tz, None, None, use_cache=not no_cache, quiet=as_json)
     rng = ctx.time_range(days=days, since=since, until=until, default_days=None)
@@ -354,8 +354,8 @@ def counters(
 @cache_app.command("clear", epilog=EPILOG_CLEAR)
 def cache_clear(data_dir: DataDirOpt = None) -> None:
     """Delete the rollup cache (<data dir>/.cache); reports rebuild it as they go."""
-    from aiusage.cache import RollupCache
-    from aiusage.store import require_data_dir, resolve_data_dir
+    from aiusage.engine.cache import RollupCache
+    from aiusage.store.dayfiles import require_data_dir, resolve_data_dir
 
     directory = require_data_dir(resolve_data_dir(data_dir))
     n = RollupCache(directory).clear()

@@ -86,8 +86,8 @@ def stats(
     no_cache: NoCacheOpt = False,
 ) -> None:
     """How are we doing right now: calls, failures, tokens and cost per time window."""
-    from aiusage.render_status import stats_view
-    from aiusage.stats import build_stats
+    from aiusage.output.terminal_status import stats_view
+    from aiusage.views.stats import build_stats
 
     ctx = Context(data_dir, tz, pricing, currency, cost=cost, use_cache=not no_cache, quiet=as_json)
     filters = make_filters(user=user, model=model, function=function, provider=provider, tag=tag)
@@ -114,8 +114,8 @@ def logs(
     strict: StrictOpt = False,
 ) -> None:
     """The individual calls, newest first."""
-    from aiusage.document import skipped_doc
-    from aiusage.logs import newest_calls
+    from aiusage.views.document import skipped_doc
+    from aiusage.views.logs import newest_calls
 
     ctx = Context(data_dir, tz, None, None, quiet=as_json)
     rng = ctx.time_range(since=since, until=until, all_time=all_time, default_days=None)
@@ -132,8 +132,8 @@ def logs(
     if not calls:
         sys.stderr.write("aiusage: no calls match\n")
         return
-    from aiusage.render import make_console
-    from aiusage.render_status import logs_view
+    from aiusage.output.terminal import make_console
+    from aiusage.output.terminal_status import logs_view
 
     console = make_console()
     console.print(logs_view(calls, ctx.tz, width=console.width))
@@ -157,8 +157,8 @@ def trend(
     strict: StrictOpt = False,
 ) -> None:
     """Daily cost (or tokens, requests), the 7-day average and the month-end forecast."""
-    from aiusage.charts import trend_view
-    from aiusage.trend import build_trend
+    from aiusage.output.charts import trend_view
+    from aiusage.views.trend import build_trend
 
     ctx = Context(data_dir, tz, pricing, currency, cost=cost, use_cache=not no_cache, quiet=as_json)
     filters = make_filters(user=user, model=model, function=function, tag=tag)
@@ -184,9 +184,9 @@ def heatmap(
     strict: StrictOpt = False,
 ) -> None:
     """Daily activity as a calendar, like a contribution graph."""
-    from aiusage.charts import heatmap_view
     from aiusage.errors import UsageError
-    from aiusage.trend import build_heatmap
+    from aiusage.output.charts import heatmap_view
+    from aiusage.views.trend import build_heatmap
 
     fields = {"requests": "requests", "tokens": "total_tokens", "cost": "cost"}
     if metric not in fields:
@@ -215,8 +215,8 @@ def doctor(
 ) -> None:
     """Check a data dir: files, records, malformed lines, misplaced records, unpriced
     models, permissions. Exits 3 when it finds malformed lines."""
-    from aiusage.doctor import build_doctor
-    from aiusage.render_status import doctor_view
+    from aiusage.output.terminal_status import doctor_view
+    from aiusage.views.doctor import build_doctor
 
     ctx = Context(data_dir, "UTC", pricing, None, quiet=as_json)
     doc = build_doctor(ctx.source(), now=ctx.now)
@@ -251,9 +251,9 @@ def watch(
     from rich.console import RenderableType
     from rich.live import Live
 
-    from aiusage.live import Follower
-    from aiusage.render import make_console
-    from aiusage.render_status import watch_view
+    from aiusage.output.terminal import make_console
+    from aiusage.output.terminal_status import watch_view
+    from aiusage.views.live import Follower
 
     ctx = Context(data_dir, tz, pricing, currency)
     follower = Follower(ctx.source(), ctx.tz)

@@ -25,7 +25,7 @@ from aiusage.importers.engine import (
     epoch,
     given_dirs,
 )
-from aiusage.pricing import PricingTable
+from aiusage.pricing.table import PricingTable
 
 FUNCTION = "claude-code"
 

@@ -12,7 +12,7 @@ import orjson
 
 from aiusage.errors import AiusageError
 from aiusage.importers.engine import ImportResult, Sink, derived_id, epoch, given_dirs
-from aiusage.pricing import PricingTable
+from aiusage.pricing.table import PricingTable
 
 CODEX_FUNCTION = "codex"
 

@@ -30,11 +30,10 @@ import msgspec
 import orjson
 
 from aiusage.errors import UsageError
-from aiusage.export import write_atomic
-from aiusage.ingest import Preparer
-from aiusage.pricing import PricingTable
-from aiusage.rows import Row
-from aiusage.store import (
+from aiusage.output.json_csv import write_atomic
+from aiusage.pricing.table import PricingTable
+from aiusage.records.batch import Preparer
+from aiusage.store.dayfiles import (
     DAY_SECONDS,
     append_lines,
     day_of,
@@ -43,6 +42,7 @@ from aiusage.store import (
     list_files,
     open_data,
 )
+from aiusage.store.reader import Row
 
 KEEP = 5  # records kept for a dry run's preview
 

@@ -13,8 +13,8 @@ import orjson
 
 from aiusage.errors import AiusageError, UsageError
 from aiusage.importers.engine import ImportResult, Sink, derived_id, epoch
-from aiusage.pricing import PricingTable
-from aiusage.records import FIELDS
+from aiusage.pricing.table import PricingTable
+from aiusage.records.schema import FIELDS
 
 
 def parse_mapping(items: Sequence[str]) -> dict[str, str]:

@@ -1,0 +1,476 @@
+"""The one aggregator: a single streaming pass over the data files fills a :class:`Rollup`
+grouped by period × the requested dimensions; every report, top list and export is a view of
+it (:mod:`aiusage.views.report`).
+
+A rollup's groups are keyed by ``(period_key, *dimension_values, currency)``; costs are summed
+as integer picos (10⁻¹² of the record's currency) so sums never drift and rollups merge
+exactly. Currency conversion and everything else per group happen after the pass.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from itertools import chain
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiusage.engine.histogram import CANONICAL, merge_into
+from aiusage.engine.intervals import Intervals
+from aiusage.engine.timerange import TimeRange
+from aiusage.errors import UsageError
+from aiusage.pricing.price import Price
+from aiusage.pricing.table import PricingTable
+
+COST_SCALE = 10**12  # costs are summed as integer picos of their currency
+
+# --by name → record field. ``tag:NAME`` groups by one tag.
+DIMENSIONS: Mapping[str, str] = {
+    "user": "user_id",
+    "model": "model",
+    "function": "function",
+    "provider": "provider",
+    "session": "session_id",
+    "anchor": "anchor_id",
+    "key": "api_key",
+}
+
+
+def group_by(values: Iterable[str]) -> tuple[str, ...]:
+    """The dimensions of ``--by`` options, each one name or a comma-separated list
+    (``--by user,model`` = ``--by user --by model``), in order, each once."""
+    dims = [d.strip() for value in values for d in value.split(",") if d.strip()]
+    for dim in dims:
+        dimension_field(dim)  # an unknown name is a usage error here, not mid-pass
+    return tuple(dict.fromkeys(dims))
+
+
+def dimension_field(dim: str) -> str:
+    """The output field name of a ``--by`` dimension (``user`` → ``user_id``)."""
+    if dim.startswith("tag:") and len(dim) > 4:
+        return dim
+    try:
+        return DIMENSIONS[dim]
+    except KeyError:
+        choices = ", ".join([*DIMENSIONS, "tag:NAME"])
+        raise UsageError(f"unknown --by field {dim!r} (choose from {choices})") from None
+
+
+_INTS = frozenset({int})
+# The integer sums among :meth:`Acc.dump`'s values (all but histograms and timestamps).
+_COUNTS = operator.itemgetter(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 17)
+
+
+def _load_histogram(flat: list[Any]) -> dict[int, int]:
+    """A histogram from its flat dump; ``ValueError`` if it is not one."""
+    if type(flat) is not list:
+        raise ValueError("histogram of another layout")
+    keys: list[int] = flat[::2]
+    hist: dict[int, int] = dict(zip(map(CANONICAL.get, keys, keys), flat[1::2], strict=True))
+    if not _INTS.issuperset(map(type, hist)) or not _INTS.issuperset(map(type, hist.values())):
+        raise ValueError("histogram of another layout")
+    return hist
+
+
+class Acc:
+    """The metrics of one group, summed over its records (mergeable)."""
+
+    __slots__ = (
+        "actual",
+        "cache_hits",
+        "cache_read",
+        "cache_write",
+        "cost",
+        "dur_hist",
+        "dur_sum",
+        "first_ts",
+        "input",
+        "last_ts",
+        "max_tokens",
+        "output",
+        "reasoning",
+        "requests",
+        "successes",
+        "ttfb_hist",
+        "ttfb_sum",
+        "unpriced",
+    )
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.successes = 0
+        self.input = 0
+        self.output = 0
+        self.cache_read = 0
+        self.cache_write = 0
+        self.cache_hits = 0
+        self.reasoning = 0
+        # Integer picos while scanning; an exact Fraction once converted between currencies.
+        self.cost: int | Fraction = 0
+        # What was actually paid after account multipliers and free tiers (seed 002).
+        self.actual: int | Fraction = 0
+        self.unpriced = 0
+        # Latency sums in integer microseconds: exact, so merged rollups equal one pass.
+        self.dur_sum = 0
+        self.dur_hist: dict[int, int] = {}
+        self.ttfb_sum = 0
+        self.ttfb_hist: dict[int, int] = {}
+        self.first_ts = math.inf
+        self.last_ts = -math.inf
+        self.max_tokens = 0  # the biggest single call (all token kinds)
+
+    @property
+    def dur_n(self) -> int:
+        """How many records had a duration (each is counted once in its histogram)."""
+        return sum(self.dur_hist.values())
+
+    @property
+    def ttfb_n(self) -> int:
+        """How many records had a time to first byte."""
+        return sum(self.ttfb_hist.values())
+
+    def merge(self, other: Acc, *, rate: Fraction | None = None, latency: bool = True) -> None:
+        """Add ``other``'s metrics, its costs multiplied by ``rate`` (currency conversion);
+        without ``latency``, all but the latency histograms (for views that show no
+        percentiles: merging those is most of a merge's work)."""
+        self.requests += other.requests
+        self.successes += other.successes
+        self.input += other.input
+        self.output += other.output
+        self.cache_read += other.cache_read
+        self.cache_write += other.cache_write
+        self.cache_hits += other.cache_hits
+        self.reasoning += other.reasoning
+        self.cost += other.cost if rate is None else other.cost * rate
+        self.actual += other.actual if rate is None else other.actual * rate
+        self.unpriced += other.unpriced
+        if latency:
+            self.dur_sum += other.dur_sum
+            merge_into(self.dur_hist, other.dur_hist)
+            self.ttfb_sum += other.ttfb_sum
+            merge_into(self.ttfb_hist, other.ttfb_hist)
+        self.first_ts = min(self.first_ts, other.first_ts)
+        self.last_ts = max(self.last_ts, other.last_ts)
+        self.max_tokens = max(self.max_tokens, other.max_tokens)
+
+    def dump(self) -> list[Any]:
+        """Every summed value as JSON-ready data (see :meth:`load`)."""
+        # Histograms flat (bucket, count, bucket, count, …): half the objects to parse back.
+        return [
+            self.requests,
+            self.successes,
+            self.input,
+            self.output,
+            self.cache_read,
+            self.cache_write,
+            self.cache_hits,
+            self.reasoning,
+            self.cost,
+            self.actual,
+            self.unpriced,
+            self.dur_sum,
+            list(chain.from_iterable(self.dur_hist.items())),
+            self.ttfb_sum,
+            list(chain.from_iterable(self.ttfb_hist.items())),
+            None if self.first_ts == math.inf else self.first_ts,
+            None if self.last_ts == -math.inf else self.last_ts,
+            self.max_tokens,
+        ]
+
+    @classmethod
+    def load(cls, values: list[Any]) -> Acc:
+        """An accumulator from :meth:`dump`'s data; ``ValueError`` if it is not that."""
+        if type(values) is not list or len(values) != 18:
+            raise ValueError("accumulator of another layout")
+        acc = cls.__new__(cls)
+        (
+            acc.requests,
+            acc.successes,
+            acc.input,
+            acc.output,
+            acc.cache_read,
+            acc.cache_write,
+            acc.cache_hits,
+            acc.reasoning,
+            acc.cost,
+            acc.actual,
+            acc.unpriced,
+            acc.dur_sum,
+            dur_hist,
+            acc.ttfb_sum,
+            ttfb_hist,
+            first_ts,
+            last_ts,
+            acc.max_tokens,
+        ) = values
+        acc.dur_hist = _load_histogram(dur_hist)
+        acc.ttfb_hist = _load_histogram(ttfb_hist)
+        acc.first_ts = math.inf if first_ts is None else float(first_ts)
+        acc.last_ts = -math.inf if last_ts is None else float(last_ts)
+        # Checked in bulk (C speed): a foreign cache must not yield strings or floats here.
+        if not _INTS.issuperset(map(type, _COUNTS(values))):
+            raise ValueError("accumulator of another layout")
+        return acc
+
+    def state(self) -> tuple[Any, ...]:
+        """Every summed value, for equality checks."""
+        return tuple(
+            sorted(getattr(self, s).items())
+            if isinstance(getattr(self, s), dict)
+            else getattr(self, s)
+            for s in self.__slots__
+        )
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Record filters: each field must take one of the given values; tags must all match."""
+
+    fields: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.fields or self.tags)
+
+
+@dataclass(frozen=True)
+class Query:
+    """What one pass computes: the dimensions and period to group by, in which zone, over
+    which range, for which records."""
+
+    dims: tuple[str, ...]
+    period: str
+    tz: ZoneInfo
+    range: TimeRange
+    filters: Filters = Filters()
+    # Instead of calendar periods: bucket i holds [edges[i], edges[i+1]) (the last is open).
+    edges: tuple[float, ...] = ()
+    # Measure gaps between consecutive successful calls per value of this dimension.
+    intervals_by: str | None = None
+    # Also sum counter records (SPEC §4) by key.
+    counters: bool = False
+    # Also note where records sit in the wrong day file (doctor).
+    audit: bool = False
+    # Latency percentiles wanted: without them the pass skips its costliest per-record work.
+    latency: bool = True
+
+    def __post_init__(self) -> None:
+        for dim in self.dims:
+            dimension_field(dim)
+        if self.intervals_by is not None:
+            dimension_field(self.intervals_by)
+        if list(self.edges) != sorted(self.edges):
+            raise ValueError("edges must be sorted")
+
+
+MAX_LOCATIONS = 1000  # how many problem lines a rollup remembers (all are counted)
+
+
+@dataclass
+class Skipped:
+    """Lines that were not records: how many, and where (file, line, reason) the first
+    :data:`MAX_LOCATIONS` of them are."""
+
+    count: int = 0
+    locations: list[tuple[str, int, str]] = field(default_factory=list)
+
+    @property
+    def first(self) -> tuple[str, int, str] | None:
+        """The first skipped line's location."""
+        return self.locations[0] if self.locations else None
+
+    def add(self, path: str, lineno: int, reason: str) -> None:
+        """Count one skipped line."""
+        self.count += 1
+        if len(self.locations) < MAX_LOCATIONS:
+            self.locations.append((path, lineno, reason))
+
+    def merge(self, other: Skipped) -> None:
+        """Add another count and its locations."""
+        self.count += other.count
+        room = MAX_LOCATIONS - len(self.locations)
+        self.locations.extend(other.locations[:room])
+
+
+@dataclass
+class Rollup:
+    """Groups of summed metrics from one or more passes (merge with :meth:`merge`)."""
+
+    dims: tuple[str, ...]
+    period: str
+    groups: dict[tuple[Any, ...], Acc] = field(default_factory=dict)
+    skipped: Skipped = field(default_factory=Skipped)
+    unpriced_models: Counter[str] = field(default_factory=Counter)
+    records: int = 0
+    counters: Counter[str] = field(default_factory=Counter)
+    intervals: dict[str | None, Intervals] = field(default_factory=dict)
+    # Records counted once although several data dirs hold them (same id, same day).
+    duplicates: int = 0
+    # Records whose UTC day is not their file's day (audit only).
+    misplaced: Skipped = field(default_factory=Skipped)
+
+    def merge(self, other: Rollup) -> None:
+        """Add another rollup of the same query into this one. ``other`` is used up: its
+        groups and intervals may become this rollup's own, so it must not be used after."""
+        if (other.dims, other.period) != (self.dims, self.period):
+            raise ValueError("cannot merge rollups of different queries")
+        groups = self.groups
+        for key, acc in other.groups.items():
+            mine = groups.get(key)
+            if mine is None:
+                groups[key] = acc  # taken over, not copied: merging halves peak memory
+            else:
+                mine.merge(acc)
+        self.skipped.merge(other.skipped)
+        self.unpriced_models.update(other.unpriced_models)
+        self.records += other.records
+        self.duplicates += other.duplicates
+        self.counters.update(other.counters)
+        self.misplaced.merge(other.misplaced)
+        for value, later in other.intervals.items():
+            mine_iv = self.intervals.get(value)
+            if mine_iv is None:
+                self.intervals[value] = later
+            else:
+                mine_iv.merge(later)
+
+    def state(self) -> dict[str, Any]:
+        """The rollup as JSON-ready data (groups, counts; not intervals or audit notes)."""
+        return {
+            "groups": [[list(key), acc.dump()] for key, acc in self.groups.items()],
+            "skipped": [self.skipped.count, [list(loc) for loc in self.skipped.locations]],
+            "unpriced_models": dict(self.unpriced_models),
+            "records": self.records,
+            "counters": dict(self.counters),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], dims: tuple[str, ...], period: str) -> Rollup:
+        """A rollup from :meth:`state`'s data."""
+        rollup = cls(dims, period)
+        for key, values in state["groups"]:
+            rollup.groups[tuple(key)] = Acc.load(values)
+        count, locations = state["skipped"]
+        rollup.skipped = Skipped(int(count), [(str(f), int(n), str(r)) for f, n, r in locations])
+        rollup.unpriced_models = Counter(
+            {str(k): int(v) for k, v in state["unpriced_models"].items()}
+        )
+        rollup.records = int(state["records"])
+        rollup.counters = Counter({str(k): int(v) for k, v in state["counters"].items()})
+        return rollup
+
+    def currencies(self) -> set[str]:
+        """The currencies the summed costs are in."""
+        return {key[-1] for key in self.groups}
+
+    def fold(
+        self,
+        keep: Iterable[str],
+        *,
+        currency: str,
+        pricing: PricingTable,
+        period: bool = True,
+        latency: bool = True,
+    ) -> dict[tuple[Any, ...], Acc]:
+        """Merge groups down to ``(period_key?, *keep)``, converting costs to ``currency``
+        (without ``latency``: no latency histograms, see :meth:`Acc.merge`)."""
+        positions = [self.dims.index(d) + 1 for d in keep]
+        if period:
+            positions.insert(0, 0)
+        out: dict[tuple[Any, ...], Acc] = {}
+        rates: dict[str, Fraction] = {}
+        for key, acc in self.groups.items():
+            cur = key[-1]
+            rate = None
+            if cur != currency and (acc.cost or acc.actual):
+                # Exact (rational) conversion: totals are the same however rows are grouped.
+                if cur not in rates:
+                    rates[cur] = pricing.rate(cur, currency)
+                rate = rates[cur]
+            folded = tuple(key[p] for p in positions)
+            target = out.get(folded)
+            if target is None:
+                target = out[folded] = Acc()
+            target.merge(acc, rate=rate, latency=latency)
+        return out
+
+
+Getter = Callable[[Any], Any]
+
+
+def _text(value: Any) -> str | None:
+    """A dimension value as text (foreign files may hold numbers where strings belong)."""
+    return value if value is None or type(value) is str else str(value)
+
+
+def getter(name: str, price_of: Callable[[str], Price | None], *, rows: bool = False) -> Getter:
+    """A function from a record to the value of field ``name`` (``tag:X`` for a tag).
+    Records are dicts, or with ``rows`` the typed rows of :mod:`aiusage.engine.scan`."""
+    if name.startswith("tag:"):
+        tag = name[4:]
+        if rows:
+            return lambda rec: _text((rec.tags or {}).get(tag))
+        return lambda rec: _text((rec.get("tags") or {}).get(tag))
+    if name == "provider":
+        return lambda rec: provider_of(rec, price_of, rows=rows)
+    if rows:
+        return operator.attrgetter(name)
+    return lambda rec: _text(rec.get(name))
+
+
+def provider_of(
+    rec: Any, price_of: Callable[[str], Price | None], *, rows: bool = False
+) -> str | None:
+    """A record's provider, inferred from its price entry when the record has none."""
+    provider = rec.provider if rows else rec.get("provider")
+    if provider is None:
+        price = price_of(rec.model if rows else rec["model"])
+        provider = price.provider if price is not None else None
+    return provider if isinstance(provider, str) else None
+
+
+def key_function(
+    dims: tuple[str, ...], price_of: Callable[[str], Price | None], *, rows: bool = False
+) -> Callable[[Any, Any, str], tuple[Any, ...]]:
+    """A function ``(period_key, record, currency)`` → the record's group key. Plain fields
+    of typed rows (the common case) get a specialised function: this runs once per record."""
+    names = [dimension_field(dim) for dim in dims]
+    plain = rows and all(not n.startswith("tag:") and n != "provider" for n in names)
+    if not names:
+        return lambda pk, rec, cur: (pk, cur)
+    if plain and len(names) == 1:
+        one = operator.attrgetter(names[0])
+        return lambda pk, rec, cur: (pk, one(rec), cur)
+    if plain:
+        many = operator.attrgetter(*names)
+        return lambda pk, rec, cur: (pk, *many(rec), cur)
+    getters = [getter(n, price_of, rows=rows) for n in names]
+    return lambda pk, rec, cur: (pk, *(get(rec) for get in getters), cur)
+
+
+def filter_function(
+    filters: Filters, price_of: Callable[[str], Price | None], *, rows: bool = False
+) -> Callable[[Any], bool] | None:
+    """A predicate keeping the records that pass ``filters``, or ``None`` without filters."""
+    if not filters:
+        return None
+    wanted: list[tuple[Getter, frozenset[str]]] = [
+        (getter(dimension_field(dim), price_of, rows=rows), allowed)
+        for dim, allowed in filters.fields.items()
+    ]
+    wanted += [
+        (getter(f"tag:{t}", price_of, rows=rows), frozenset({v})) for t, v in filters.tags.items()
+    ]
+    return lambda rec: all(_member(get(rec), allowed) for get, allowed in wanted)
+
+
+def _member(value: Any, allowed: frozenset[str]) -> bool:
+    """``value in allowed``, false for values that cannot be (lists in foreign files)."""
+    try:
+        return value in allowed
+    except TypeError:
+        return False

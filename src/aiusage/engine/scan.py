@@ -1,0 +1,452 @@
+"""The pass: streams the data files of a query's range, record by record, into a
+:class:`~aiusage.engine.rollup.Rollup`. This is the per-record hot path; everything per group
+happens after it (:meth:`Rollup.fold` and the views).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import math
+import os
+import time
+from bisect import bisect_right
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from aiusage.engine.gc_pause import gc_paused
+from aiusage.engine.histogram import BUCKET_OFFSET, BUCKETS, LOG_GAMMA, MIN_VALUE, ZERO_BUCKET
+from aiusage.engine.intervals import Intervals
+from aiusage.engine.processes import map_in_processes
+from aiusage.engine.rollup import (
+    COST_SCALE,
+    Acc,
+    Query,
+    Rollup,
+    dimension_field,
+    filter_function,
+    getter,
+    key_function,
+)
+from aiusage.engine.timerange import SLOT_SECONDS, PeriodKeys
+from aiusage.errors import UsageError
+from aiusage.pricing.table import PricingTable
+from aiusage.store.dayfiles import DAY_SECONDS, DayFile, day_of, open_data, settled_size
+from aiusage.store.reader import decode_tolerant, fields_read, row_decoder, why_skipped
+
+COST_MODES = ("recorded", "auto", "current")
+
+Progress = Callable[[int, int], None]
+
+
+def period_function(query: Query) -> tuple[dict[int, Any], Callable[[float], object]]:
+    """``(known, key)``: ``key`` maps a timestamp to its bucket — a calendar period key, or
+    the index of the window in ``query.edges`` —, and ``known`` maps 15-minute slots
+    (``int(ts // SLOT_SECONDS)``) whose bucket ``key`` has found whole to that bucket. The
+    pass looks in ``known`` first: a lookup instead of a call, once per record."""
+    if query.edges:
+        edges = query.edges
+        return {}, lambda ts: bisect_right(edges, ts) - 1
+    keys = PeriodKeys(query.period, query.tz)
+    return keys.known_slots, keys.key
+
+
+def scan(
+    files: Iterable[DayFile],
+    query: Query,
+    pricing: PricingTable,
+    *,
+    default_currency: str,
+    cost_mode: str = "recorded",
+    progress: Progress | None = None,
+) -> Rollup:
+    """One pass over ``files``: every call record in ``query.range`` that passes the filters,
+    summed into groups (and counters, intervals, audit notes when the query asks).
+
+    ``cost_mode``: ``recorded`` (or ``auto``) sums the cost stored in each record and prices
+    only records that have none; ``current`` re-prices every record with ``pricing``.
+
+    A scan of :data:`PARALLEL_BYTES` or more is split into runs of about equal size, one per
+    core, that are scanned in parallel and merged in order (rollups merge exactly).
+    """
+    files = list(files)
+    try:
+        workers = workers_for(sum(map(file_size, files)))
+    except OSError:
+        workers = 1  # a file gone since it was listed: scan_file says so
+    if workers < 2:
+        segments: list[Segment] = [(f, 0, None) for f in files]
+        return _scan_segments((segments, query, pricing, default_currency, cost_mode), progress)
+    # Request intervals are measured per file in time order: their files stay whole.
+    plan = plan_segments(files, workers, cut_files=query.intervals_by is None)
+    parts = map_in_processes(
+        _scan_segments, [(run, query, pricing, default_currency, cost_mode) for run in plan]
+    )
+    rollup = Rollup(query.dims, query.period)
+    with gc_paused():
+        for part in parts:
+            rollup.merge(part)
+    return rollup
+
+
+# A piece of a scan: a data file from byte ``start`` up to byte ``end`` (``None``: its end).
+Segment = tuple[DayFile, int, int | None]
+
+# Below this many bytes (about 9,000 records), a second process costs more than it saves.
+PARALLEL_BYTES = 4 << 20
+
+
+def workers_for(size: int) -> int:
+    """How many processes to read ``size`` bytes with: one per core (at most 8), from
+    :data:`PARALLEL_BYTES` (``AIUSAGE_PROCESSES`` overrides the core count)."""
+    wanted = os.environ.get("AIUSAGE_PROCESSES", "")
+    cores = int(wanted) if wanted.isdigit() else (os.cpu_count() or 1)
+    return 1 if cores < 2 or size < PARALLEL_BYTES else min(cores, 8)
+
+
+def file_size(day_file: DayFile) -> int:
+    """A file's size, or for gzip an estimate of its data's (JSON lines compress about 8×)."""
+    size = day_file.path.stat().st_size
+    return size * 8 if day_file.compressed else size
+
+
+def plan_segments(
+    files: list[DayFile], workers: int, *, cut_files: bool, weights: list[int] | None = None
+) -> list[list[Segment]]:
+    """The files in at most ``workers`` contiguous runs of about equal work, in order. The
+    work of a file is its size, or its given weight (then it is never cut); plain files may
+    be cut at a line start when ``cut_files``, gzip files never are."""
+    sizes = [file_size(f) for f in files] if weights is None else weights
+    target = sum(sizes) / workers
+    plan: list[list[Segment]] = [[]]
+    room = target
+    for day_file, size in zip(files, sizes, strict=True):
+        start = 0
+        while True:
+            if room <= 0 and len(plan) < workers:
+                plan.append([])
+                room = target
+            rest = size - start
+            whole = (
+                day_file.compressed or not cut_files or weights is not None or len(plan) == workers
+            )
+            pos = start + max(int(room), 1)
+            cut = size if whole or rest <= room else _line_start(day_file.path, pos)
+            if cut >= size:
+                plan[-1].append((day_file, start, None))
+                room -= rest
+                break
+            plan[-1].append((day_file, start, cut))
+            room -= cut - start
+            start = cut
+    return [run for run in plan if run]
+
+
+def _line_start(path: Path, pos: int) -> int:
+    """The first line start after byte ``pos - 1`` of a plain file (its size when none)."""
+    with open(path, "rb") as fh:
+        fh.seek(pos - 1)
+        return pos - 1 + len(fh.readline())
+
+
+def _scan_segments(
+    job: tuple[list[Segment], Query, PricingTable, str, str], progress: Progress | None = None
+) -> Rollup:
+    """One rollup of a run of segments (a process's share of a parallel scan)."""
+    segments, query, pricing, default_currency, cost_mode = job
+    rollup = Rollup(query.dims, query.period)
+    today = day_of(time.time())
+    for done, (day_file, start, end) in enumerate(segments, 1):
+        scan_file(
+            day_file,
+            query,
+            pricing,
+            rollup,
+            default_currency=default_currency,
+            cost_mode=cost_mode,
+            start=start,
+            end=end,
+            complete_lines_only=end is None and is_open(day_file, today),
+        )
+        if progress is not None:
+            progress(done, len(segments))
+    return rollup
+
+
+def scan_merged(
+    files: Iterable[DayFile],
+    query: Query,
+    pricing: PricingTable,
+    *,
+    default_currency: str,
+    cost_mode: str = "recorded",
+    progress: Progress | None = None,
+) -> Rollup:
+    """Like :func:`scan`, for the files of several data dirs (app servers that each wrote
+    their own): records with an ``id`` seen before on the same day are counted once. Memory
+    for the ids is one day's worth."""
+    rollup = Rollup(query.dims, query.period)
+    today = day_of(time.time())
+    seen: set[Any] = set()
+    current: dt.date | None = None
+    ordered = sorted(files, key=lambda f: (f.day, not f.compressed))
+    for done, day_file in enumerate(ordered, 1):
+        if day_file.day != current:
+            seen, current = set(), day_file.day
+        scan_file(
+            day_file,
+            query,
+            pricing,
+            rollup,
+            default_currency=default_currency,
+            cost_mode=cost_mode,
+            complete_lines_only=is_open(day_file, today),
+            seen=seen,
+        )
+        if progress is not None:
+            progress(done, len(ordered))
+    return rollup
+
+
+def is_open(day_file: DayFile, today: dt.date) -> bool:
+    """Whether a file may still be appended to (today's or a later day's, not gzip): its
+    last line, without a newline yet, may be the start of a write still to come."""
+    return day_file.day >= today and not day_file.compressed
+
+
+def scan_file(
+    day_file: DayFile,
+    query: Query,
+    pricing: PricingTable,
+    rollup: Rollup,
+    *,
+    default_currency: str,
+    cost_mode: str = "recorded",
+    start: int = 0,
+    end: int | None = None,
+    complete_lines_only: bool = False,
+    seen: set[Any] | None = None,
+) -> int:
+    """Add one data file's records to ``rollup`` (see :func:`scan`), from byte ``start``
+    up to byte ``end`` (plain files; both at line starts). With ``complete_lines_only``, a
+    last line without its newline is left for later (a writer may be in the middle of it).
+    With ``seen``, a record whose ``id`` is already in it is a duplicate (the same day
+    merged from several data dirs) and is counted once. Returns the offset read up to."""
+    if cost_mode not in COST_MODES:
+        raise UsageError(f"unknown --cost {cost_mode!r} (choose from {', '.join(COST_MODES)})")
+    reprice = cost_mode == "current"
+    factor_of = pricing.account_factor if pricing.has_accounts else None
+    decode = row_decoder(
+        fields_read(query, accounts=factor_of is not None, dedupe=seen is not None)
+    ).decode
+    ceil, log = math.ceil, math.log
+    buckets, bucket_base = BUCKETS, BUCKET_OFFSET
+    latency = query.latency
+    groups = rollup.groups
+    skipped = rollup.skipped
+    known_slots, period_key = period_function(query)
+    known_slot = known_slots.get
+    since = -math.inf if query.range.since is None else query.range.since
+    until = math.inf if query.range.until is None else query.range.until
+    price_of = pricing.lookup
+    make_key = key_function(query.dims, price_of, rows=True)
+    keep = filter_function(query.filters, price_of, rows=True)
+    unpriced_models = rollup.unpriced_models
+    counters = rollup.counters if query.counters else None
+    call_times: dict[str, list[float]] = {}
+    interval_of = (
+        getter(dimension_field(query.intervals_by), price_of, rows=True)
+        if query.intervals_by
+        else None
+    )
+    day_start = day_file.start
+    misplaced = rollup.misplaced if query.audit else None
+    name = day_file.path.name
+    count = 0
+    offset = start
+    lineno = 0
+    # Lines are numbered from the top of the file: counted before ``start`` only when needed.
+    lines_before = functools.cache(lambda: _lines_before(day_file.path, start))
+    # Only what was written when the pass began: a write in progress is never half read.
+    limit = math.inf if day_file.compressed else settled_size(day_file.path)
+    if end is not None:
+        limit = min(limit, end)
+    with open_data(day_file.path, start) as lines:
+        for line in lines:
+            lineno += 1
+            if offset + len(line) > limit:
+                break
+            if complete_lines_only and not line.endswith(b"\n"):
+                break
+            offset += len(line)
+            # Typed decoding checks every field the pass reads (SPEC §1 rules) in C.
+            try:
+                rec = decode(line)
+            except ValueError:  # msgspec's decode and validation errors, bad UTF-8
+                rec = decode_tolerant(decode, line)
+                if rec is None:
+                    if line.strip():
+                        skipped.add(name, lines_before() + lineno, why_skipped(line))
+                    continue
+            ts = rec.timestamp
+            kind = rec.kind
+            model = rec.model
+            if kind == "call" and (type(model) is not str or not model):
+                skipped.add(name, lines_before() + lineno, "model missing or not a string")
+                continue
+            if seen is not None and rec.id is not None:
+                if rec.id in seen:
+                    rollup.duplicates += 1
+                    continue
+                seen.add(rec.id)
+            if misplaced is not None and not day_start <= ts < day_start + DAY_SECONDS:
+                misplaced.add(
+                    name, lines_before() + lineno, f"timestamp {ts} is not on {day_file.day}"
+                )
+            if ts < since or ts >= until:
+                continue
+            if kind != "call":
+                if counters is not None and kind == "counter":
+                    counter_key = rec.key
+                    n = rec.n
+                    if type(counter_key) is str and type(n) is int:
+                        counters[counter_key] += n
+                continue
+            if keep is not None and not keep(rec):
+                continue
+            cost = None if reprice else rec.cost
+            currency = rec.currency
+            unpriced = False
+            if cost is None or currency is None:
+                price = price_of(model)
+                if cost is None:
+                    if price is not None:
+                        cost_picos = int((price.cost_of(rec) * COST_SCALE).to_integral_value())
+                        currency = price.currency
+                    elif reprice and rec.cost is not None:
+                        # Today's table does not know the model: keep what was recorded.
+                        cost_picos = round(rec.cost * COST_SCALE)
+                    else:
+                        unpriced = True
+                        unpriced_models[model] += 1
+                        cost_picos = 0
+                else:
+                    cost_picos = round(cost * COST_SCALE)
+                if currency is None:
+                    currency = price.currency if price is not None else default_currency
+            else:
+                cost_picos = round(cost * COST_SCALE)
+            pk = known_slot(int(ts // SLOT_SECONDS))
+            key = make_key(period_key(ts) if pk is None else pk, rec, currency)
+            try:
+                acc = groups.get(key)
+            except TypeError:  # a foreign file's list or object where a name belongs
+                key = tuple(
+                    v if v is None or isinstance(v, str | int | float) else str(v) for v in key
+                )
+                acc = groups.get(key)
+            if acc is None:
+                acc = groups[key] = Acc()
+            acc.requests += 1
+            success = rec.success
+            if success:
+                acc.successes += 1
+            inp = rec.input_tokens
+            if inp:
+                acc.input += inp
+            out = rec.output_tokens
+            if out:
+                acc.output += out
+            cr = rec.cache_read_tokens
+            if cr:
+                acc.cache_read += cr
+                acc.cache_hits += 1
+            cw = rec.cache_write_tokens
+            if cw:
+                acc.cache_write += cw
+            rs = rec.reasoning_tokens
+            if rs:
+                acc.reasoning += rs
+            size = (inp or 0) + (out or 0) + (cr or 0) + (cw or 0)
+            if size > acc.max_tokens:
+                acc.max_tokens = size
+            acc.cost += cost_picos
+            if factor_of is None:
+                acc.actual += cost_picos
+            else:
+                factor = factor_of(rec.user_id, rec.api_key)
+                acc.actual += cost_picos if factor is None else round(cost_picos * factor)
+            if unpriced:
+                acc.unpriced += 1
+            if ts < acc.first_ts:
+                acc.first_ts = ts
+            if ts > acc.last_ts:
+                acc.last_ts = ts
+            if latency:
+                dur = rec.duration_ms
+                if dur is not None:
+                    acc.dur_sum += round(dur * 1000)
+                    hist = acc.dur_hist
+                    # histogram.bucket_of, inlined: this runs twice per record.
+                    b = (
+                        buckets[ceil(log(dur) / LOG_GAMMA) + bucket_base]
+                        if dur > MIN_VALUE
+                        else ZERO_BUCKET
+                    )
+                    hist[b] = hist.get(b, 0) + 1
+                ttfb = rec.ttfb_ms
+                if ttfb is not None:
+                    acc.ttfb_sum += round(ttfb * 1000)
+                    hist = acc.ttfb_hist
+                    b = (
+                        buckets[ceil(log(ttfb) / LOG_GAMMA) + bucket_base]
+                        if ttfb > MIN_VALUE
+                        else ZERO_BUCKET
+                    )
+                    hist[b] = hist.get(b, 0) + 1
+            if interval_of is not None and success:
+                who = interval_of(rec)
+                if who is not None and not isinstance(who, str | int | float):
+                    who = str(who)
+                if who is not None:
+                    times = call_times.get(who)
+                    if times is None:
+                        call_times[who] = [ts]
+                    else:
+                        times.append(ts)
+            count += 1
+    rollup.records += count
+    _add_intervals(rollup.intervals, call_times)
+    return offset
+
+
+def _lines_before(path: Path, offset: int) -> int:
+    """How many lines a plain file holds before byte ``offset``."""
+    if offset == 0:
+        return 0
+    count = 0
+    with open(path, "rb") as fh:
+        while offset > 0:
+            block = fh.read(min(offset, 1 << 20))
+            if not block:
+                break
+            count += block.count(b"\n")
+            offset -= len(block)
+    return count
+
+
+def _add_intervals(
+    intervals: dict[str | None, Intervals], call_times: dict[str, list[float]]
+) -> None:
+    """Feed one file's call times, sorted, into the running gap statistics: lines within a
+    day file may be slightly out of order (concurrent writers), days are in order."""
+    for who, times in call_times.items():
+        times.sort()
+        iv = intervals.get(who)
+        rest = times
+        if iv is None:
+            iv = intervals[who] = Intervals(first=times[0], last=times[0])
+            rest = times[1:]
+        for ts in rest:
+            iv.add(ts)

@@ -1,0 +1,134 @@
+"""Serialising report documents — JSON (SPEC.md §5) and CSV (RFC 4180, UTF-8) — and writing
+files atomically."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+
+def to_json(doc: Mapping[str, Any]) -> str:
+    """A document as indented JSON, keys in their documented order."""
+    return orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n"
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple):
+        return ";".join(str(v) for v in value)
+    return value
+
+
+def to_csv(columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> str:
+    """Rows as CSV: one header row, then one row per mapping (lists joined with ``;``,
+    ``None`` as an empty cell)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_cell(row.get(c)) for c in columns])
+    return buf.getvalue()
+
+
+def write_atomic(path: Path, data: bytes, *, mode: int = 0o600, durable: bool = True) -> None:
+    """Write ``data`` to ``path`` all at once: a temporary file next to it, synced (unless
+    not ``durable``: derived data that is rebuilt when found broken), then renamed over it,
+    so a reader never sees half a file."""
+    from aiusage.errors import DataError
+
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            if durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise DataError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+FOCUS_COLUMNS = (
+    "ChargePeriodStart",
+    "ChargePeriodEnd",
+    "BillingCurrency",
+    "BilledCost",
+    "EffectiveCost",
+    "ListCost",
+    "ChargeCategory",
+    "ChargeDescription",
+    "ConsumedQuantity",
+    "ConsumedUnit",
+    "ServiceName",
+    "ProviderName",
+    "SubAccountId",
+    "Tags",
+)
+
+
+def focus_rows(doc: Mapping[str, Any], tz: Any) -> list[dict[str, Any]]:
+    """A report's rows named after the FinOps FOCUS columns: ``BilledCost`` and
+    ``EffectiveCost`` are what was paid (after account multipliers), ``ListCost`` the list
+    price; tokens are the consumed quantity."""
+    from aiusage.engine.timerange import period_bounds
+
+    rows = []
+    for row in doc["rows"]:
+        bounds = period_bounds(row["period"], doc["period"], tz)
+        start = bounds[0].isoformat() if bounds else doc["range"]["since"]
+        end = bounds[1].isoformat() if bounds else doc["range"]["until"]
+        tags = {f: row[f] for f in doc["group_by"] if f not in ("model", "provider", "user_id")}
+        rows.append(
+            {
+                "ChargePeriodStart": start,
+                "ChargePeriodEnd": end,
+                "BillingCurrency": doc["currency"],
+                "BilledCost": row["actual_cost"],
+                "EffectiveCost": row["actual_cost"],
+                "ListCost": row["cost"],
+                "ChargeCategory": "Usage",
+                "ChargeDescription": f"{row['requests']} AI API calls",
+                "ConsumedQuantity": row["total_tokens"],
+                "ConsumedUnit": "Tokens",
+                "ServiceName": row.get("model") or ";".join(row.get("models") or []) or "AI API",
+                "ProviderName": row.get("provider"),
+                "SubAccountId": row.get("user_id"),
+                "Tags": orjson.dumps(tags).decode() if tags else "",
+            }
+        )
+    return rows
+
+
+def export_path(out: Path | None, suffix: str, *, now: float) -> Path:
+    """Where an export goes: ``out`` itself, or a ``usage_report_YYYYMMDD_HHMMSS`` file in
+    the directory ``out`` (default: the current one). Refuses ``..`` components and writing
+    through a symbolic link, so a path cannot be steered somewhere else."""
+    import datetime as dt
+
+    from aiusage.errors import UsageError
+
+    name = dt.datetime.fromtimestamp(now).strftime(f"usage_report_%Y%m%d_%H%M%S.{suffix}")
+    target = Path(".") if out is None else out
+    if ".." in target.parts:
+        raise UsageError(f"--out {target}: '..' is not allowed; give the path itself")
+    if target.is_dir():
+        target = target / name
+    if target.is_symlink():
+        raise UsageError(f"--out {target}: refusing to write through a symbolic link")
+    if not target.parent.is_dir():
+        raise UsageError(f"--out {target}: directory {target.parent} does not exist")
+    return target

@@ -1,0 +1,109 @@
+"""``aiusage export --format parquet``: the records themselves, Hive-partitioned by UTC day
+(``date=YYYY-MM-DD/part-0.parquet``), the layout DuckDB, Spark, Trino and ClickHouse read
+directly. Needs the optional extra: ``pip install 'aiusage[parquet]'`` (pyarrow).
+
+Each day's part is written to a temporary file and renamed into place, so a re-run replaces
+days whole and a killed export leaves no partial file. Records are read with the same
+tolerant reader as every report (bad lines skipped and counted); costs stay as recorded.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from aiusage.engine.rollup import Skipped
+from aiusage.engine.timerange import TimeRange
+from aiusage.errors import DataError, UsageError
+from aiusage.store.dayfiles import DayFile
+from aiusage.views.logs import iter_records
+
+COLUMNS = (
+    ("id", "string"),
+    ("timestamp", "float64"),
+    ("model", "string"),
+    ("provider", "string"),
+    ("user_id", "string"),
+    ("session_id", "string"),
+    ("anchor_id", "string"),
+    ("function", "string"),
+    ("input_tokens", "int64"),
+    ("cache_read_tokens", "int64"),
+    ("cache_write_tokens", "int64"),
+    ("output_tokens", "int64"),
+    ("reasoning_tokens", "int64"),
+    ("cost", "float64"),
+    ("currency", "string"),
+    ("duration_ms", "float64"),
+    ("ttfb_ms", "float64"),
+    ("success", "bool_"),
+    ("status_code", "int64"),
+    ("api_key", "string"),
+    ("host", "string"),
+)
+
+
+def _arrow() -> Any:
+    try:
+        import pyarrow
+        import pyarrow.parquet
+    except ImportError:
+        raise UsageError("--format parquet needs pyarrow: pip install 'aiusage[parquet]'") from None
+    return pyarrow
+
+
+def _rows(day_file: DayFile, time_range: TimeRange, skipped: Skipped) -> Iterator[dict[str, Any]]:
+    for rec in iter_records(day_file, skipped):
+        if rec.get("kind", "call") == "call" and time_range.contains(rec["timestamp"]):
+            yield rec
+
+
+def write_parquet(
+    files: list[DayFile], out: Path, time_range: TimeRange
+) -> tuple[list[Path], Skipped]:
+    """Write one part per UTC day under ``out``; the parts written and the lines skipped."""
+    pa = _arrow()
+    schema = pa.schema(
+        [(name, getattr(pa, kind)()) for name, kind in COLUMNS] + [("tags", pa.string())]
+    )
+    if ".." in out.parts or out.is_symlink():
+        raise UsageError(f"--out {out}: give a plain directory path (no '..', no symbolic link)")
+    out.mkdir(parents=True, exist_ok=True)
+    skipped = Skipped()
+    written = []
+    days: dict[str, list[DayFile]] = {}
+    for day_file in files:
+        days.setdefault(day_file.day.isoformat(), []).append(day_file)
+    for day, day_files in sorted(days.items()):
+        columns: dict[str, list[Any]] = {name: [] for name, _ in COLUMNS}
+        columns["tags"] = []
+        for day_file in day_files:
+            for rec in _rows(day_file, time_range, skipped):
+                for name, kind in COLUMNS:
+                    value = rec.get(name)
+                    if kind == "int64" and value is None and name.endswith("_tokens"):
+                        value = 0
+                    columns[name].append(value if kind != "string" or value is None else str(value))
+                tags = rec.get("tags")
+                columns["tags"].append(orjson.dumps(tags).decode() if tags else None)
+        if not columns["timestamp"]:
+            continue
+        part_dir = out / f"date={day}"
+        part_dir.mkdir(exist_ok=True)
+        target = part_dir / "part-0.parquet"
+        tmp = part_dir / f".part-0.parquet.tmp-{os.getpid()}"
+        try:
+            table = pa.table(columns, schema=schema)
+            pa.parquet.write_table(table, tmp)
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise DataError(f"cannot write {target}: {exc.strerror or exc}") from exc
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+        written.append(target)
+    return written, skipped

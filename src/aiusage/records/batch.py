@@ -1,0 +1,420 @@
+"""Validating, pricing and serialising records in bulk (``record --batch`` and imports).
+
+:func:`aiusage.records.tracking.prepare` is the one definition of a valid record; at ~25 µs a record
+it is too slow for a batch of millions. Here a typed ``msgspec`` decoder checks types and
+ranges in C, and a few lines of Python do the checks between fields. Whatever this fast path
+does not accept outright (an int where a string goes, a model name with spaces around it, a
+counter, any error) is handed to ``prepare``, which either builds the record or raises the
+exact error a single ``record`` would. Both paths write the same bytes: a property test
+holds them to it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import mmap
+import os
+import sys
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal, NamedTuple
+
+import msgspec
+import orjson
+from msgspec import UNSET, Meta, UnsetType
+
+from aiusage.engine.processes import map_in_processes
+from aiusage.errors import AiusageError, ValidationError
+from aiusage.pricing.price import Price
+from aiusage.pricing.table import PricingTable, to_float
+from aiusage.records.schema import MAX_COUNT, MAX_TIMESTAMP, hostname, mask_api_key, serialize
+from aiusage.store.dayfiles import DAY_SECONDS, append_lines, day_of, day_path, ensure_data_dir
+
+Count = Annotated[int, Meta(ge=0, le=MAX_COUNT)]
+Amount = Annotated[float, Meta(ge=0, le=sys.float_info.max)]
+Text = str | None
+
+
+class Incoming(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """A record as a batch line gives it: field order is the written order (FIELD_ORDER);
+    ``UNSET`` = not given, filled in by :func:`_complete`."""
+
+    v: Literal[1] | UnsetType = UNSET
+    id: Annotated[str, Meta(min_length=1)] | UnsetType = UNSET
+    kind: Literal["call"] | UnsetType = UNSET
+    timestamp: Annotated[float, Meta(ge=0, le=MAX_TIMESTAMP)] | UnsetType = UNSET
+    model: str = ""
+    provider: Text = None
+    user_id: Text = None
+    session_id: Text = None
+    anchor_id: Text = None
+    function: Text = None
+    input_tokens: Count | UnsetType = UNSET
+    cache_read_tokens: Count | UnsetType = UNSET
+    cache_write_tokens: Count | UnsetType = UNSET
+    output_tokens: Count | UnsetType = UNSET
+    reasoning_tokens: Count | UnsetType = UNSET
+    cache_write_1h_tokens: Count | None = None
+    total_tokens: Count | None = None
+    cost: Amount | UnsetType | None = UNSET
+    currency: str | None = None
+    duration_ms: Amount | None = None
+    ttfb_ms: Amount | None = None
+    success: bool | None = None
+    error_msg: Text = None
+    status_code: Annotated[int, Meta(ge=100, le=599)] | None = None
+    request_id: Text = None
+    api_key: Text = None
+    tags: dict[str, str] | None = None
+    request_bytes: Count | None = None
+    response_bytes: Count | None = None
+    host: Text = None
+    price_ref: Text = None
+    service_tier: Text = None
+
+
+class Prepared(NamedTuple):
+    """What the caller needs of a record just written to its buffer: its timestamp, and its
+    model when the pricing table does not know it (an unpriced call)."""
+
+    timestamp: float
+    unpriced_model: str | None
+
+
+_decoder = msgspec.json.Decoder(Incoming)
+_encoder = msgspec.json.Encoder()
+PICOS = 10**12
+
+
+class Preparer:
+    """Turns batch lines (or field dicts) into :class:`Prepared` records, as ``prepare``
+    would, with one pricing table, default currency and "now"."""
+
+    def __init__(self, table: PricingTable, *, default_currency: str = "USD", now: float):
+        self.table = table
+        self.default_currency = default_currency
+        self.now = now
+        self._ids = ""
+        self._at = 0
+
+    def line(self, raw: bytes, out: bytearray) -> Prepared:
+        """Append the record of a JSONL line to ``out`` as its JSONL line (raises
+        :class:`ValidationError` or ``orjson.JSONDecodeError`` as ``record`` would, and
+        then appends nothing)."""
+        try:
+            rec = _decoder.decode(raw)
+        except ValueError:  # msgspec's decode and validation errors, bad UTF-8
+            return self._slow(orjson.loads(raw), out)
+        return self._fast(rec, raw, out)
+
+    def fields(self, fields: Mapping[str, Any], out: bytearray) -> Prepared:
+        """Append the record of a dict of fields to ``out`` (raises
+        :class:`ValidationError`, and then appends nothing)."""
+        try:
+            rec = msgspec.convert(fields, Incoming)
+        except msgspec.ValidationError:
+            return self._slow(fields, out)
+        return self._fast(rec, fields, out)
+
+    def _fast(self, rec: Incoming, original: Any, out: bytearray) -> Prepared:
+        counts = _complete(rec, self)
+        if counts is None:
+            fields = orjson.loads(original) if isinstance(original, bytes) else original
+            return self._slow(fields, out)
+        entry = self.table.lookup(rec.model)
+        unpriced = None
+        if entry is None:
+            if rec.cost is None:
+                unpriced = rec.model
+        else:
+            if rec.provider is None:
+                rec.provider = entry.provider
+            if rec.cost is None:
+                rec.cost = _cost(entry, counts, rec)
+                rec.currency = entry.currency
+                rec.price_ref = self.table.price_ref(entry)
+            elif rec.currency is None:
+                # A cost given without a currency is in the model's price currency.
+                rec.currency = entry.currency
+        if rec.currency is None:
+            rec.currency = self.default_currency
+        _encoder.encode_into(rec, out, -1)
+        out += b"\n"
+        return Prepared(counts[5], unpriced)
+
+    def new_id(self) -> str:
+        """A fresh random id (as :func:`aiusage.records.schema.new_id`; random bytes are read
+        for 1,024 ids at a time)."""
+        at = self._at
+        if at >= len(self._ids):
+            self._ids, at = os.urandom(16 * 1024).hex(), 0
+        self._at = at + 32
+        return self._ids[at : at + 32]
+
+    def _slow(self, fields: Any, out: bytearray) -> Prepared:
+        from aiusage.records.tracking import prepare
+
+        if not isinstance(fields, Mapping):
+            raise ValidationError("not a JSON object")
+        rec = prepare(
+            fields, table=self.table, default_currency=self.default_currency, now=self.now
+        )
+        unpriced = rec["model"] if rec["kind"] == "call" and rec["cost"] is None else None
+        out += serialize(rec)
+        return Prepared(rec["timestamp"], unpriced)
+
+
+def _cost(entry: Price, counts: tuple[int, int, int, int, int, float], rec: Incoming) -> float:
+    """A call's cost as written: in integer picos where the rates allow (``int / int`` is
+    correctly rounded, so the same float as ``to_float`` of the Decimal cost), else Decimal."""
+    _, terms = entry.terms(
+        input_tokens=counts[0],
+        cache_read_tokens=counts[1],
+        cache_write_tokens=counts[2],
+        output_tokens=counts[3],
+        reasoning_tokens=counts[4],
+        cache_write_1h_tokens=rec.cache_write_1h_tokens or 0,
+        batch=rec.service_tier == "batch",
+    )
+    success = rec.success is not False
+    picos = entry.amount_picos(terms, success=success)
+    if picos is not None:
+        return picos / PICOS
+    return to_float(entry.amount(terms, success=success))
+
+
+def _complete(rec: Incoming, preparer: Preparer) -> tuple[int, int, int, int, int, float] | None:
+    """Fill the defaults of a decoded record; its token counts (input, cache read, cache
+    write, output, reasoning) and timestamp, or ``None`` when a check between fields fails or
+    a value needs the general path (which then raises or normalises it)."""
+    model = rec.model
+    if not model or model[0].isspace() or model[-1].isspace():
+        return None
+    rec.v = 1
+    if rec.id is UNSET:
+        rec.id = preparer.new_id()
+    rec.kind = "call"
+    timestamp = rec.timestamp
+    if timestamp is UNSET:
+        timestamp = rec.timestamp = preparer.now
+    counts = (
+        0 if rec.input_tokens is UNSET else rec.input_tokens,
+        0 if rec.cache_read_tokens is UNSET else rec.cache_read_tokens,
+        0 if rec.cache_write_tokens is UNSET else rec.cache_write_tokens,
+        0 if rec.output_tokens is UNSET else rec.output_tokens,
+        0 if rec.reasoning_tokens is UNSET else rec.reasoning_tokens,
+        timestamp,
+    )
+    rec.input_tokens, rec.cache_read_tokens, rec.cache_write_tokens = counts[:3]
+    rec.output_tokens, rec.reasoning_tokens = counts[3:5]
+    if counts[4] > counts[3]:
+        return None
+    one_hour = rec.cache_write_1h_tokens
+    if one_hour is not None and (one_hour > counts[2] or not one_hour):
+        return None
+    total = counts[0] + counts[1] + counts[2] + counts[3]
+    if rec.total_tokens is not None and rec.total_tokens != total:
+        return None
+    rec.total_tokens = total
+    if rec.cost is UNSET:
+        rec.cost = None
+    currency = rec.currency
+    if currency is not None and (
+        len(currency) != 3
+        or not currency.isascii()
+        or not currency.isupper()
+        or not currency.isalpha()
+    ):
+        return None
+    if rec.success is None:
+        rec.success = rec.error_msg is None
+    if rec.api_key is not None:
+        if not rec.api_key:
+            return None
+        rec.api_key = mask_api_key(rec.api_key)
+    if rec.tags is not None and not rec.tags:
+        rec.tags = None
+    if rec.host is None:
+        rec.host = hostname()
+    return counts
+
+
+# --- batches ---------------------------------------------------------------------------------
+
+CHUNK = 1 << 20
+PARALLEL_BYTES = 16 << 20  # below this, forking a second process costs more than it saves
+
+
+@dataclass
+class Batch:
+    """A validated batch: serialised lines per day file, or the reasons it was refused."""
+
+    # Whole lines per day file, in chunks of about 1 MB (small results would each hold a
+    # large buffer if kept one by one).
+    lines: dict[Path, list[bytes]] = field(default_factory=dict)
+    count: int = 0
+    unpriced_models: set[str] = field(default_factory=set)
+    # (line number, reason) of the first invalid lines; how many there were in all.
+    errors: list[tuple[int, str]] = field(default_factory=list)
+    invalid: int = 0
+    line_count: int = 0
+
+    def extend(self, other: Batch, *, max_errors: int) -> None:
+        """Append ``other``: the batch of the lines that follow this one's (its line
+        numbers count on from this one's)."""
+        for path, chunks in other.lines.items():
+            self.lines.setdefault(path, []).extend(chunks)
+        self.count += other.count
+        self.unpriced_models |= other.unpriced_models
+        room = max(0, max_errors - len(self.errors))
+        self.errors += [(self.line_count + n, why) for n, why in other.errors[:room]]
+        self.invalid += other.invalid
+        self.line_count += other.line_count
+
+
+def read_batch(
+    data: Iterable[bytes],
+    data_dir: Path,
+    *,
+    table: PricingTable,
+    default_currency: str = "USD",
+    max_errors: int = 20,
+    now: float | None = None,
+) -> Batch:
+    """Validate a JSONL stream of records (all of them: a batch is written whole or not at
+    all). Records are kept serialised, so memory is the size of the output, not of dicts.
+    ``batch.errors`` holds the first ``max_errors`` reasons, ``batch.invalid`` their count."""
+    preparer = Preparer(
+        table, default_currency=default_currency, now=time.time() if now is None else now
+    )
+    batch = Batch()
+    buffers: dict[Path, bytearray] = {}
+    paths: dict[int, Path] = {}
+    scratch = bytearray()
+    lineno = 0
+    for lineno, line in enumerate(data, 1):
+        if not line.strip():
+            continue
+        try:
+            timestamp, unpriced = preparer.line(line, scratch)
+        except orjson.JSONDecodeError as exc:
+            reason: str | None = f"bad JSON ({exc})"
+        except AiusageError as exc:
+            reason = str(exc)
+        else:
+            reason = None
+        if reason is not None:
+            batch.invalid += 1
+            if len(batch.errors) < max_errors:
+                batch.errors.append((lineno, reason))
+            continue
+        if batch.invalid:
+            scratch.clear()
+            continue  # nothing will be written: only keep validating
+        day = int(timestamp // DAY_SECONDS)
+        path = paths.get(day)
+        if path is None:
+            path = paths[day] = day_path(data_dir, day_of(timestamp))
+        buffer = buffers.get(path)
+        if buffer is None:
+            buffer = buffers[path] = bytearray()
+        buffer += scratch
+        scratch.clear()
+        if len(buffer) >= CHUNK:
+            batch.lines.setdefault(path, []).append(bytes(buffer))
+            buffer.clear()
+        batch.count += 1
+        if unpriced is not None:
+            batch.unpriced_models.add(unpriced)
+    for path, buffer in buffers.items():
+        if buffer:
+            batch.lines.setdefault(path, []).append(bytes(buffer))
+    batch.line_count = lineno
+    if batch.invalid:
+        batch.lines.clear()
+    return batch
+
+
+def read_batch_file(
+    path: Path,
+    data_dir: Path,
+    *,
+    table: PricingTable,
+    default_currency: str = "USD",
+    max_errors: int = 20,
+) -> Batch:
+    """:func:`read_batch` over a file; a large one is memory-mapped, split at line ends and
+    its parts validated in parallel processes (one per core), then joined in order."""
+    size = path.stat().st_size
+    workers = min(os.cpu_count() or 1, 4)
+    if size < PARALLEL_BYTES or workers < 2 or sys.platform != "linux":
+        with open(path, "rb") as fh:
+            return read_batch(
+                fh, data_dir, table=table, default_currency=default_currency, max_errors=max_errors
+            )
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        bounds = [0]
+        for i in range(1, workers):
+            cut = data.find(b"\n", max(size * i // workers, bounds[-1])) + 1
+            bounds.append(cut if cut > 0 else size)
+        bounds.append(size)
+        ranges = [(a, b, max_errors) for a, b in itertools.pairwise(bounds) if b > a]
+        _job.update(
+            data=data, data_dir=data_dir, table=table, currency=default_currency, now=time.time()
+        )
+        try:
+            parts = map_in_processes(_read_part, ranges)
+        finally:
+            _job.clear()
+    batch = Batch()
+    for part in parts:
+        batch.extend(part, max_errors=max_errors)
+    if batch.invalid:
+        batch.lines.clear()
+    return batch
+
+
+# What a forked worker of read_batch_file reads: set in the parent before the fork, so the
+# input is shared (a memory map), not pickled.
+_job: dict[str, Any] = {}
+
+
+def _read_part(args: tuple[int, int, int]) -> Batch:
+    start, end, max_errors = args
+    job = _job
+    return read_batch(
+        _lines_between(job["data"], start, end),
+        job["data_dir"],
+        table=job["table"],
+        default_currency=job["currency"],
+        max_errors=max_errors,
+        now=job["now"],
+    )
+
+
+def _lines_between(data: mmap.mmap, start: int, end: int) -> Iterator[bytes]:
+    data.seek(start)
+    readline = data.readline
+    while data.tell() < end:
+        yield readline()
+
+
+def batch_errors(batch: Batch) -> list[str]:
+    """The messages to show for a refused batch: the first reasons, then the count."""
+    messages = [f"line {n}: {why}" for n, why in batch.errors]
+    if batch.invalid > len(batch.errors):
+        messages.append(f"{batch.invalid} invalid lines in all")
+    return messages
+
+
+def write_batch(data_dir: Path, batch: Batch) -> int:
+    """Append a validated batch, one locked chunked append per day file."""
+    if batch.invalid:
+        raise ValidationError("a batch with invalid lines is not written")
+    if batch.lines:
+        ensure_data_dir(data_dir)
+    for path, lines in sorted(batch.lines.items()):
+        append_lines(path, lines)
+    return batch.count

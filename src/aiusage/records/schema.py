@@ -1,0 +1,349 @@
+"""The usage record (JSONL schema v1, SPEC.md §1): strict building on write, tolerant checks
+on read, key masking and serialisation.
+
+A record is a plain ``dict[str, Any]`` whose keys are the field names of SPEC.md §1. On write
+every field is present except the optional ones that are ``None`` (``cost`` is always
+written, ``null`` meaning unpriced). On read, missing optional fields take the defaults of
+:data:`READ_DEFAULTS`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import socket
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from aiusage.errors import ValidationError
+
+SCHEMA_VERSION = 1
+
+Record = dict[str, Any]
+
+TOKEN_FIELDS = (
+    "input_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+)
+STRING_FIELDS = (
+    "provider",
+    "user_id",
+    "session_id",
+    "anchor_id",
+    "function",
+    "error_msg",
+    "request_id",
+    "host",
+    "price_ref",
+    "service_tier",
+)
+OPTIONAL_FLOAT_FIELDS = ("duration_ms", "ttfb_ms")
+OPTIONAL_INT_FIELDS = ("request_bytes", "response_bytes")
+
+# Write order of the fields: stable output makes files and diffs easy to read.
+FIELD_ORDER = (
+    "v",
+    "id",
+    "kind",
+    "timestamp",
+    "model",
+    "provider",
+    "user_id",
+    "session_id",
+    "anchor_id",
+    "function",
+    *TOKEN_FIELDS,
+    "cache_write_1h_tokens",
+    "total_tokens",
+    "cost",
+    "currency",
+    "duration_ms",
+    "ttfb_ms",
+    "success",
+    "error_msg",
+    "status_code",
+    "request_id",
+    "api_key",
+    "tags",
+    "request_bytes",
+    "response_bytes",
+    "host",
+    "price_ref",
+    "service_tier",
+    "key",
+    "n",
+)
+FIELDS = frozenset(FIELD_ORDER)
+
+# Fields written even when None: a null cost says "unpriced", which a reader must see.
+ALWAYS_WRITTEN = frozenset({"v", "id", "kind", "timestamp", "model", "cost", "success"})
+
+READ_DEFAULTS: Mapping[str, Any] = {
+    "kind": "call",
+    "success": True,
+    "tags": {},
+    **dict.fromkeys(TOKEN_FIELDS, 0),
+}
+
+_CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
+MAX_TIMESTAMP = 253402300799.0  # 9999-12-31T23:59:59Z, the last second datetime can show
+MAX_COUNT = 10**15  # tokens in one call: far beyond any model, well inside 64-bit sums
+_HOST: str | None = None
+
+
+def new_id() -> str:
+    """A fresh random record id (uuid4-sized hex)."""
+    return os.urandom(16).hex()
+
+
+def hostname() -> str:
+    """This machine's name, as written in the ``host`` field."""
+    global _HOST
+    if _HOST is None:
+        _HOST = socket.gethostname()
+    return _HOST
+
+
+def mask_api_key(key: str) -> str:
+    """Mask an API key to a short prefix and its last 4 characters (``sk-…9f3a``).
+
+    A value that is already masked (holds ``…``) is returned as it is, so masking twice is
+    harmless; keys too short to keep anything of are reduced to ``…``.
+    """
+    key = key.strip()
+    if "…" in key:
+        return key
+    if len(key) >= 12:
+        return f"{key[:3]}…{key[-4:]}"
+    if len(key) >= 8:
+        return f"…{key[-4:]}"
+    return "…"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _field_error(name: str, expected: str, value: Any) -> ValidationError:
+    return ValidationError(f"field '{name}': expected {expected}, got {value!r}")
+
+
+def _as_count(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+        raise _field_error(name, "an integer ≥ 0", value)
+    return value
+
+
+def _as_optional_number(name: str, value: Any) -> float | None:
+    if value is None:
+        return None
+    if not _is_number(value) or not math.isfinite(value) or value < 0:
+        raise _field_error(name, "a number ≥ 0", value)
+    return float(value)
+
+
+def _as_optional_str(name: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str):
+        raise _field_error(name, "a string", value)
+    return value
+
+
+def build_record(
+    fields: Mapping[str, Any],
+    *,
+    now: float,
+    default_currency: str = "USD",
+) -> Record:
+    """Validate caller-supplied fields and return a complete record ready to write.
+
+    Unknown fields, wrong types and negative counts raise :class:`ValidationError` naming the
+    field. ``id``, ``timestamp`` (``now``), ``host`` and ``total_tokens`` are filled when
+    absent; ``api_key`` is masked. ``cost`` and ``provider`` are left as given: pricing fills
+    them (see :func:`aiusage.pricing.table.PricingTable.apply`).
+    """
+    unknown = sorted(set(fields) - FIELDS)
+    if unknown:
+        raise ValidationError(f"unknown field {unknown[0]!r}")
+    rec: Record = {}
+    v = fields.get("v", SCHEMA_VERSION)
+    if v != SCHEMA_VERSION:
+        raise _field_error("v", str(SCHEMA_VERSION), v)
+    rec["v"] = SCHEMA_VERSION
+    rid = fields.get("id")
+    if rid is None:
+        rid = new_id()
+    elif not isinstance(rid, str) or not rid:
+        raise _field_error("id", "a non-empty string", rid)
+    rec["id"] = rid
+    kind = fields.get("kind", "call")
+    if kind not in ("call", "counter"):
+        raise _field_error("kind", "'call' or 'counter'", kind)
+    rec["kind"] = kind
+
+    ts = fields.get("timestamp")
+    if ts is None:
+        ts = now
+    if not _is_number(ts) or not math.isfinite(ts) or not 0 <= ts <= MAX_TIMESTAMP:
+        raise _field_error("timestamp", "epoch seconds (a number ≥ 0)", ts)
+    rec["timestamp"] = float(ts)
+
+    model = fields.get("model")
+    if kind == "counter" and model is None:
+        model = ""
+    if not isinstance(model, str) or (kind == "call" and not model.strip()):
+        raise _field_error("model", "a non-empty string", model)
+    rec["model"] = model.strip()
+
+    for name in STRING_FIELDS:
+        rec[name] = _as_optional_str(name, fields.get(name))
+    if rec["host"] is None:
+        rec["host"] = hostname()
+
+    for name in TOKEN_FIELDS:
+        rec[name] = _as_count(name, fields.get(name, 0))
+    one_hour = fields.get("cache_write_1h_tokens")
+    if (
+        one_hour is not None
+        and _as_count("cache_write_1h_tokens", one_hour) > rec["cache_write_tokens"]
+    ):
+        raise ValidationError(
+            f"field 'cache_write_1h_tokens': {one_hour} is more than cache_write_tokens "
+            f"({rec['cache_write_tokens']}), which must include them"
+        )
+    rec["cache_write_1h_tokens"] = one_hour or None
+    if rec["reasoning_tokens"] > rec["output_tokens"]:
+        raise ValidationError(
+            f"field 'reasoning_tokens': {rec['reasoning_tokens']} is more than "
+            f"output_tokens ({rec['output_tokens']}), which must include reasoning tokens"
+        )
+    total = (
+        rec["input_tokens"]
+        + rec["cache_read_tokens"]
+        + rec["cache_write_tokens"]
+        + rec["output_tokens"]
+    )
+    given_total = fields.get("total_tokens")
+    if given_total is not None and _as_count("total_tokens", given_total) != total:
+        raise ValidationError(
+            f"field 'total_tokens': {given_total} is not input + cache_read + cache_write + "
+            f"output ({total})"
+        )
+    rec["total_tokens"] = total
+
+    rec["cost"] = _as_optional_number("cost", fields.get("cost"))
+    currency = fields.get("currency")
+    if currency is None:
+        currency = default_currency
+    if not isinstance(currency, str) or not _CURRENCY_RE.match(currency.upper()):
+        raise _field_error("currency", "an ISO 4217 code such as USD", currency)
+    rec["currency"] = currency.upper()
+
+    for name in OPTIONAL_FLOAT_FIELDS:
+        rec[name] = _as_optional_number(name, fields.get(name))
+
+    success = fields.get("success")
+    if success is None:
+        success = rec["error_msg"] is None
+    if not isinstance(success, bool):
+        raise _field_error("success", "true or false", success)
+    rec["success"] = success
+
+    status = fields.get("status_code")
+    if status is not None and (
+        isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599
+    ):
+        raise _field_error("status_code", "an HTTP status 100–599", status)
+    rec["status_code"] = status
+
+    key = fields.get("api_key")
+    if key is not None and not isinstance(key, str):
+        raise _field_error("api_key", "a string", key)
+    rec["api_key"] = mask_api_key(key) if key else None
+
+    tags = fields.get("tags") or {}
+    if not isinstance(tags, Mapping) or not all(
+        isinstance(k, str) and isinstance(val, str) for k, val in tags.items()
+    ):
+        raise _field_error("tags", "an object of string → string", tags)
+    rec["tags"] = dict(tags) or None
+
+    for name in OPTIONAL_INT_FIELDS:
+        value = fields.get(name)
+        rec[name] = None if value is None else _as_count(name, value)
+
+    if kind == "counter":
+        counter_key = fields.get("key")
+        if not isinstance(counter_key, str) or not counter_key:
+            raise _field_error("key", "a non-empty counter name", counter_key)
+        rec["key"] = counter_key
+        n = fields.get("n", 1)
+        if isinstance(n, bool) or not isinstance(n, int):
+            raise _field_error("n", "an integer", n)
+        rec["n"] = n
+    return {
+        k: rec[k] for k in FIELD_ORDER if k in rec and (rec[k] is not None or k in ALWAYS_WRITTEN)
+    }
+
+
+def ordered(rec: Record) -> Record:
+    """A built record with its fields back in :data:`FIELD_ORDER` (after pricing filled
+    some in), ``None`` optional fields left out."""
+    return {
+        k: rec[k] for k in FIELD_ORDER if k in rec and (rec[k] is not None or k in ALWAYS_WRITTEN)
+    }
+
+
+def serialize(rec: Record) -> bytes:
+    """One JSONL line for ``rec``, newline included."""
+    return orjson.dumps(rec, option=orjson.OPT_APPEND_NEWLINE)
+
+
+def check_read(obj: Any) -> str | None:
+    """Why a decoded line is not a readable record, or ``None`` when it is one.
+
+    Tolerant: unknown fields are ignored and optional ones may be missing (seed-003 records
+    have neither ``v`` nor ``id``). Rejected: a non-object, a missing or non-numeric
+    ``timestamp``, a missing ``model`` on a call, negative or non-integer token counts, a
+    negative or non-numeric cost.
+    """
+    if not isinstance(obj, dict):
+        return "not a JSON object"
+    ts = obj.get("timestamp")
+    if not _is_number(ts) or not 0 <= ts <= MAX_TIMESTAMP:  # type: ignore[operator]
+        return "timestamp missing or not epoch seconds"
+    if obj.get("kind", "call") == "call":
+        model = obj.get("model")
+        if not isinstance(model, str) or not model:
+            return "model missing or not a string"
+    for name in (*TOKEN_FIELDS, "cache_write_1h_tokens"):
+        value = obj.get(name, 0)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+            return f"{name} is not an integer ≥ 0"
+    cost = obj.get("cost")
+    if cost is not None and (not _is_number(cost) or cost < 0):
+        return "cost is not a number ≥ 0"
+    for name in OPTIONAL_FLOAT_FIELDS:
+        value = obj.get(name)
+        if value is not None and (not _is_number(value) or value < 0):
+            return f"{name} is not a number ≥ 0"
+    if not isinstance(obj.get("success", True), bool):
+        return "success is not true or false"
+    currency = obj.get("currency")
+    if currency is not None and not isinstance(currency, str):
+        return "currency is not a string"
+    tags = obj.get("tags")
+    if tags is not None and not isinstance(tags, dict):
+        return "tags is not an object"
+    return None

@@ -1,0 +1,97 @@
+"""``aiusage doctor``: checks a data dir — its files and record counts, the date range,
+malformed lines (file:line and why), records in the wrong day file, unpriced models, and
+files or directories that others can read.
+
+Each file gets its own pass of the one aggregator with the audit switched on, so the
+numbers are those every report sees. Malformed lines are data errors; the rest are
+warnings.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiusage.engine.rollup import Query, Rollup
+from aiusage.engine.scan import scan_file
+from aiusage.engine.timerange import TimeRange, iso_utc
+from aiusage.store.dayfiles import list_files
+from aiusage.views.document import Source, envelope, fold
+
+UTC = ZoneInfo("UTC")
+
+
+def _loose(mode: int, private: int) -> bool:
+    """Whether a file or directory mode grants more than ``private`` (0600/0700)."""
+    return bool(stat.S_IMODE(mode) & ~private & 0o077)
+
+
+def build_doctor(source: Source, *, now: float) -> dict[str, Any]:
+    """The ``aiusage.doctor/1`` document; ``errors`` > 0 means data errors (exit 3)."""
+    query = Query(("model",), "total", UTC, TimeRange(None, None), counters=True, audit=True)
+    total = Rollup(query.dims, query.period)
+    files = []
+    warnings: list[str] = []
+    dir_mode = os.stat(source.data_dir).st_mode
+    if _loose(dir_mode, 0o700):
+        warnings.append(
+            f"data dir {source.data_dir} is mode {stat.S_IMODE(dir_mode):o}: "
+            "others can list it (chmod 700)"
+        )
+    for day_file in list_files(source.data_dir):
+        part = Rollup(query.dims, query.period)
+        scan_file(day_file, query, source.pricing, part, default_currency=source.default_currency)
+        st = day_file.path.stat()
+        files.append(
+            {
+                "file": day_file.path.name,
+                "day": day_file.day.isoformat(),
+                "bytes": st.st_size,
+                "mode": f"{stat.S_IMODE(st.st_mode):o}",
+                "records": part.records,
+                "counter_keys": len(part.counters),
+                "malformed_lines": part.skipped.count,
+                "misplaced_records": part.misplaced.count,
+            }
+        )
+        if _loose(st.st_mode, 0o600):
+            warnings.append(
+                f"{day_file.path.name} is mode {stat.S_IMODE(st.st_mode):o}: "
+                "others can read it (chmod 600)"
+            )
+        total.merge(part)
+    groups = fold(source, total, ())
+    acc = groups.get(())
+    if total.misplaced.count:
+        warnings.append(f"{total.misplaced.count} records are in the file of another day")
+    if total.unpriced_models:
+        warnings.append(
+            f"{sum(total.unpriced_models.values())} records have no price "
+            f"({', '.join(sorted(total.unpriced_models))}): add them to pricing.yaml"
+        )
+    doc = envelope("doctor", TimeRange(None, None), UTC, source.currency, now=now)
+    doc.update(
+        {
+            "data_dir": str(source.data_dir),
+            "files": files,
+            "records": total.records,
+            "first_record": iso_utc(acc.first_ts) if acc and acc.requests else None,
+            "last_record": iso_utc(acc.last_ts) if acc and acc.requests else None,
+            "malformed_lines": total.skipped.count,
+            "malformed": [
+                {"file": f, "line": n, "reason": r} for f, n, r in total.skipped.locations
+            ],
+            "misplaced_records": total.misplaced.count,
+            "misplaced": [
+                {"file": f, "line": n, "reason": r} for f, n, r in total.misplaced.locations
+            ],
+            "unpriced_models": [
+                {"model": m, "requests": n} for m, n in total.unpriced_models.most_common()
+            ],
+            "warnings": warnings,
+            "errors": total.skipped.count,
+        }
+    )
+    return doc

@@ -1,0 +1,207 @@
+"""What every view shares: the SPEC.md §5 document envelope, the metrics of a group, and
+the one way to run a query (:func:`run_query`, a pass of :mod:`aiusage.engine.scan`)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiusage.engine.histogram import quantile
+from aiusage.engine.rollup import COST_SCALE, Acc, Filters, Query, Rollup, Skipped, dimension_field
+from aiusage.engine.scan import scan
+from aiusage.engine.timerange import TimeRange, iso_local, iso_utc
+from aiusage.pricing.table import PricingTable
+from aiusage.store.dayfiles import files_between
+
+METRICS = (
+    "requests",
+    "successes",
+    "failures",
+    "success_rate",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "total_tokens",
+    "cost",
+    "avg_duration_ms",
+    "p50_duration_ms",
+    "p95_duration_ms",
+    "p99_duration_ms",
+    "avg_ttfb_ms",
+    "p50_ttfb_ms",
+    "p95_ttfb_ms",
+    "p99_ttfb_ms",
+    "unpriced_requests",
+    "priced_coverage",
+    "actual_cost",
+)
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def metrics(acc: Acc) -> dict[str, Any]:
+    """The SPEC.md §5 metrics of one group (cost already in the report currency)."""
+    return {
+        "requests": acc.requests,
+        "successes": acc.successes,
+        "failures": acc.requests - acc.successes,
+        "success_rate": round(acc.successes / acc.requests, 6) if acc.requests else None,
+        "input_tokens": acc.input,
+        "output_tokens": acc.output,
+        "cache_read_tokens": acc.cache_read,
+        "cache_write_tokens": acc.cache_write,
+        "reasoning_tokens": acc.reasoning,
+        "total_tokens": acc.input + acc.output + acc.cache_read + acc.cache_write,
+        "cost": money(acc.cost),
+        "actual_cost": money(acc.actual),
+        "avg_duration_ms": _ms(acc.dur_sum / 1000 / acc.dur_n) if acc.dur_n else None,
+        "p50_duration_ms": _ms(quantile(acc.dur_hist, 0.50)),
+        "p95_duration_ms": _ms(quantile(acc.dur_hist, 0.95)),
+        "p99_duration_ms": _ms(quantile(acc.dur_hist, 0.99)),
+        "avg_ttfb_ms": _ms(acc.ttfb_sum / 1000 / acc.ttfb_n) if acc.ttfb_n else None,
+        "p50_ttfb_ms": _ms(quantile(acc.ttfb_hist, 0.50)),
+        "p95_ttfb_ms": _ms(quantile(acc.ttfb_hist, 0.95)),
+        "p99_ttfb_ms": _ms(quantile(acc.ttfb_hist, 0.99)),
+        "unpriced_requests": acc.unpriced,
+        "priced_coverage": round((acc.requests - acc.unpriced) / acc.requests, 6)
+        if acc.requests
+        else None,
+        "max_tokens_per_call": acc.max_tokens,
+        "first_seen": iso_utc(acc.first_ts) if acc.requests else None,
+        "last_seen": iso_utc(acc.last_ts) if acc.requests else None,
+    }
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a view reads from and how it prices and converts: the data dir, pricing table,
+    report currency and the currency assumed for records that name none."""
+
+    data_dir: Path
+    pricing: PricingTable
+    currency: str
+    default_currency: str = "USD"
+    cost_mode: str = "recorded"
+    use_cache: bool = False
+    # More data dirs merged into the report (several machines), duplicates counted once.
+    extra_dirs: tuple[Path, ...] = ()
+    # Told (files read, files in all) as a pass goes, to show progress on long scans.
+    progress: Callable[[int, int], None] | None = None
+
+
+def run_query(source: Source, query: Query) -> Rollup:
+    """One pass over the files of ``query.range`` (through the rollup cache when the source
+    allows it)."""
+    files = files_between(source.data_dir, query.range.first_day(), query.range.last_day())
+    if source.extra_dirs:
+        from aiusage.engine.scan import scan_merged
+
+        for directory in source.extra_dirs:
+            files += files_between(directory, query.range.first_day(), query.range.last_day())
+        return scan_merged(
+            files,
+            query,
+            source.pricing,
+            default_currency=source.default_currency,
+            cost_mode=source.cost_mode,
+            progress=source.progress,
+        )
+    if source.use_cache:
+        from aiusage.engine.cache import RollupCache
+
+        return RollupCache(source.data_dir).scan(
+            files,
+            query,
+            source.pricing,
+            default_currency=source.default_currency,
+            cost_mode=source.cost_mode,
+            progress=source.progress,
+        )
+    return scan(
+        files,
+        query,
+        source.pricing,
+        default_currency=source.default_currency,
+        cost_mode=source.cost_mode,
+        progress=source.progress,
+    )
+
+
+def envelope(
+    kind: str, query_range: TimeRange, tz: ZoneInfo, currency: str, *, now: float | None = None
+) -> dict[str, Any]:
+    """The fields every document starts with (SPEC.md §5)."""
+    generated = time.time() if now is None else now
+    return {
+        "schema": f"aiusage.{kind}/1",
+        "generated_at": iso_utc(generated),
+        "range": {
+            "since": None if query_range.since is None else iso_local(query_range.since, tz),
+            "until": None if query_range.until is None else iso_local(query_range.until, tz),
+            "tz": tz.key,
+        },
+        "currency": currency,
+    }
+
+
+def skipped_doc(skipped: Skipped) -> dict[str, Any]:
+    """How many lines were skipped and where the first one was."""
+    first = skipped.first
+    return {
+        "skipped_lines": skipped.count,
+        "first_skipped_line": None
+        if first is None
+        else {"file": first[0], "line": first[1], "reason": first[2]},
+    }
+
+
+def _unpriced(rollup: Rollup) -> list[dict[str, Any]]:
+    return [
+        {"model": m, "requests": n}
+        for m, n in sorted(rollup.unpriced_models.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+
+
+def filters_doc(filters: Filters) -> dict[str, Any]:
+    """The ``filters`` of a document: field → sorted values, and ``tags``."""
+    out: dict[str, Any] = {dimension_field(k): sorted(v) for k, v in filters.fields.items()}
+    if filters.tags:
+        out["tags"] = dict(filters.tags)
+    return out
+
+
+def not_counted(rollup: Rollup) -> dict[str, Any]:
+    """What a view did not count: skipped lines (and where the first was), unpriced models."""
+    out = {**skipped_doc(rollup.skipped), "unpriced_models": _unpriced(rollup)}
+    if rollup.duplicates:
+        out["duplicate_records"] = rollup.duplicates
+    return out
+
+
+def money(acc_cost: int | Fraction) -> float:
+    """A summed cost (picos of the report currency) as a float amount."""
+    return float(Fraction(acc_cost, COST_SCALE))
+
+
+def fold(
+    source: Source,
+    rollup: Rollup,
+    dims: tuple[str, ...],
+    *,
+    period: bool = False,
+    latency: bool = True,
+) -> dict[tuple[Any, ...], Acc]:
+    """``rollup``'s groups merged down to ``dims`` (and the period key when ``period``),
+    costs in the report currency; ``latency=False`` for views without percentiles."""
+    return rollup.fold(
+        dims, currency=source.currency, pricing=source.pricing, period=period, latency=latency
+    )

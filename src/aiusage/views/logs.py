@@ -1,0 +1,74 @@
+"""``aiusage logs``: the individual calls behind the numbers (seed 004's call details),
+newest first.
+
+Day files are read newest day first, keeping only the ``limit`` newest matching records
+(a bounded heap): memory is bounded by ``limit``, never by the size of a day. Reading stops
+at the first older day once ``limit`` records newer than that day are held.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+
+from aiusage.engine.rollup import Filters, Skipped, filter_function
+from aiusage.engine.timerange import TimeRange
+from aiusage.records.schema import check_read
+from aiusage.store.dayfiles import DAY_SECONDS, DayFile, files_between, iter_lines
+from aiusage.views.document import Source
+
+
+def iter_records(day_file: DayFile, skipped: Skipped) -> Iterator[dict[str, Any]]:
+    """The valid records of a data file, in file order; bad lines counted in ``skipped``."""
+    name = day_file.path.name
+    for lineno, line in enumerate(iter_lines(day_file.path), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            torn = not line.endswith(b"\n")
+            skipped.add(name, lineno, "torn last line (incomplete write)" if torn else "bad JSON")
+            continue
+        reason = check_read(rec)
+        if reason is not None:
+            skipped.add(name, lineno, reason)
+            continue
+        yield rec
+
+
+def newest_calls(
+    source: Source,
+    *,
+    time_range: TimeRange,
+    limit: int,
+    filters: Filters | None = None,
+    failed_only: bool = False,
+) -> tuple[list[dict[str, Any]], Skipped]:
+    """The ``limit`` newest call records in the range that pass the filters, newest first."""
+    keep = filter_function(filters or Filters(), source.pricing.lookup)
+    files = files_between(source.data_dir, time_range.first_day(), time_range.last_day())
+    skipped = Skipped()
+    heap: list[tuple[float, int, dict[str, Any]]] = []
+    seq = 0
+    for day_file in reversed(files):
+        if len(heap) >= limit and heap[0][0] >= day_file.start + DAY_SECONDS:
+            break
+        for rec in iter_records(day_file, skipped):
+            if rec.get("kind", "call") != "call" or not time_range.contains(rec["timestamp"]):
+                continue
+            if failed_only and rec.get("success", True) is not False:
+                continue
+            if keep is not None and not keep(rec):
+                continue
+            seq += 1
+            item = (rec["timestamp"], seq, rec)
+            if len(heap) < limit:
+                heapq.heappush(heap, item)
+            elif item > heap[0]:
+                heapq.heapreplace(heap, item)
+    calls = [rec for _, _, rec in sorted(heap, reverse=True)]
+    return calls, skipped

@@ -1,0 +1,242 @@
+"""Report views: the SPEC.md §5 documents (``aiusage.report/1``, ``aiusage.top-users/1``) built
+from one :class:`~aiusage.engine.rollup.Rollup`.
+
+Every document is a plain dict: ``schema``, ``generated_at``, ``range`` (``since``,
+``until``, ``tz``), ``currency`` and the view's data. Metric names are those of
+:data:`aiusage.views.document.METRICS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from fractions import Fraction
+from typing import Any
+
+from aiusage.engine.rollup import Acc, Query, dimension_field
+from aiusage.engine.timerange import PeriodKeys
+from aiusage.errors import UsageError
+from aiusage.views.document import (
+    METRICS,
+    Source,
+    envelope,
+    filters_doc,
+    fold,
+    metrics,
+    not_counted,
+    run_query,
+)
+
+TOP_BY = {"cost": "cost", "tokens": "total_tokens", "requests": "requests"}
+
+
+def _sort_key(sort: str) -> tuple[str, bool]:
+    """(field, descending) for a ``--sort`` value; ``-`` prefix flips the order."""
+    flip = sort.startswith("-")
+    name = sort.lstrip("-")
+    descending = name in METRICS
+    return name, descending != flip
+
+
+def _sorted_rows(
+    rows: list[dict[str, Any]], sort: str | None, fields: list[str]
+) -> list[dict[str, Any]]:
+    if sort is None:
+        # Periods in order; within a period, the most expensive group first.
+        return sorted(rows, key=lambda r: (r["period"], -r["cost"], *(str(r[f]) for f in fields)))
+    name, descending = _sort_key(sort)
+    allowed = {"period", *fields, *METRICS}
+    if name not in allowed:
+        raise UsageError(
+            f"cannot sort by {name!r} (choose from period, {', '.join([*fields, *METRICS])})"
+        )
+
+    def key(row: dict[str, Any]) -> tuple[bool, Any]:
+        value = row.get(name)
+        return (value is None, value if value is not None else 0)
+
+    present = [r for r in rows if r.get(name) is not None]
+    missing = [r for r in rows if r.get(name) is None]
+    return sorted(present, key=key, reverse=descending) + missing
+
+
+def build_report(
+    source: Source,
+    query: Query,
+    *,
+    sort: str | None = None,
+    limit: int | None = None,
+    now: float | None = None,
+) -> dict[str, Any]:
+    """The ``aiusage.report/1`` document: totals and one row per period × group."""
+    dims = query.dims
+    with_models = "model" not in dims
+    scan_query = Query(
+        dims=(*dims, "model") if with_models else dims,
+        period=query.period,
+        tz=query.tz,
+        range=query.range,
+        filters=query.filters,
+    )
+    rollup = run_query(source, scan_query)
+    fields = [dimension_field(d) for d in dims]
+    groups = fold(source, rollup, dims, period=True)
+    # Requests per model of each row, straight from the groups (period, *dims, model,
+    # currency): a fold would copy every group's histograms to read one count.
+    models: dict[tuple[Any, ...], dict[str, int]] = {}
+    if with_models:
+        width = len(dims) + 1
+        for key, acc in rollup.groups.items():
+            used = models.setdefault(key[:width], {})
+            used[key[width]] = used.get(key[width], 0) + acc.requests
+    if (
+        not dims
+        and query.period != "total"
+        and query.range.since is not None
+        and query.range.until is not None
+    ):
+        for pk in PeriodKeys(query.period, query.tz).keys_between(
+            query.range.since, query.range.until
+        ):
+            groups.setdefault((pk,), Acc())
+    rows = []
+    for key, acc in groups.items():
+        row: dict[str, Any] = {"period": key[0]}
+        row.update(zip(fields, key[1:], strict=True))
+        if with_models:
+            used = models.get(key, {})
+            row["models"] = sorted(used, key=lambda m: (-used[m], m))
+        row.update(metrics(acc))
+        rows.append(row)
+    rows = _sorted_rows(rows, sort, fields)
+    if limit is not None:
+        rows = rows[:limit]
+    totals = Acc()
+    for acc in groups.values():
+        totals.merge(acc)
+    doc = envelope("report", query.range, query.tz, source.currency, now=now)
+    doc.update(
+        {
+            "period": query.period,
+            "group_by": fields,
+            "filters": filters_doc(query.filters),
+            "totals": metrics(totals),
+            "rows": rows,
+            **not_counted(rollup),
+        }
+    )
+    return doc
+
+
+def build_top_users(
+    source: Source,
+    query: Query,
+    *,
+    by: str = "cost",
+    limit: int = 10,
+    now: float | None = None,
+) -> dict[str, Any]:
+    """The ``aiusage.top-users/1`` document: the users with the highest cost, tokens or
+    requests, each with their share of the total and favourite model."""
+    if by not in TOP_BY:
+        raise UsageError(f"cannot rank users by {by!r} (choose from {', '.join(TOP_BY)})")
+    if limit < 1:
+        raise UsageError(f"--limit must be at least 1, got {limit}")
+    scan_query = Query(("user", "model"), "total", query.tz, query.range, query.filters)
+    rollup = run_query(source, scan_query)
+    per_user = fold(source, rollup, ("user",))
+    per_model = fold(source, rollup, ("user", "model"), latency=False)  # requests, cost
+    favourite: dict[str | None, tuple[int, int | Fraction, str]] = {}
+    for (user, model), acc in per_model.items():
+        candidate = (acc.requests, acc.cost, model)
+        best = favourite.get(user)
+        if (
+            best is None
+            or candidate[:2] > best[:2]
+            or (candidate[:2] == best[:2] and model < best[2])
+        ):
+            favourite[user] = candidate
+    metric = TOP_BY[by]
+    total_acc = Acc()
+    for acc in per_user.values():
+        total_acc.merge(acc)
+    totals = metrics(total_acc)
+    entries = []
+    for (user,), acc in per_user.items():
+        m = metrics(acc)
+        grand = totals[metric]
+        entries.append(
+            {
+                "user_id": user,
+                **m,
+                "share": round(m[metric] / grand, 6) if grand else None,
+                "favourite_model": favourite[user][2] if user in favourite else None,
+            }
+        )
+    entries.sort(key=lambda e: (-e[metric], -e["cost"], str(e["user_id"])))
+    for rank, entry in enumerate(entries, 1):
+        entry["rank"] = rank
+    doc = envelope("top-users", query.range, query.tz, source.currency, now=now)
+    doc.update(
+        {
+            "by": by,
+            "limit": limit,
+            "filters": filters_doc(query.filters),
+            "totals": totals,
+            "users_total": len(entries),
+            "users": entries[:limit],
+            **not_counted(rollup),
+        }
+    )
+    return doc
+
+
+def report_columns(doc: Mapping[str, Any]) -> list[str]:
+    """The column order of a report document's rows: period, group fields, models, metrics."""
+    with_models = bool(doc["rows"]) and "models" in doc["rows"][0]
+    return ["period", *doc["group_by"], *(["models"] if with_models else []), *METRICS]
+
+
+def top_users_columns() -> list[str]:
+    """The column order of a top-users document's entries."""
+    return ["rank", "user_id", "favourite_model", "share", *METRICS]
+
+
+def build_models(source: Source, query: Query, *, now: float | None = None) -> dict[str, Any]:
+    """The ``aiusage.models/1`` document: models side by side (seed 003 case 3) — cost per
+    call, cost per 1K output tokens, success rate and latency — cheapest per call first."""
+    rollup = run_query(source, Query(("model",), "total", query.tz, query.range, query.filters))
+    per_model = fold(source, rollup, ("model",))
+    total = Acc()
+    for acc in per_model.values():
+        total.merge(acc)
+    grand = metrics(total)
+    rows = []
+    for (model,), acc in per_model.items():
+        m = metrics(acc)
+        priced = acc.requests - acc.unpriced
+        rows.append(
+            {
+                "model": model,
+                "cost_per_call": m["cost"] / priced if priced else None,
+                "cost_per_1k_output_tokens": m["cost"] / acc.output * 1000
+                if acc.output and priced
+                else None,
+                "avg_input_tokens": round(
+                    (acc.input + acc.cache_read + acc.cache_write) / acc.requests, 1
+                ),
+                "avg_output_tokens": round(acc.output / acc.requests, 1),
+                "cost_share": m["cost"] / grand["cost"] if grand["cost"] else None,
+                **m,
+            }
+        )
+    rows.sort(key=lambda r: (r["cost_per_call"] is None, r["cost_per_call"] or 0, r["model"]))
+    doc = envelope("models", query.range, query.tz, source.currency, now=now)
+    doc.update(
+        {
+            "filters": filters_doc(query.filters),
+            "totals": grand,
+            "rows": rows,
+            **not_counted(rollup),
+        }
+    )
+    return doc

@@ -1,0 +1,69 @@
+"""Jobs in worker processes: results in order, and a worker's failure never loses a job."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+from aiusage.engine.processes import map_in_processes
+
+PARENT = os.getpid()
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="forked workers are Linux's")
+
+
+def square_and_pid(n: int) -> tuple[int, int]:
+    return n * n, os.getpid()
+
+
+def test_results_come_back_in_order_from_several_processes() -> None:
+    results = map_in_processes(square_and_pid, [1, 2, 3, 4])
+    assert [r for r, _ in results] == [1, 4, 9, 16]
+    pids = [pid for _, pid in results]
+    assert pids[0] == os.getpid()  # this process takes the first job
+    assert len(set(pids)) == 4
+
+
+def fails_in_a_worker(n: int) -> int:
+    if os.getpid() != PARENT:
+        if n == 2:
+            os._exit(9)  # dies without a word
+        raise RuntimeError("worker trouble")
+    return -n
+
+
+def test_a_failed_or_dead_worker_has_its_job_done_here() -> None:
+    assert map_in_processes(fails_in_a_worker, [1, 2, 3]) == [-1, -2, -3]
+
+
+class Refused(Exception):
+    pass
+
+
+def always_fails(n: int) -> int:
+    raise Refused(f"job {n}")
+
+
+def test_a_job_that_fails_everywhere_raises_its_own_error() -> None:
+    with pytest.raises(Refused, match="job 1"):
+        map_in_processes(always_fails, [1, 2])
+
+
+def test_one_job_runs_here() -> None:
+    assert map_in_processes(square_and_pid, [5]) == [(25, os.getpid())]
+
+
+def test_a_process_with_other_threads_is_not_forked() -> None:
+    import threading
+
+    stop = threading.Event()
+    helper = threading.Thread(target=stop.wait, daemon=True)
+    helper.start()
+    try:
+        results = map_in_processes(square_and_pid, [1, 2, 3])
+    finally:
+        stop.set()
+        helper.join()
+    assert results == [(1, PARENT), (4, PARENT), (9, PARENT)]

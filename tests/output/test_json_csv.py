@@ -1,0 +1,230 @@
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import orjson
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from aiusage.output.json_csv import to_csv, to_json
+from conftest import call, write_jsonl
+
+
+def test_csv_quotes_and_joins() -> None:
+    text = to_csv(["a", "b", "c"], [{"a": 'x,"y"', "b": ["m1", "m2"], "c": None}])
+    assert text == 'a,b,c\r\n"x,""y""",m1;m2,\r\n'
+    assert list(csv.reader(io.StringIO(text)))[1] == ['x,"y"', "m1;m2", ""]
+
+
+def test_json_keeps_key_order() -> None:
+    doc = {"schema": "aiusage.report/1", "b": 1, "a": [1.5, None]}
+    text = to_json(doc)
+    assert list(orjson.loads(text)) == ["schema", "b", "a"]
+    assert text.endswith("\n")
+
+
+# --- the export command -------------------------------------------------------------------
+
+T = 1_793_500_000.0
+
+
+@pytest.fixture
+def store(data_dir: Path) -> Path:
+    write_jsonl(data_dir / "usage_2026-11-01.jsonl", [
+        call(T, user_id="<script>alert(1)</script>", model="gpt-4o", function="chat", cost=1.5, currency="USD", duration_ms=800.0),
+        call(T + 60, user_id="bob", model="claude-haiku-4-5", function="sum", cost=0.25, currency="USD", success=False),
+        call(T + 120, user_id="bob", model="mystery", function="sum"),
+    ])  # fmt: skip
+    return data_dir
+
+
+def test_json_export_is_stable_and_atomic(cli, store: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "out"
+    out.mkdir()
+    first = cli("export", "-d", store, "--all", "--by", "model", "--out", out / "a.json")
+    second = cli("export", "-d", store, "--all", "--by", "model", "--out", out / "b.json")
+    assert second.exit_code == 0
+    assert first.stdout.strip() == str(out / "a.json")
+    a, b = (orjson.loads((out / n).read_bytes()) for n in ("a.json", "b.json"))
+    a.pop("generated_at")
+    b.pop("generated_at")
+    assert a == b
+    assert a["schema"] == "aiusage.report/1"
+    named = cli("export", "-d", store, "--all", "--out", out).stdout.strip()
+    assert Path(named).parent == out
+    assert Path(named).name.startswith("usage_report_")
+    assert Path(named).name.endswith(".json")
+
+
+def test_interrupted_export_leaves_no_partial_file(
+    cli, store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    target = tmp_path / "report.json"
+    target.write_text("previous report")
+
+    def boom(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("os.replace", boom)
+    result = cli("export", "-d", store, "--all", "--out", target)
+    assert result.exit_code == 3
+    assert target.read_text() == "previous report"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "report.json"]
+
+
+def test_csv_focus_columns(cli, store: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "focus.csv"
+    cli("export", "-d", store, "--all", "--format", "csv", "--columns", "focus", "--out", out)
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert list(rows[0])[:6] == [
+        "ChargePeriodStart",
+        "ChargePeriodEnd",
+        "BillingCurrency",
+        "BilledCost",
+        "EffectiveCost",
+        "ListCost",
+    ]
+    assert sum(float(r["BilledCost"]) for r in rows) == pytest.approx(1.75)
+    assert {r["ConsumedUnit"] for r in rows} == {"Tokens"}
+    assert rows[0]["ChargePeriodStart"] == "2026-11-01T00:00:00+00:00"
+    assert rows[0]["ChargePeriodEnd"] == "2026-11-02T00:00:00+00:00"
+
+
+def test_prometheus_output_parses(cli, store: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "aiusage.prom"
+    cli("export", "-d", store, "--all", "--format", "prom", "--out", out)
+    families = {f.name: f for f in text_string_to_metric_families(out.read_text())}
+    assert {
+        "aiusage_requests",
+        "aiusage_cost",
+        "aiusage_tokens",
+        "aiusage_request_duration_seconds",
+    } <= set(families)
+    requests = sum(s.value for s in families["aiusage_requests"].samples)
+    assert requests == 3
+    cost = sum(s.value for s in families["aiusage_cost"].samples)
+    assert cost == pytest.approx(1.75)
+
+
+def test_prometheus_cardinality_cap() -> None:
+    from aiusage.output.prometheus import to_prometheus
+
+    rows = [{"user_id": f"u{i}", "model": "m", "function": "f", "requests": 1, "failures": 0, "cost": float(i),
+             **{f"{t}_tokens": 1 for t in ("input", "output", "cache_read", "cache_write", "reasoning")},
+             "p50_duration_ms": None, "p95_duration_ms": None, "p99_duration_ms": None} for i in range(10)]  # fmt: skip
+    text = to_prometheus({"rows": rows, "currency": "USD"}, max_series=3)
+    lines = [x for x in text.splitlines() if x.startswith("aiusage_requests_total")]
+    assert len(lines) == 4
+    assert 'user="other"' in lines[-1]
+    assert lines[-1].endswith(" 7")
+
+
+def test_html_is_self_contained_and_escaped(cli, store: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "dash.html"
+    cli("export", "-d", store, "--all", "--format", "html", "--out", out)
+    page = out.read_text()
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "http://" not in page
+    assert "https://" not in page
+    assert page.count("<svg") == 2
+    assert "$1.75" in page
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["--format", "pdf"], "unknown --format"), (["--columns", "x"], "unknown --columns")],
+)
+def test_export_errors(cli, store: Path, args: list[str], message: str) -> None:  # type: ignore[no-untyped-def]
+    result = cli("export", "-d", store, "--all", *args)
+    assert result.exit_code == 2
+    assert message in result.stderr
+
+
+def test_export_refuses_path_tricks(cli, store: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert (
+        "'..' is not allowed"
+        in cli("export", "-d", store, "--all", "--out", tmp_path / "x" / ".." / "r.json").stderr
+    )
+    real = tmp_path / "real.json"
+    real.write_text("keep")
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    result = cli("export", "-d", store, "--all", "--out", link)
+    assert result.exit_code == 2
+    assert "symbolic link" in result.stderr
+    assert real.read_text() == "keep"
+    assert cli("export", "-d", store, "--all", "--out", tmp_path / "no" / "r.json").exit_code == 2
+
+
+def test_json_export_matches_the_shipped_schema(cli, store: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import json
+    from importlib import resources
+
+    import jsonschema
+
+    schema = json.loads(
+        resources.files("aiusage").joinpath("schemas/report.schema.json").read_text()
+    )
+    for args in ([], ["--by", "model"], ["--period", "total", "--by", "user", "--by", "tag:team"]):
+        out = tmp_path / "r.json"
+        cli("export", "-d", store, "--all", *args, "--out", out)
+        jsonschema.validate(orjson.loads(out.read_bytes()), schema)
+
+
+def test_parquet_export_is_hive_partitioned(cli, store: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    pq = pytest.importorskip("pyarrow.parquet")
+    lake = tmp_path / "lake"
+    result = cli("export", "-d", store, "--all", "--format", "parquet", "--out", lake)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.strip() == str(lake / "date=2026-11-01" / "part-0.parquet")
+    table = pq.read_table(lake / "date=2026-11-01" / "part-0.parquet")
+    assert table.num_rows == 3
+    assert sorted(table.column("user_id").to_pylist(), key=str) == [
+        "<script>alert(1)</script>",
+        "bob",
+        "bob",
+    ]
+    assert sum(c or 0 for c in table.column("cost").to_pylist()) == pytest.approx(1.75)
+    again = cli("export", "-d", store, "--all", "--format", "parquet", "--out", lake)
+    assert again.exit_code == 0
+    assert sorted(p.name for p in (lake / "date=2026-11-01").iterdir()) == ["part-0.parquet"]
+    assert cli("export", "-d", store, "--all", "--format", "parquet").exit_code == 2
+
+
+def test_write_atomic_syncs_unless_told_the_data_is_derived(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from aiusage.output import json_csv as export
+
+    synced: list[int] = []
+    monkeypatch.setattr(export.os, "fsync", synced.append)
+    export.write_atomic(tmp_path / "kept.json", b"{}")
+    assert len(synced) == 1
+    export.write_atomic(tmp_path / "derived.json", b"{}", durable=False)
+    assert len(synced) == 1
+    assert (tmp_path / "derived.json").read_bytes() == b"{}"
+    assert sorted(os.listdir(tmp_path)) == ["derived.json", "kept.json"]
+
+
+def test_out_dash_prints_the_report_and_writes_no_file(
+    cli, store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    import orjson
+
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    result = cli("export", "-d", store, "--all", "--format", "json", "--out", "-")
+    assert result.exit_code == 0, result.stderr
+    assert orjson.loads(result.stdout)["schema"] == "aiusage.report/1"
+    prom = cli("export", "-d", store, "--all", "--format", "prom", "-o", "-")
+    assert prom.stdout.startswith("# HELP")
+    assert list(cwd.iterdir()) == []
+    parquet = cli("export", "-d", store, "--all", "--format", "parquet", "--out", "-")
+    assert parquet.exit_code == 2
+    assert "needs --out DIR" in parquet.stderr

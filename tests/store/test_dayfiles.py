@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import multiprocessing
+import stat
+from pathlib import Path
+
+import orjson
+import pytest
+
+from aiusage.errors import DataError
+from aiusage.store.dayfiles import (
+    append_lines,
+    day_of,
+    default_data_dir,
+    ensure_data_dir,
+    files_between,
+    iter_lines,
+    list_files,
+    require_data_dir,
+    resolve_data_dir,
+)
+
+
+def test_resolution_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("AIUSAGE_HOME", str(tmp_path / "env"))
+    assert resolve_data_dir(tmp_path / "opt") == tmp_path / "opt"
+    assert resolve_data_dir(None) == tmp_path / "env"
+    monkeypatch.delenv("AIUSAGE_HOME")
+    assert resolve_data_dir(None) == default_data_dir()
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert default_data_dir() == tmp_path / "xdg" / "aiusage"
+
+
+def test_new_dirs_and_files_are_private(tmp_path: Path) -> None:
+    directory = ensure_data_dir(tmp_path / "d")
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+    path = directory / "usage_2026-11-24.jsonl"
+    append_lines(path, [b'{"a":1}\n'])
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_missing_parent_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="does not exist"):
+        ensure_data_dir(tmp_path / "no" / "such" / "dir")
+
+
+def test_require_data_dir(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="does not exist"):
+        require_data_dir(tmp_path / "missing")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(DataError, match="not a directory"):
+        require_data_dir(tmp_path / "file")
+
+
+def test_append_after_torn_line_starts_a_new_line(tmp_path: Path) -> None:
+    path = tmp_path / "usage_2026-11-24.jsonl"
+    path.write_bytes(b'{"ok":1}\n{"torn":')
+    append_lines(path, [b'{"next":2}\n'])
+    assert path.read_bytes() == b'{"ok":1}\n{"torn":\n{"next":2}\n'
+
+
+def test_gzip_and_plain_are_both_read(tmp_path: Path) -> None:
+    with gzip.open(tmp_path / "usage_2026-11-01.jsonl.gz", "wb") as fh:
+        fh.write(b"a\nb\n")
+    (tmp_path / "usage_2026-11-02.jsonl").write_bytes(b"c\n")
+    (tmp_path / "notes.txt").write_text("ignored")
+    (tmp_path / "usage_2026-13-40.jsonl").write_text("bad day, ignored")
+    files = list_files(tmp_path)
+    assert [f.day.isoformat() for f in files] == ["2026-11-01", "2026-11-02"]
+    assert files[0].compressed
+    assert [line for f in files for line in iter_lines(f.path)] == [b"a\n", b"b\n", b"c\n"]
+    only = files_between(tmp_path, dt.date(2026, 11, 2), None)
+    assert [f.day.day for f in only] == [2]
+
+
+def test_day_of_is_utc() -> None:
+    assert day_of(0) == dt.date(1970, 1, 1)
+    assert day_of(86399.999) == dt.date(1970, 1, 1)
+    assert day_of(86400) == dt.date(1970, 1, 2)
+
+
+def _record_many(data_dir: str, worker: int, n: int) -> None:
+    import aiusage
+
+    for i in range(n):
+        aiusage.record(
+            data_dir=data_dir,
+            raise_errors=True,
+            model="gpt-4o-mini",
+            input_tokens=i,
+            output_tokens=worker,
+            user_id=f"w{worker}",
+        )
+
+
+@pytest.mark.slow
+def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
+    """4 processes × 5,000 aiusage.record() calls leave exactly 20,000 valid lines."""
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_record_many, args=(str(tmp_path), w, 5000)) for w in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=300)
+        assert p.exitcode == 0
+    lines = [line for f in list_files(tmp_path) for line in iter_lines(f.path)]
+    assert len(lines) == 20_000
+    seen = {(w, i) for w in range(4) for i in range(5000)}
+    for line in lines:
+        assert line.endswith(b"\n")
+        rec = orjson.loads(line)
+        seen.discard((rec["output_tokens"], rec["input_tokens"]))
+    assert not seen
+    assert len({orjson.loads(line)["id"] for line in lines}) == 20_000
+
+
+def test_unopenable_day_file_is_a_data_error(tmp_path: Path) -> None:
+    blocked = tmp_path / "usage_2026-11-24.jsonl"
+    blocked.mkdir()  # a directory where the day file should be
+    with pytest.raises(DataError, match="cannot open"):
+        append_lines(blocked, [b"{}\n"])

@@ -1,0 +1,86 @@
+"""``aiusage watch`` follows today's file: records appended while it runs appear."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiusage
+from aiusage.engine.timerange import resolve_tz
+from aiusage.pricing.table import load_table
+from aiusage.views.document import Source
+from aiusage.views.live import Follower
+
+
+def test_follower_reads_only_new_lines(data_dir: Path) -> None:
+    aiusage.record(
+        data_dir=data_dir,
+        model="gpt-4o",
+        input_tokens=1000,
+        output_tokens=100,
+        cost=1.0,
+        currency="USD",
+    )
+    follower = Follower(Source(data_dir, load_table(), "USD"), resolve_tz("UTC"))
+    state = follower.poll()
+    assert (state.requests, state.cost) == (1, 1.0)
+    offset = follower.offset
+    aiusage.record(
+        data_dir=data_dir, model="gpt-4o", input_tokens=10, success=False, cost=0.5, currency="USD"
+    )
+    with open(next(data_dir.glob("usage_*.jsonl")), "ab") as fh:
+        fh.write(b'{"timestamp": 1, "model": "half-writ')  # a write in progress: not read yet
+    state = follower.poll()
+    assert (state.requests, state.failures, state.cost) == (2, 1, 1.5)
+    assert follower.offset > offset
+    assert state.latest[0]["success"] is False
+    assert sum(state.calls_per_minute(time.time())) == 2
+
+
+def test_watch_shows_records_as_they_arrive(data_dir: Path) -> None:
+    env = {**os.environ, "COLUMNS": "100", "TZ": "UTC", "AIUSAGE_HOME": str(data_dir)}
+    env.pop("NO_COLOR", None)
+    leader, follower_fd = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aiusage", "watch", "--interval", "0.2"],
+        stdin=follower_fd, stdout=follower_fd, stderr=follower_fd, env=env, close_fds=True,
+    )  # fmt: skip
+    os.close(follower_fd)
+    seen = b""
+
+    def read_until(needle: bytes, timeout: float) -> bool:
+        nonlocal seen
+        end = time.time() + timeout
+        while time.time() < end:
+            ready, _, _ = select.select([leader], [], [], 0.2)
+            if ready:
+                try:
+                    seen += os.read(leader, 65536)
+                except OSError:
+                    break
+            if needle in seen:
+                return True
+        return False
+
+    try:
+        assert read_until(b"aiusage watch", 20), seen[-2000:]
+        aiusage.record(
+            data_dir=data_dir,
+            model="pty-model-xyz",
+            input_tokens=7,
+            output_tokens=3,
+            user_id="watcher",
+        )
+        assert read_until(b"pty-model-xyz", 20), seen[-2000:]
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(leader)
