@@ -89,7 +89,8 @@ def export(
 ) -> None:
     """Write a report to a file, atomically (never a partial file), and print its path."""
     from aiusage.engine.rollup import Query, group_by
-    from aiusage.output.json_csv import export_path, focus_rows, to_csv, to_json, write_atomic
+    from aiusage.output.json_csv import export_path, focus_rows, to_csv, to_json
+    from aiusage.store.atomic import write_atomic
     from aiusage.views.report import build_report, report_columns
 
     if fmt not in FORMATS:

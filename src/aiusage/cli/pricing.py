@@ -199,7 +199,7 @@ def pricing_import(
     if out is None:
         sys.stdout.write(text)
         return
-    from aiusage.output.json_csv import write_atomic
+    from aiusage.store.atomic import write_atomic
 
     write_atomic(out, text.encode())
     table = load_table(extra=out)
@@ -226,7 +226,7 @@ def reprice(
     """Show per day and model what today's prices would change, and (without --dry-run)
     rewrite closed day files with them, atomically. Today's file is never rewritten."""
     from aiusage.output.terminal_pricing import reprice_view
-    from aiusage.pricing.reprice import apply, plan
+    from aiusage.views.reprice import apply, plan
 
     ctx = Context(data_dir, tz, pricing, currency, use_cache=not no_cache, quiet=as_json)
     rng = ctx.time_range(days=days, since=since, until=until, all_time=all_time)

@@ -50,8 +50,8 @@ from aiusage.engine.scan import (
 )
 from aiusage.engine.timerange import TimeRange
 from aiusage.errors import DataError
-from aiusage.output.json_csv import write_atomic
 from aiusage.pricing.table import PricingTable
+from aiusage.store.atomic import write_atomic
 from aiusage.store.dayfiles import DAY_SECONDS, DayFile, day_of
 
 logger = logging.getLogger("aiusage")

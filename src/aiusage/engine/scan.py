@@ -32,8 +32,8 @@ from aiusage.engine.rollup import (
 from aiusage.engine.timerange import SLOT_SECONDS, PeriodKeys
 from aiusage.errors import UsageError
 from aiusage.pricing.table import PricingTable
+from aiusage.records.reader import decode_tolerant, fields_read, row_decoder, why_skipped
 from aiusage.store.dayfiles import DAY_SECONDS, DayFile, day_of, open_data, settled_size
-from aiusage.store.reader import decode_tolerant, fields_read, row_decoder, why_skipped
 
 COST_MODES = ("recorded", "auto", "current")
 

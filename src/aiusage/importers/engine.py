@@ -30,9 +30,10 @@ import msgspec
 import orjson
 
 from aiusage.errors import UsageError
-from aiusage.output.json_csv import write_atomic
 from aiusage.pricing.table import PricingTable
 from aiusage.records.batch import Preparer
+from aiusage.records.reader import Row
+from aiusage.store.atomic import write_atomic
 from aiusage.store.dayfiles import (
     DAY_SECONDS,
     append_lines,
@@ -42,7 +43,6 @@ from aiusage.store.dayfiles import (
     list_files,
     open_data,
 )
-from aiusage.store.reader import Row
 
 KEEP = 5  # records kept for a dry run's preview
 

@@ -1,11 +1,9 @@
-"""Serialising report documents — JSON (SPEC.md §5) and CSV (RFC 4180, UTF-8) — and writing
-files atomically."""
+"""Serialising report documents — JSON (SPEC.md §5) and CSV (RFC 4180, UTF-8)."""
 
 from __future__ import annotations
 
 import csv
 import io
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,31 +33,6 @@ def to_csv(columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> str:
     for row in rows:
         writer.writerow([_cell(row.get(c)) for c in columns])
     return buf.getvalue()
-
-
-def write_atomic(path: Path, data: bytes, *, mode: int = 0o600, durable: bool = True) -> None:
-    """Write ``data`` to ``path`` all at once: a temporary file next to it, synced (unless
-    not ``durable``: derived data that is rebuilt when found broken), then renamed over it,
-    so a reader never sees half a file."""
-    from aiusage.errors import DataError
-
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            if durable:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise DataError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 FOCUS_COLUMNS = (

@@ -15,8 +15,8 @@ from typing import Any
 
 from aiusage.engine.rollup import COST_SCALE, Query
 from aiusage.engine.timerange import TimeRange
+from aiusage.records.reader import ROW_DECODER, Row, decode_tolerant
 from aiusage.store.dayfiles import DAY_SECONDS, day_of, day_path
-from aiusage.store.reader import ROW_DECODER, Row, decode_tolerant
 from aiusage.views.document import Source, fold, money
 
 WINDOW_MINUTES = 60

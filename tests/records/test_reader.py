@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from aiusage.engine.rollup import Filters, Query
 from aiusage.engine.timerange import TimeRange
-from aiusage.store.reader import (
+from aiusage.records.reader import (
     READ_ALWAYS,
     ROW_DECODER,
     Row,
