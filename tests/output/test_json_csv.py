@@ -194,23 +194,6 @@ def test_parquet_export_is_hive_partitioned(cli, store: Path, tmp_path: Path) ->
     assert cli("export", "-d", store, "--all", "--format", "parquet").exit_code == 2
 
 
-def test_write_atomic_syncs_unless_told_the_data_is_derived(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import os
-
-    from aiusage.output import json_csv as export
-
-    synced: list[int] = []
-    monkeypatch.setattr(export.os, "fsync", synced.append)
-    export.write_atomic(tmp_path / "kept.json", b"{}")
-    assert len(synced) == 1
-    export.write_atomic(tmp_path / "derived.json", b"{}", durable=False)
-    assert len(synced) == 1
-    assert (tmp_path / "derived.json").read_bytes() == b"{}"
-    assert sorted(os.listdir(tmp_path)) == ["derived.json", "kept.json"]
-
-
 def test_out_dash_prints_the_report_and_writes_no_file(
     cli, store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
