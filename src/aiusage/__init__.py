@@ -19,27 +19,21 @@ from typing import TYPE_CHECKING, Any
 from aiusage._version import __version__
 
 if TYPE_CHECKING:
+    from aiusage.api import counter, incr, record, remaining, track, track_stream, would_exceed
     from aiusage.records.extract import usage_from_response
     from aiusage.records.streams import usage_from_events
-    from aiusage.records.tracking import (
-        configure,
-        context,
-        flush,
-        incr,
-        record,
-        track,
-        track_stream,
-    )
-    from aiusage.views.checks import remaining, would_exceed
-    from aiusage.views.counters import counter
+    from aiusage.records.tracking import configure, context, flush
+    from aiusage.workspace import Workspace, open
 
 __all__ = [
+    "Workspace",
     "__version__",
     "configure",
     "context",
     "counter",
     "flush",
     "incr",
+    "open",
     "record",
     "remaining",
     "track",
@@ -50,16 +44,18 @@ __all__ = [
 ]
 
 _LAZY = {
-    "record": "aiusage.records.tracking",
-    "incr": "aiusage.records.tracking",
+    "open": "aiusage.workspace",
+    "Workspace": "aiusage.workspace",
+    "record": "aiusage.api",
+    "incr": "aiusage.api",
     "configure": "aiusage.records.tracking",
     "flush": "aiusage.records.tracking",
-    "track_stream": "aiusage.records.tracking",
+    "track_stream": "aiusage.api",
     "usage_from_events": "aiusage.records.streams",
-    "remaining": "aiusage.views.checks",
-    "would_exceed": "aiusage.views.checks",
-    "counter": "aiusage.views.counters",
-    "track": "aiusage.records.tracking",
+    "remaining": "aiusage.api",
+    "would_exceed": "aiusage.api",
+    "counter": "aiusage.api",
+    "track": "aiusage.api",
     "context": "aiusage.records.tracking",
     "usage_from_response": "aiusage.records.extract",
 }

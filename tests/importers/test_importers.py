@@ -255,11 +255,11 @@ def test_codex_import(cli, tmp_path: Path, data_dir: Path) -> None:  # type: ign
 def test_claude_import_reports_progress_in_bytes(claude: Path, data_dir: Path) -> None:
     from aiusage.importers import import_claude_code
     from aiusage.output.terminal import ScanProgress
-    from aiusage.pricing.table import load_table
+    from aiusage.workspace import Workspace
 
     seen: list[tuple[int, int]] = []
     result = import_claude_code(
-        [claude], data_dir, table=load_table(), progress=lambda d, t: seen.append((d, t))
+        [claude], Workspace(data_dir), progress=lambda d, t: seen.append((d, t))
     )
     total = sum(p.stat().st_size for p in (claude / "projects").rglob("*.jsonl"))
     assert result.files == len(seen) == 3

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from aiusage.errors import DataError, UsageError
+from aiusage.errors import DataError
 
 DataDirOpt = Annotated[
     Path | None,
@@ -105,13 +105,9 @@ CostOpt = Annotated[
 
 def parse_tags(values: Sequence[str] | None, flag: str = "--tag") -> dict[str, str]:
     """``KEY=VALUE`` options as a dict."""
-    tags = {}
-    for item in values or ():
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise UsageError(f"{flag} expects KEY=VALUE, got {item!r}")
-        tags[key] = value
-    return tags
+    from aiusage.workspace import parse_tags as tags_of
+
+    return tags_of(values, flag)
 
 
 # Set by the root --quiet option: no progress bars.
@@ -132,7 +128,9 @@ def progress_bar(
 
 
 class Context:
-    """What every reading command resolves first: data dir, zone, pricing, currency."""
+    """What every reading command resolves first — its :class:`aiusage.workspace.Workspace`
+    (data dirs, zone, pricing, currency, cost mode) — and the clock reading and progress bar
+    of the run."""
 
     def __init__(
         self,
@@ -146,45 +144,30 @@ class Context:
         use_cache: bool = True,
         quiet: bool = False,
     ) -> None:
-        from aiusage.config import load_config
-        from aiusage.engine.timerange import resolve_tz
-        from aiusage.pricing.table import load_table
-        from aiusage.store.dayfiles import require_data_dir, resolve_data_dir
+        from aiusage.workspace import Workspace
 
-        dirs = _expand_dirs(data_dir)
-        self.data_dir = resolve_data_dir(dirs[0] if dirs else None)
-        self.extra_dirs = tuple(require_data_dir(Path(d)) for d in dirs[1:])
-        if must_exist:
-            require_data_dir(self.data_dir)
-        self.config = load_config(self.data_dir) if self.data_dir.is_dir() else None
-        self.tz = resolve_tz(tz or (self.config.timezone if self.config else None))
-        self.pricing = load_table(data_dir=self.data_dir, extra=pricing)
-        configured = self.config.currency if self.config else None
-        self.default_currency = configured or "USD"
-        self.currency = (currency or configured or "USD").upper()
+        self.workspace = Workspace(
+            data_dir,
+            pricing=pricing,
+            currency=currency,
+            tz=tz,
+            cost=cost,
+            use_cache=use_cache,
+            must_exist=must_exist,
+        )
+        self.data_dir = self.workspace.data_dir
+        self.extra_dirs = self.workspace.extra_dirs
+        self.config = self.workspace.config
+        self.tz = self.workspace.tz
+        self.pricing = self.workspace.pricing
+        self.currency = self.workspace.currency
+        self.default_currency = self.workspace.default_currency
         self.now = time.time()
-        from aiusage.engine.scan import COST_MODES
-
-        if cost not in COST_MODES:
-            raise UsageError(f"unknown --cost {cost!r} (choose from {', '.join(COST_MODES)})")
-        self.cost = cost
-        self.use_cache = use_cache and not os.environ.get("AIUSAGE_NO_CACHE")
         self.progress = progress_bar(quiet=quiet)
 
     def source(self) -> Any:
         """The :class:`aiusage.views.document.Source` views read from."""
-        from aiusage.views.document import Source
-
-        return Source(
-            self.data_dir,
-            self.pricing,
-            self.currency,
-            self.default_currency,
-            self.cost,
-            self.use_cache and not self.extra_dirs,
-            self.extra_dirs,
-            self.progress,
-        )
+        return self.workspace.source(progress=self.progress)
 
     def done(self) -> None:
         """Remove the progress bar, if a long scan showed one."""
@@ -201,64 +184,21 @@ class Context:
         default_days: int | None = 7,
     ) -> Any:
         """The range of ``--days/--since/--until/--all`` in this context's zone."""
-        from aiusage.engine.timerange import make_range
-
-        return make_range(
-            tz=self.tz,
-            now=self.now,
+        return self.workspace.time_range(
             days=days,
             since=since,
             until=until,
             all_time=all_time,
             default_days=default_days,
+            now=self.now,
         )
 
 
-def _expand_dirs(given: Path | Sequence[str] | None) -> list[str]:
-    """``--data-dir`` values, globs expanded (a glob that matches nothing is an error)."""
-    import glob
-
-    if given is None:
-        return []
-    if isinstance(given, Path):
-        return [str(given)]
-    out: list[str] = []
-    for item in given:
-        if any(c in item for c in "*?["):
-            matches = sorted(glob.glob(os.path.expanduser(item)))
-            if not matches:
-                raise DataError(f"--data-dir {item!r} matches no directory")
-            out += matches
-        else:
-            out.append(item)
-    return list(dict.fromkeys(out))
-
-
-def make_filters(
-    *,
-    user: Sequence[str] | None = None,
-    model: Sequence[str] | None = None,
-    function: Sequence[str] | None = None,
-    provider: Sequence[str] | None = None,
-    tag: Sequence[str] | None = None,
-    session: Sequence[str] | None = None,
-    anchor: Sequence[str] | None = None,
-    key: Sequence[str] | None = None,
-) -> Any:
+def make_filters(**options: Sequence[str] | None) -> Any:
     """The :class:`aiusage.engine.rollup.Filters` of the filter options."""
-    from aiusage.engine.rollup import Filters
+    from aiusage.workspace import make_filters as filters_of
 
-    given = {
-        "user": user,
-        "model": model,
-        "function": function,
-        "provider": provider,
-        "session": session,
-        "anchor": anchor,
-        "key": key,
-    }
-    fields = {name: frozenset(values) for name, values in given.items() if values}
-    return Filters(fields=fields, tags=parse_tags(tag))
+    return filters_of(**options)
 
 
 def warn_skipped(doc: dict[str, Any], strict: bool) -> None:

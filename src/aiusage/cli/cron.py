@@ -304,23 +304,15 @@ def check(
     when every limit holds, 1 when one is exceeded (ready for `cron ... || notify`)."""
     import orjson
 
-    from aiusage.views.checks import Limits, build_check
+    from aiusage.views.checks import build_check
 
     ctx = Context(data_dir, tz, pricing, currency, use_cache=not no_cache, quiet=as_json)
-    config = ctx.config
-    budgets = dict(config.budgets) if config else {}
-    limits = Limits(
-        daily_budget=daily_budget if daily_budget is not None else budgets.get("daily"),
-        monthly_budget=monthly_budget if monthly_budget is not None else budgets.get("monthly"),
-        warn_at=warn_at if warn_at is not None else budgets.get("warn_at", 0.8),
-        user_quotas={
-            **(config.user_quotas if config else {}),
-            **_amount_map(user_quota, "--user-quota"),
-        },
-        key_limits={
-            **(config.key_limits if config else {}),
-            **_amount_map(key_limit, "--key-limit"),
-        },
+    limits = ctx.workspace.limits(
+        daily_budget=daily_budget,
+        monthly_budget=monthly_budget,
+        warn_at=warn_at,
+        user_quotas=_amount_map(user_quota, "--user-quota"),
+        key_limits=_amount_map(key_limit, "--key-limit"),
         spike=spike,
         max_tokens_per_call=max_tokens_per_call,
         max_failure_rate=max_failure_rate,

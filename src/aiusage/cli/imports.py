@@ -2,12 +2,16 @@
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
 
 from aiusage.cli.application import app, sub_app
+
+if TYPE_CHECKING:
+    from aiusage.workspace import Workspace
+
 from aiusage.cli.common import DataDirOpt, JsonOpt, PricingOpt, progress_bar
 
 import_app = sub_app(
@@ -39,6 +43,17 @@ MapOpt = Annotated[
 DryRunOpt = Annotated[
     bool, typer.Option("--dry-run", help="Show what would be imported; write nothing.")
 ]
+
+
+def _workspace(data_dir: Path | None, pricing: Path | None, *, dry_run: bool) -> "Workspace":
+    """The workspace an import writes to, its data dir created unless only trying."""
+    from aiusage.store.dayfiles import ensure_data_dir
+    from aiusage.workspace import Workspace
+
+    workspace = Workspace(data_dir, pricing=pricing)
+    if not dry_run:
+        ensure_data_dir(workspace.data_dir)
+    return workspace
 
 
 def _report(result: Any, as_json: bool, dry_run: bool) -> None:
@@ -79,19 +94,12 @@ def claude_code(
     is new."""
     from aiusage.importers import import_claude_code
     from aiusage.importers.engine import given_dirs
-    from aiusage.pricing.table import load_table
-    from aiusage.store.dayfiles import ensure_data_dir, resolve_data_dir
 
     given_dirs(dirs or [])  # before anything is written
-    directory = resolve_data_dir(data_dir)
-    if not dry_run:
-        ensure_data_dir(directory)
-    table = load_table(data_dir=directory if directory.is_dir() else None, extra=pricing)
+    workspace = _workspace(data_dir, pricing, dry_run=dry_run)
     bar = progress_bar(quiet=as_json, label="reading Claude Code logs", in_bytes=True)
     try:
-        result = import_claude_code(
-            dirs or [], directory, table=table, dry_run=dry_run, progress=bar
-        )
+        result = import_claude_code(dirs or [], workspace, dry_run=dry_run, progress=bar)
     finally:
         if bar is not None:
             bar.close()
@@ -111,19 +119,13 @@ def _mapped(
     pricing: Path | None,
 ) -> None:
     from aiusage.importers import import_mapped, parse_mapping
-    from aiusage.pricing.table import load_table
-    from aiusage.store.dayfiles import ensure_data_dir, resolve_data_dir
 
-    directory = resolve_data_dir(data_dir)
-    if not dry_run:
-        ensure_data_dir(directory)
-    table = load_table(data_dir=directory if directory.is_dir() else None, extra=pricing)
+    workspace = _workspace(data_dir, pricing, dry_run=dry_run)
     result = import_mapped(
         file,
         kind,
         parse_mapping(mapping),
-        directory,
-        table=table,
+        workspace,
         source=source or file.stem,
         dry_run=dry_run,
     )
@@ -184,15 +186,10 @@ def codex(
     new."""
     from aiusage.importers import import_codex
     from aiusage.importers.engine import given_dirs
-    from aiusage.pricing.table import load_table
-    from aiusage.store.dayfiles import ensure_data_dir, resolve_data_dir
 
     given_dirs(dirs or [])  # before anything is written
-    directory = resolve_data_dir(data_dir)
-    if not dry_run:
-        ensure_data_dir(directory)
-    table = load_table(data_dir=directory if directory.is_dir() else None, extra=pricing)
-    result = import_codex(dirs or [], directory, table=table, dry_run=dry_run)
+    workspace = _workspace(data_dir, pricing, dry_run=dry_run)
+    result = import_codex(dirs or [], workspace, dry_run=dry_run)
     if not result.files:
         sys.stderr.write("aiusage: no Codex session logs found (sessions/**/*.jsonl)\n")
     _report(result, as_json, dry_run)

@@ -76,11 +76,9 @@ Examples:
 
 
 def _table(data_dir: Path | None, pricing: Path | None) -> "PricingTable":
-    from aiusage.pricing.table import load_table
-    from aiusage.store.dayfiles import resolve_data_dir
+    from aiusage.workspace import Workspace
 
-    directory = resolve_data_dir(data_dir)
-    return load_table(data_dir=directory if directory.is_dir() else None, extra=pricing)
+    return Workspace(data_dir, pricing=pricing).pricing
 
 
 @pricing_app.command("list", epilog=EPILOG_LIST)

@@ -138,16 +138,13 @@ def record(
     as_json: JsonOpt = False,
 ) -> None:
     """Record one AI call (or a --batch of them) in the data dir."""
-    from aiusage.pricing.table import load_table
     from aiusage.records.batch import write_batch
     from aiusage.records.tracking import prepare, write
-    from aiusage.store.dayfiles import resolve_data_dir
+    from aiusage.workspace import Workspace
 
-    directory = resolve_data_dir(data_dir)
-    table = load_table(data_dir=directory, extra=pricing)
-    from aiusage.config import load_config
-
-    default_currency = (load_config(directory).currency if directory.is_dir() else None) or "USD"
+    workspace = Workspace(data_dir, pricing=pricing, tz=tz)
+    directory, table = workspace.data_dir, workspace.pricing
+    default_currency = workspace.default_currency
     if batch is not None:
         if model is not None:
             raise UsageError(
@@ -206,9 +203,9 @@ def record(
             raise UsageError("--model is required (or use --from-response or --batch FILE)")
         fields.update(tokens)
     if timestamp is not None:
-        from aiusage.engine.timerange import parse_instant, resolve_tz
+        from aiusage.engine.timerange import parse_instant
 
-        fields["timestamp"] = parse_instant(timestamp, resolve_tz(tz), now=now)
+        fields["timestamp"] = parse_instant(timestamp, workspace.tz, now=now)
     rec = prepare(fields, table=table, default_currency=default_currency, now=now)
     write(directory, [rec])
     if as_json:
@@ -315,14 +312,13 @@ def incr(
     as_json: JsonOpt = False,
 ) -> None:
     """Add N (default 1) to a counter (SPEC §4); read them with `aiusage counters`."""
-    from aiusage.pricing.table import load_table
     from aiusage.records.tracking import prepare, write
-    from aiusage.store.dayfiles import resolve_data_dir
+    from aiusage.workspace import Workspace
 
-    directory = resolve_data_dir(data_dir)
+    workspace = Workspace(data_dir)
     fields = {"kind": "counter", "key": key, "n": n, "user_id": user, "tags": parse_tags(tag)}
-    rec = prepare(fields, table=load_table(data_dir=directory))
-    write(directory, [rec])
+    rec = prepare(fields, table=workspace.pricing, default_currency=workspace.default_currency)
+    write(workspace.data_dir, [rec])
     if as_json:
         sys.stdout.write(orjson.dumps(rec).decode() + "\n")
     else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 import orjson
@@ -25,7 +26,9 @@ from aiusage.importers.engine import (
     epoch,
     given_dirs,
 )
-from aiusage.pricing.table import PricingTable
+
+if TYPE_CHECKING:
+    from aiusage.workspace import Workspace
 
 FUNCTION = "claude-code"
 
@@ -160,17 +163,16 @@ def project_of(path: Path, cwd: str | None) -> str:
 
 def import_claude_code(
     dirs: Sequence[Path],
-    data_dir: Path,
+    workspace: Workspace,
     *,
-    table: PricingTable,
     dry_run: bool = False,
     progress: Progress | None = None,
 ) -> ImportResult:
     """Import Claude Code session logs (see :mod:`aiusage.importers.engine`)."""
     result = ImportResult("claude-code")
     files = claude_files(claude_dirs(dirs))
-    offsets = Offsets(data_dir, "claude-code")
-    sink = Sink(result, data_dir, table)
+    offsets = Offsets(workspace.data_dir, "claude-code")
+    sink = Sink(result, workspace)
     starts = [offsets.start(path) for path in files]
     total = sum(path.stat().st_size - start for path, start in zip(files, starts, strict=True))
     done = 0

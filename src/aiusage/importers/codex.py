@@ -6,13 +6,15 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from aiusage.errors import AiusageError
 from aiusage.importers.engine import ImportResult, Sink, derived_id, epoch, given_dirs
-from aiusage.pricing.table import PricingTable
+
+if TYPE_CHECKING:
+    from aiusage.workspace import Workspace
 
 CODEX_FUNCTION = "codex"
 
@@ -110,11 +112,11 @@ def codex_records(path: Path, result: ImportResult) -> Iterator[dict[str, Any]]:
 
 
 def import_codex(
-    dirs: Sequence[Path], data_dir: Path, *, table: PricingTable, dry_run: bool = False
+    dirs: Sequence[Path], workspace: Workspace, *, dry_run: bool = False
 ) -> ImportResult:
     """Import Codex CLI session logs (``sessions/**/*.jsonl``); re-runs add nothing twice."""
     result = ImportResult("codex")
-    sink = Sink(result, data_dir, table)
+    sink = Sink(result, workspace)
     for directory in codex_dirs(dirs):
         for path in sorted(directory.rglob("*.jsonl")) if directory.is_dir() else []:
             result.files += 1

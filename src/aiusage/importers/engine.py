@@ -24,13 +24,12 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import orjson
 
 from aiusage.errors import UsageError
-from aiusage.pricing.table import PricingTable
 from aiusage.records.batch import Preparer
 from aiusage.records.reader import Row
 from aiusage.store.atomic import write_atomic
@@ -43,6 +42,9 @@ from aiusage.store.dayfiles import (
     list_files,
     open_data,
 )
+
+if TYPE_CHECKING:
+    from aiusage.workspace import Workspace
 
 KEEP = 5  # records kept for a dry run's preview
 
@@ -93,10 +95,12 @@ class Sink:
     validates and prices the rest (raising :class:`aiusage.errors.AiusageError` on an
     invalid one), and writes them, per day in time order, on :meth:`write`."""
 
-    def __init__(self, result: ImportResult, data_dir: Path, table: PricingTable) -> None:
+    def __init__(self, result: ImportResult, workspace: Workspace) -> None:
         self.result = result
-        self.data_dir = data_dir
-        self.preparer = Preparer(table, now=time.time())
+        self.data_dir = workspace.data_dir
+        self.preparer = Preparer(
+            workspace.pricing, default_currency=workspace.default_currency, now=time.time()
+        )
         self.seen: set[str] = set()
         # Per UTC day number: the ids stored already, and the day's file.
         self.stored: dict[int, set[Any]] = {}

@@ -7,14 +7,16 @@ import csv
 import io
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from aiusage.errors import AiusageError, UsageError
 from aiusage.importers.engine import ImportResult, Sink, derived_id, epoch
-from aiusage.pricing.table import PricingTable
 from aiusage.records.schema import FIELDS
+
+if TYPE_CHECKING:
+    from aiusage.workspace import Workspace
 
 
 def parse_mapping(items: Sequence[str]) -> dict[str, str]:
@@ -103,9 +105,8 @@ def import_mapped(
     path: Path,
     kind: str,
     mapping: Mapping[str, str],
-    data_dir: Path,
+    workspace: Workspace,
     *,
-    table: PricingTable,
     source: str,
     dry_run: bool = False,
 ) -> ImportResult:
@@ -117,7 +118,7 @@ def import_mapped(
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
     result = ImportResult(source)
     result.files = 1
-    sink = Sink(result, data_dir, table)
+    sink = Sink(result, workspace)
     errors: list[str] = []
     for number, row in enumerate(mapped_rows(raw, kind), 1):
         result.lines += 1

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import os
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -221,60 +219,3 @@ def build_check(source: Source, *, tz: Any, now: float, limits: Limits) -> dict[
         }
     )
     return doc
-
-
-_memo: dict[tuple[str, str | None, str | None], tuple[float, dict[str, float]]] = {}
-
-
-def remaining(
-    *,
-    user_id: str | None = None,
-    key: str | None = None,
-    data_dir: str | os.PathLike[str] | None = None,
-    max_age: float = 5.0,
-) -> dict[str, float]:
-    """What is left of each limit of ``config.yaml`` that applies to a call by ``user_id``
-    with ``key`` (the budgets, the user's quotas, the key's limits), in the report currency;
-    negative when already exceeded. Answers from the same rollups as ``aiusage check``, and
-    remembers them for ``max_age`` seconds, so it is cheap enough to ask per request."""
-    from aiusage.config import load_config
-    from aiusage.engine.timerange import resolve_tz
-    from aiusage.pricing.table import load_table
-    from aiusage.store.dayfiles import require_data_dir, resolve_data_dir
-
-    directory = require_data_dir(resolve_data_dir(data_dir))
-    memo_key = (str(directory), user_id, key)
-    now = time.time()
-    hit = _memo.get(memo_key)
-    if hit is not None and now - hit[0] < max_age:
-        return dict(hit[1])
-    config = load_config(directory)
-    limits = Limits(
-        daily_budget=config.budgets.get("daily"),
-        monthly_budget=config.budgets.get("monthly"),
-        user_quotas={u: q for u, q in config.user_quotas.items() if u == user_id},
-        key_limits={k: q for k, q in config.key_limits.items() if k == key},
-    )
-    left: dict[str, float] = {}
-    if limits:
-        source = Source(
-            directory, load_table(data_dir=directory), config.currency or "USD", use_cache=True
-        )
-        doc = build_check(source, tz=resolve_tz(config.timezone), now=now, limits=limits)
-        left = {c["check"]: c["limit"] - c["value"] for c in doc["checks"]}
-    _memo[memo_key] = (now, left)
-    return dict(left)
-
-
-def would_exceed(
-    cost: float,
-    *,
-    user_id: str | None = None,
-    key: str | None = None,
-    data_dir: str | os.PathLike[str] | None = None,
-    max_age: float = 5.0,
-) -> bool:
-    """Whether spending ``cost`` more now would go over any limit that applies (see
-    :func:`remaining`): refuse the call before it is made."""
-    left = remaining(user_id=user_id, key=key, data_dir=data_dir, max_age=max_age)
-    return any(cost > amount for amount in left.values())

@@ -8,8 +8,6 @@ record with the same key as a derived one adds to it.
 
 from __future__ import annotations
 
-import os
-import time
 from typing import Any
 
 from aiusage.engine.rollup import Query
@@ -57,26 +55,3 @@ def build_counters(
     doc = envelope("counters", time_range, tz, source.currency, now=now)
     doc.update({"prefix": prefix, "counters": rows, **not_counted(rollup)})
     return doc
-
-
-def counter(
-    key: str,
-    *,
-    since: str | None = None,
-    until: str | None = None,
-    data_dir: str | os.PathLike[str] | None = None,
-    tz: str | None = None,
-) -> int:
-    """The value of counter ``key`` over a range (default: all time): what was counted with
-    ``incr`` plus what call records imply (``api.total_requests``, ...)."""
-    from aiusage.engine.timerange import make_range, resolve_tz
-    from aiusage.pricing.table import load_table
-    from aiusage.store.dayfiles import require_data_dir, resolve_data_dir
-
-    directory = require_data_dir(resolve_data_dir(data_dir))
-    zone = resolve_tz(tz)
-    now = time.time()
-    time_range = make_range(tz=zone, now=now, since=since, until=until, default_days=None)
-    source = Source(directory, load_table(data_dir=directory), "USD")
-    doc = build_counters(source, tz=zone, time_range=time_range, now=now, prefix=key)
-    return sum(row["value"] for row in doc["counters"] if row["key"] == key)
