@@ -34,7 +34,6 @@ R = TypeVar("R")
 _context: contextvars.ContextVar[Mapping[str, Any] | None] = contextvars.ContextVar(
     "aiusage_context", default=None
 )
-_warned_models: set[str] = set()
 _background: BackgroundWriter | None = None
 _settings = {"background": os.environ.get("AIUSAGE_BACKGROUND", "") not in ("", "0")}
 
@@ -80,6 +79,7 @@ def prepare(
     return ordered(rec)
 
 
+READY_KEPT = 64  # data dirs known to exist, so appends skip the mkdir
 _ready_dirs: set[Path] = set()
 
 
@@ -95,6 +95,8 @@ def write(data_dir: Path, records: Iterable[Record]) -> int:
 def _append(data_dir: Path, by_day: Mapping[Path, list[bytes]]) -> None:
     if by_day and data_dir not in _ready_dirs:
         ensure_data_dir(data_dir)
+        if len(_ready_dirs) >= READY_KEPT:
+            _ready_dirs.clear()  # bounded: checking a dir again costs one stat
         _ready_dirs.add(data_dir)
     for path, lines in sorted(by_day.items()):
         append_lines(path, lines)
