@@ -221,6 +221,8 @@ Examples:
   aiusage check --daily-budget 50 --monthly-budget 1000 --warn-at 0.8
   aiusage check --user-quota alice=100 --key-limit "sk-…9f3a=20"
   aiusage check --spike 3 --max-tokens-per-call 200000 --max-failure-rate 0.05
+  aiusage check -d '/srv/*/aiusage' --daily-budget 50   # all servers together
+  aiusage check --model gpt-4o --daily-budget 10        # one model's budget
   0 * * * * aiusage check || notify-team "AI budget breached"
 """
 

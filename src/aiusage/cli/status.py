@@ -41,6 +41,7 @@ Examples:
 
   aiusage trend                               # cost per day, last 30 days, and forecast
   aiusage trend --metric tokens --days 14
+  aiusage trend --since 2026-11-01 --until 2026-11-30  # November, as of the 30th
   aiusage trend --json
 """
 EPILOG_HEATMAP = """
@@ -48,6 +49,7 @@ Examples:
 
   aiusage heatmap                             # requests per day over the last year
   aiusage heatmap --metric cost --days 90
+  aiusage heatmap --since 2026-01-01 --user alice
   aiusage heatmap --json
 """
 EPILOG_DOCTOR = """
@@ -55,6 +57,7 @@ Examples:
 
   aiusage doctor                              # check the default data dir
   aiusage doctor -d /var/lib/aiusage --json
+  aiusage doctor -d /srv/a/aiusage -d /srv/b/aiusage   # each dir's files
 """
 
 
