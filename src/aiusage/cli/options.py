@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from aiusage.cli.common import parse_tags
+
 if TYPE_CHECKING:
     from aiusage.cli.common import Context
     from aiusage.engine.rollup import Filters
@@ -24,7 +26,17 @@ if TYPE_CHECKING:
 PANEL = "Records"
 DATA_DIRS = "data_dir"
 RANGE_FLAGS = ("days", "since", "until", "all_time")
-FILTER_FLAGS = ("user", "model", "function", "provider", "session", "anchor", "key", "tag")
+FILTER_HELP = {
+    "user": "Only these users (repeatable).",
+    "model": "Only these models (repeatable).",
+    "function": "Only these functions (repeatable).",
+    "provider": "Only these providers (repeatable).",
+    "session": "Only these sessions (repeatable).",
+    "anchor": "Only these anchors (repeatable).",
+    "key": "Only these API keys, as masked in the data (repeatable).",
+    "tag": "Only records with tag k=v (repeatable, all must match).",
+}
+FILTER_FLAGS = tuple(FILTER_HELP)
 
 
 def _keyword(name: str, annotation: Any, default: Any = None) -> inspect.Parameter:
@@ -68,18 +80,6 @@ def _range_options(default_days: int | None) -> list[inspect.Parameter]:
         _keyword("until", Annotated[str | None, until]),
         _keyword("all_time", Annotated[bool, all_time], default=False),
     ]
-
-
-FILTER_HELP = {
-    "user": "Only these users (repeatable).",
-    "model": "Only these models (repeatable).",
-    "function": "Only these functions (repeatable).",
-    "provider": "Only these providers (repeatable).",
-    "session": "Only these sessions (repeatable).",
-    "anchor": "Only these anchors (repeatable).",
-    "key": "Only these API keys, as masked in the data (repeatable).",
-    "tag": "Only records with tag k=v (repeatable, all must match).",
-}
 
 
 def _filter_options() -> list[inspect.Parameter]:
@@ -129,8 +129,9 @@ def reading(
     *, default_days: int | None = 7, range_flags: bool = True, filters: bool = True
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Give a command the shared options: ``-d`` always, the range flags (``default_days``
-    when none is given) unless ``range_flags=False``, the filters unless ``filters=False``.
-    The command takes a ``selection: Selection`` parameter in their place."""
+    when none is given) unless ``range_flags=False``, the filters unless ``filters=False``
+    (a command leaves out only what cannot apply to it: tests/cli/test_options.py lists
+    those and why). The command takes a ``selection: Selection`` parameter in their place."""
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
         signature = inspect.signature(command)
@@ -169,7 +170,6 @@ def make_filters(
     key: Sequence[str] | None = None,
 ) -> Filters:
     """The :class:`aiusage.engine.rollup.Filters` of the filter options."""
-    from aiusage.cli.common import parse_tags
     from aiusage.engine.rollup import Filters
 
     given = {
