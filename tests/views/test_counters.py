@@ -53,3 +53,19 @@ def test_incr_errors(cli, data_dir: Path) -> None:  # type: ignore[no-untyped-de
     result = cli("incr", "k", "many", "-d", data_dir)
     assert result.exit_code == 2
     assert list(data_dir.iterdir()) == []
+
+
+def test_counters_take_the_filters(cli, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    cli("incr", "feature.x", "2", "--user", "ann", "-d", data_dir)
+    cli("incr", "feature.x", "5", "--user", "bob", "--tag", "team=core", "-d", data_dir)
+
+    def value(*args: str) -> int:
+        doc = cli("counters", "-d", data_dir, "--json", *args).json()
+        return sum(c["value"] for c in doc["counters"] if c["key"] == "feature.x")
+
+    assert value() == 7
+    assert value("--user", "ann") == 2
+    assert value("--tag", "team=core") == 5
+    # Counter records name no model or provider: a filter on one leaves none of them.
+    assert value("--model", "gpt-4o") == 0
+    assert value("--provider", "openai") == 0

@@ -11,7 +11,10 @@ import sys
 import time
 from pathlib import Path
 
+import orjson
+
 import aiusage
+from aiusage.engine.rollup import Filters
 from aiusage.engine.timerange import resolve_tz
 from aiusage.pricing.table import load_table
 from aiusage.views.document import Source
@@ -84,3 +87,28 @@ def test_watch_shows_records_as_they_arrive(data_dir: Path) -> None:
         if proc.poll() is None:
             proc.kill()
         os.close(leader)
+
+
+def test_follower_follows_every_data_dir_once(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    fields = {"model": "gpt-4o", "input_tokens": 10, "cost": 1.0, "currency": "USD"}
+    copied = aiusage.record(data_dir=a, user_id="ann", **fields)
+    aiusage.record(data_dir=b, user_id="bob", **fields)
+    today = next(a.glob("usage_*.jsonl")).name
+    with open(b / today, "ab") as fh:  # the same record in both dirs
+        fh.write(orjson.dumps(copied) + b"\n")
+    source = Source(a, load_table(), "USD", extra_dirs=(b,))
+    follower = Follower(source, resolve_tz("UTC"))
+    assert (follower.poll().requests, follower.state.cost) == (2, 2.0)
+    assert sum(follower.state.calls_per_minute(time.time())) == 2
+    later = aiusage.record(data_dir=b, user_id="bob", **fields)
+    with open(a / today, "ab") as fh:  # copied again: counted once
+        fh.write(orjson.dumps(later) + b"\n")
+    assert follower.poll().requests == 3
+    assert sum(follower.state.calls_per_minute(time.time())) == 3
+    only_bob = Follower(
+        source, resolve_tz("UTC"), filters=Filters(fields={"user": frozenset({"bob"})})
+    )
+    assert only_bob.poll().requests == 2
+    aiusage.record(data_dir=a, user_id="ann", **fields)
+    assert only_bob.poll().requests == 2

@@ -1,5 +1,6 @@
 """What the commands share: option types, the resolved context of a reading command
-(data dir, zone, pricing, currency), filters, and output."""
+(data dir, zone, pricing, currency), and output. The options that choose records (``-d``,
+ranges, filters) are in :mod:`aiusage.cli.options`."""
 
 import os
 import sys
@@ -18,16 +19,6 @@ DataDirOpt = Annotated[
         "--data-dir",
         "-d",
         help="Data dir (default: $AIUSAGE_HOME, else ~/.local/share/aiusage).",
-        show_default=False,
-    ),
-]
-DataDirsOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--data-dir",
-        "-d",
-        help="Data dir; repeat it (or use a glob like '/srv/*/aiusage') to merge several "
-        "machines' data, counting records with the same id once.",
         show_default=False,
     ),
 ]
@@ -50,41 +41,6 @@ CurrencyOpt = Annotated[
 StrictOpt = Annotated[
     bool,
     typer.Option("--strict", help="Exit 3 if any line is malformed or any request has no price."),
-]
-DaysOpt = Annotated[
-    int | None, typer.Option("--days", help="The last N calendar days, today included.")
-]
-SinceOpt = Annotated[
-    str | None, typer.Option("--since", help="Start: YYYY-MM-DD, ISO datetime, or 7d / 24h.")
-]
-UntilOpt = Annotated[
-    str | None, typer.Option("--until", help="End: YYYY-MM-DD (inclusive), ISO datetime, or 1d.")
-]
-AllOpt = Annotated[bool, typer.Option("--all", help="All recorded data.")]
-UserOpt = Annotated[list[str] | None, typer.Option("--user", help="Only these users (repeatable).")]
-ModelOpt = Annotated[
-    list[str] | None, typer.Option("--model", help="Only these models (repeatable).")
-]
-FunctionOpt = Annotated[
-    list[str] | None, typer.Option("--function", help="Only these functions (repeatable).")
-]
-ProviderOpt = Annotated[
-    list[str] | None, typer.Option("--provider", help="Only these providers (repeatable).")
-]
-TagOpt = Annotated[
-    list[str] | None,
-    typer.Option("--tag", help="Only records with tag k=v (repeatable, all must match)."),
-]
-
-SessionOpt = Annotated[
-    list[str] | None, typer.Option("--session", help="Only these sessions (repeatable).")
-]
-AnchorOpt = Annotated[
-    list[str] | None, typer.Option("--anchor", help="Only these anchors (repeatable).")
-]
-KeyOpt = Annotated[
-    list[str] | None,
-    typer.Option("--key", help="Only these API keys, as masked in the data (repeatable)."),
 ]
 CsvOpt = Annotated[bool, typer.Option("--csv", help="CSV on stdout.")]
 NoCacheOpt = Annotated[
@@ -192,13 +148,6 @@ class Context:
             default_days=default_days,
             now=self.now,
         )
-
-
-def make_filters(**options: Sequence[str] | None) -> Any:
-    """The :class:`aiusage.engine.rollup.Filters` of the filter options."""
-    from aiusage.workspace import make_filters as filters_of
-
-    return filters_of(**options)
 
 
 def warn_skipped(doc: dict[str, Any], strict: bool) -> None:

@@ -8,26 +8,18 @@ import typer
 
 from aiusage.cli.application import app
 from aiusage.cli.common import (
-    AllOpt,
     Context,
     CostOpt,
     CurrencyOpt,
     DataDirOpt,
-    DataDirsOpt,
-    DaysOpt,
-    ModelOpt,
     NoCacheOpt,
     PricingOpt,
-    SinceOpt,
     StrictOpt,
-    TagOpt,
     TzOpt,
-    UntilOpt,
-    UserOpt,
     check_unpriced,
-    make_filters,
     warn_skipped,
 )
+from aiusage.cli.options import Selection, reading
 from aiusage.errors import UsageError
 
 if TYPE_CHECKING:
@@ -50,11 +42,9 @@ Examples:
 
 
 @app.command(epilog=EPILOG_EXPORT)
+@reading()
 def export(
-    days: DaysOpt = None,
-    since: SinceOpt = None,
-    until: UntilOpt = None,
-    all_time: AllOpt = False,
+    selection: Selection,
     period: Annotated[
         str, typer.Option("--period", "-p", help="hour, day, week, month or total.")
     ] = "day",
@@ -76,10 +66,6 @@ def export(
             help="File, or directory for a usage_report_<time> file; - for stdout.",
         ),
     ] = None,
-    user: UserOpt = None,
-    model: ModelOpt = None,
-    tag: TagOpt = None,
-    data_dir: DataDirsOpt = None,
     tz: TzOpt = None,
     pricing: PricingOpt = None,
     currency: CurrencyOpt = None,
@@ -97,13 +83,13 @@ def export(
         raise UsageError(f"unknown --format {fmt!r} (choose from {', '.join(FORMATS)})")
     if columns not in ("aiusage", "focus"):
         raise UsageError(f"unknown --columns {columns!r} (choose from aiusage, focus)")
-    ctx = Context(data_dir, tz, pricing, currency, cost=cost, use_cache=not no_cache)
-    rng = ctx.time_range(days=days, since=since, until=until, all_time=all_time)
-    if fmt == "parquet":
-        _parquet(ctx, rng, out)
-        return
-    filters = make_filters(user=user, model=model, tag=tag)
+    ctx = Context(selection.data_dirs, tz, pricing, currency, cost=cost, use_cache=not no_cache)
+    rng = selection.time_range(ctx)
+    filters = selection.filters()
     source = ctx.source()
+    if fmt == "parquet":
+        _parquet(source, rng, filters, out)
+        return
     to_stdout = out == Path("-")
     target = None if to_stdout else export_path(out, FORMATS[fmt], now=ctx.now)
     dims = group_by(by or ())
@@ -136,17 +122,17 @@ def export(
     sys.stdout.write(f"{target}\n")
 
 
-def _parquet(ctx: Context, rng: "TimeRange", out: Path | None) -> None:
+def _parquet(source: "Source", rng: "TimeRange", filters: "Filters", out: Path | None) -> None:
     """The records, Hive-partitioned by day, under the directory ``out``."""
+    from aiusage.engine.rollup import filter_function
     from aiusage.output.parquet import write_parquet
-    from aiusage.store.dayfiles import files_between
+    from aiusage.views.document import source_files
 
     if out is None or out == Path("-"):
         raise UsageError("--format parquet writes a directory: it needs --out DIR")
-    files = files_between(ctx.data_dir, rng.first_day(), rng.last_day())
-    for directory in ctx.extra_dirs:
-        files += files_between(directory, rng.first_day(), rng.last_day())
-    written, skipped = write_parquet(files, out, rng)
+    files = source_files(source, rng.first_day(), rng.last_day())
+    keep = filter_function(filters, source.pricing.lookup)
+    written, skipped = write_parquet(files, out, rng, keep=keep)
     if skipped.count:
         sys.stderr.write(f"aiusage: warning: {skipped.count} malformed lines skipped\n")
     sys.stdout.write("".join(f"{path}\n" for path in written))
@@ -235,6 +221,8 @@ Examples:
   aiusage check --daily-budget 50 --monthly-budget 1000 --warn-at 0.8
   aiusage check --user-quota alice=100 --key-limit "sk-…9f3a=20"
   aiusage check --spike 3 --max-tokens-per-call 200000 --max-failure-rate 0.05
+  aiusage check -d '/srv/*/aiusage' --daily-budget 50   # all servers together
+  aiusage check --model gpt-4o --daily-budget 10        # one model's budget
   0 * * * * aiusage check || notify-team "AI budget breached"
 """
 
@@ -254,7 +242,9 @@ def _amount_map(values: list[str] | None, flag: str) -> dict[str, dict[str, floa
 
 
 @app.command(epilog=EPILOG_CHECK)
+@reading(range_flags=False)
 def check(
+    selection: Selection,
     daily_budget: Annotated[
         float | None, typer.Option("--daily-budget", help="Today's cost limit.")
     ] = None,
@@ -294,7 +284,6 @@ def check(
     as_json: Annotated[
         bool, typer.Option("--json", help="Machine output (aiusage.check/1).")
     ] = False,
-    data_dir: DataDirOpt = None,
     tz: TzOpt = None,
     pricing: PricingOpt = None,
     currency: CurrencyOpt = None,
@@ -306,7 +295,7 @@ def check(
 
     from aiusage.views.checks import build_check
 
-    ctx = Context(data_dir, tz, pricing, currency, use_cache=not no_cache, quiet=as_json)
+    ctx = Context(selection.data_dirs, tz, pricing, currency, use_cache=not no_cache, quiet=as_json)
     limits = ctx.workspace.limits(
         daily_budget=daily_budget,
         monthly_budget=monthly_budget,
@@ -317,7 +306,9 @@ def check(
         max_tokens_per_call=max_tokens_per_call,
         max_failure_rate=max_failure_rate,
     )
-    doc = build_check(ctx.source(), tz=ctx.tz, now=ctx.now, limits=limits)
+    doc = build_check(
+        ctx.source(), tz=ctx.tz, now=ctx.now, limits=limits, filters=selection.filters()
+    )
     warn_skipped(doc, False)
     if as_json:
         sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")

@@ -9,21 +9,16 @@ import typer
 
 from aiusage.cli.application import app, sub_app
 from aiusage.cli.common import (
-    AllOpt,
     Context,
     CurrencyOpt,
     DataDirOpt,
-    DaysOpt,
     JsonOpt,
-    ModelOpt,
     NoCacheOpt,
     PricingOpt,
-    SinceOpt,
     TzOpt,
-    UntilOpt,
     emit,
-    make_filters,
 )
+from aiusage.cli.options import Selection, reading
 from aiusage.errors import UsageError
 
 if TYPE_CHECKING:
@@ -205,17 +200,13 @@ def pricing_import(
 
 
 @app.command(epilog=EPILOG_REPRICE)
+@reading()
 def reprice(
-    days: DaysOpt = None,
-    since: SinceOpt = None,
-    until: UntilOpt = None,
-    all_time: AllOpt = False,
-    model: ModelOpt = None,
+    selection: Selection,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Only show what would change.")
     ] = False,
     as_json: JsonOpt = False,
-    data_dir: DataDirOpt = None,
     tz: TzOpt = None,
     pricing: PricingOpt = None,
     currency: CurrencyOpt = None,
@@ -226,15 +217,12 @@ def reprice(
     from aiusage.output.terminal_pricing import reprice_view
     from aiusage.views.reprice import apply, plan
 
-    ctx = Context(data_dir, tz, pricing, currency, use_cache=not no_cache, quiet=as_json)
-    rng = ctx.time_range(days=days, since=since, until=until, all_time=all_time)
-    doc = plan(
-        ctx.source(), tz=ctx.tz, time_range=rng, now=ctx.now, filters=make_filters(model=model)
-    )
+    ctx = Context(selection.data_dirs, tz, pricing, currency, use_cache=not no_cache, quiet=as_json)
+    rng = selection.time_range(ctx)
+    filters = selection.filters()
+    doc = plan(ctx.source(), tz=ctx.tz, time_range=rng, now=ctx.now, filters=filters)
     if not dry_run:
-        doc["rewritten"] = apply(
-            ctx.source(), time_range=rng, now=ctx.now, filters=make_filters(model=model)
-        )
+        doc["rewritten"] = apply(ctx.source(), time_range=rng, now=ctx.now, filters=filters)
     emit(doc, as_json=as_json, view=reprice_view)
     if not dry_run and not as_json:
         n = sum(doc["rewritten"].values())

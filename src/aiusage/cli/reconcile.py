@@ -6,7 +6,8 @@ from typing import Annotated
 import typer
 
 from aiusage.cli.application import app
-from aiusage.cli.common import Context, DataDirOpt, JsonOpt, NoCacheOpt, PricingOpt, emit
+from aiusage.cli.common import Context, JsonOpt, NoCacheOpt, PricingOpt, emit
+from aiusage.cli.options import Selection, reading
 
 EPILOG = """
 Examples:
@@ -28,13 +29,14 @@ Examples:
 
 
 @app.command(epilog=EPILOG)
+@reading(range_flags=False)
 def reconcile(
+    selection: Selection,
     bill: Annotated[Path, typer.Argument(help="A billing export: usage/cost API JSON, or CSV.")],
     check: Annotated[
         bool, typer.Option("--check", help="Exit 1 when any day and model does not match.")
     ] = False,
     as_json: JsonOpt = False,
-    data_dir: DataDirOpt = None,
     pricing: PricingOpt = None,
     no_cache: NoCacheOpt = False,
 ) -> None:
@@ -45,9 +47,10 @@ def reconcile(
     from aiusage.views.reconcile import read_bill, reconcile_doc
     from aiusage.views.reconcile import reconcile as compare
 
-    ctx = Context(data_dir, "UTC", pricing, "USD", use_cache=not no_cache, quiet=as_json)
+    ctx = Context(selection.data_dirs, "UTC", pricing, "USD", use_cache=not no_cache, quiet=as_json)
     parsed = read_bill(bill)
-    doc = reconcile_doc(compare(ctx.source(), parsed), parsed, now=ctx.now)
+    compared = compare(ctx.source(), parsed, filters=selection.filters())
+    doc = reconcile_doc(compared, parsed, now=ctx.now)
     emit(doc, as_json=as_json, view=reconcile_view)
     if check and doc["totals"]["rows_differing"]:
         raise typer.Exit(1)

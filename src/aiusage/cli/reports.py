@@ -8,32 +8,19 @@ import typer
 
 from aiusage.cli.application import app, sub_app
 from aiusage.cli.common import (
-    AllOpt,
-    AnchorOpt,
     Context,
     CostOpt,
     CsvOpt,
     CurrencyOpt,
     DataDirOpt,
-    DataDirsOpt,
-    DaysOpt,
-    FunctionOpt,
     JsonOpt,
-    KeyOpt,
-    ModelOpt,
     NoCacheOpt,
     PricingOpt,
-    ProviderOpt,
-    SessionOpt,
-    SinceOpt,
     StrictOpt,
-    TagOpt,
     TzOpt,
-    UntilOpt,
-    UserOpt,
     emit,
-    make_filters,
 )
+from aiusage.cli.options import Selection, reading
 from aiusage.errors import UsageError
 
 EPILOG_REPORT = """
@@ -93,11 +80,9 @@ def _choose_output(as_json: bool, as_csv: bool) -> None:
 
 
 @app.command(epilog=EPILOG_REPORT)
+@reading()
 def report(
-    days: DaysOpt = None,
-    since: SinceOpt = None,
-    until: UntilOpt = None,
-    all_time: AllOpt = False,
+    selection: Selection,
     period: Annotated[
         str, typer.Option("--period", "-p", help="hour, day, week, month or total.")
     ] = "day",
@@ -110,14 +95,6 @@ def report(
             "(repeatable, or a comma-separated list).",
         ),
     ] = None,
-    user: UserOpt = None,
-    model: ModelOpt = None,
-    function: FunctionOpt = None,
-    provider: ProviderOpt = None,
-    session: SessionOpt = None,
-    anchor: AnchorOpt = None,
-    key: KeyOpt = None,
-    tag: TagOpt = None,
     sort: Annotated[
         str | None,
         typer.Option(
@@ -132,7 +109,6 @@ def report(
     chart: Annotated[
         bool, typer.Option("--chart", help="Also draw cost per period as bars.")
     ] = False,
-    data_dir: DataDirsOpt = None,
     tz: TzOpt = None,
     pricing: PricingOpt = None,
     currency: CurrencyOpt = None,
@@ -145,19 +121,11 @@ def report(
     from aiusage.views.report import build_report, report_columns
 
     _choose_output(as_json, as_csv)
-    ctx = Context(data_dir, tz, pricing, currency, cost=cost, use_cache=not no_cache, quiet=as_json)
-    filters = make_filters(
-        user=user,
-        model=model,
-        function=function,
-        provider=provider,
-        tag=tag,
-        session=session,
-        anchor=anchor,
-        key=key,
+    ctx = Context(
+        selection.data_dirs, tz, pricing, currency, cost=cost, use_cache=not no_cache, quiet=as_json
     )
-    rng = ctx.time_range(days=days, since=since, until=until, all_time=all_time)
-    query = Query(group_by(by or ()), period, ctx.tz, rng, filters)
+    rng = selection.time_range(ctx)
+    query = Query(group_by(by or ()), period, ctx.tz, rng, selection.filters())
     doc = build_report(ctx.source(), query, sort=sort, limit=limit, now=ctx.now)
     csv = (report_columns(doc), doc["rows"]) if as_csv else None
 
@@ -177,20 +145,13 @@ def report(
 
 
 @app.command("top-users", epilog=EPILOG_TOP)
+@reading()
 def top_users(
+    selection: Selection,
     limit: Annotated[int, typer.Option("--limit", "-n", help="How many users.", min=1)] = 10,
-    days: DaysOpt = None,
-    since: SinceOpt = None,
-    until: UntilOpt = None,
-    all_time: AllOpt = False,
     by: Annotated[str, typer.Option("--by", help="Rank by cost, tokens or requests.")] = "cost",
-    model: ModelOpt = None,
-    function: FunctionOpt = None,
-    provider: ProviderOpt = None,
-    tag: TagOpt = None,
     as_csv: CsvOpt = False,
     as_json: JsonOpt = False,
-    data_dir: DataDirsOpt = None,
     tz: TzOpt = None,
     pricing: PricingOpt = None,
     currency: CurrencyOpt = None,
@@ -204,28 +165,20 @@ def top_users(
     from aiusage.views.report import build_top_users, top_users_columns
 
     _choose_output(as_json, as_csv)
-    ctx = Context(data_dir, tz, pricing, currency, cost=cost, use_cache=not no_cache, quiet=as_json)
-    rng = ctx.time_range(days=days, since=since, until=until, all_time=all_time)
-    filters = make_filters(model=model, function=function, provider=provider, tag=tag)
-    doc = build_top_users(
-        ctx.source(), Query((), "total", ctx.tz, rng, filters), by=by, limit=limit, now=ctx.now
+    ctx = Context(
+        selection.data_dirs, tz, pricing, currency, cost=cost, use_cache=not no_cache, quiet=as_json
     )
+    query = Query((), "total", ctx.tz, selection.time_range(ctx), selection.filters())
+    doc = build_top_users(ctx.source(), query, by=by, limit=limit, now=ctx.now)
     csv = (top_users_columns(), doc["users"]) if as_csv else None
     emit(doc, as_json=as_json, view=top_users_view, strict=strict, csv=csv)
 
 
 @app.command(epilog=EPILOG_MODELS)
+@reading()
 def models(
-    days: DaysOpt = None,
-    since: SinceOpt = None,
-    until: UntilOpt = None,
-    all_time: AllOpt = False,
-    user: UserOpt = None,
-    function: FunctionOpt = None,
-    provider: ProviderOpt = None,
-    tag: TagOpt = None,
+    selection: Selection,
     as_json: JsonOpt = False,
-    data_dir: DataDirsOpt = None,
     tz: TzOpt = None,
     pricing: PricingOpt = None,
     currency: CurrencyOpt = None,
@@ -238,10 +191,11 @@ def models(
     from aiusage.output.terminal_analyses import models_view
     from aiusage.views.report import build_models
 
-    ctx = Context(data_dir, tz, pricing, currency, cost=cost, use_cache=not no_cache, quiet=as_json)
-    rng = ctx.time_range(days=days, since=since, until=until, all_time=all_time)
-    filters = make_filters(user=user, function=function, provider=provider, tag=tag)
-    doc = build_models(ctx.source(), Query((), "total", ctx.tz, rng, filters), now=ctx.now)
+    ctx = Context(
+        selection.data_dirs, tz, pricing, currency, cost=cost, use_cache=not no_cache, quiet=as_json
+    )
+    query = Query((), "total", ctx.tz, selection.time_range(ctx), selection.filters())
+    doc = build_models(ctx.source(), query, now=ctx.now)
     emit(doc, as_json=as_json, view=models_view, strict=strict)
 
 
@@ -250,18 +204,11 @@ app.add_typer(cache_app, name="cache")
 
 
 @cache_app.callback(invoke_without_command=True, epilog=EPILOG_CACHE)
+@reading()
 def cache(
     ctx: typer.Context,
-    days: DaysOpt = None,
-    since: SinceOpt = None,
-    until: UntilOpt = None,
-    all_time: AllOpt = False,
-    user: UserOpt = None,
-    model: ModelOpt = None,
-    function: FunctionOpt = None,
-    tag: TagOpt = None,
+    selection: Selection,
     as_json: JsonOpt = False,
-    data_dir: DataDirOpt = None,
     tz: TzOpt = None,
     pricing: PricingOpt = None,
     currency: CurrencyOpt = None,
@@ -279,31 +226,27 @@ def cache(
     from aiusage.views.prompt_cache import build_cache
 
     context = Context(
-        data_dir, tz, pricing, currency, cost=cost, use_cache=not no_cache, quiet=as_json
+        selection.data_dirs, tz, pricing, currency, cost=cost, use_cache=not no_cache, quiet=as_json
     )
-    rng = context.time_range(days=days, since=since, until=until, all_time=all_time)
-    filters = make_filters(user=user, model=model, function=function, tag=tag)
     doc = build_cache(
-        context.source(), tz=context.tz, time_range=rng, now=context.now, filters=filters
+        context.source(),
+        tz=context.tz,
+        time_range=selection.time_range(context),
+        now=context.now,
+        filters=selection.filters(),
     )
     emit(doc, as_json=as_json, view=cache_view, strict=strict)
 
 
 @app.command(epilog=EPILOG_INTERVALS)
+@reading()
 def intervals(
+    selection: Selection,
     by: Annotated[str, typer.Option("--by", help="Gaps per user or per key.")] = "user",
-    days: DaysOpt = None,
-    since: SinceOpt = None,
-    until: UntilOpt = None,
-    all_time: AllOpt = False,
-    user: UserOpt = None,
-    model: ModelOpt = None,
-    function: FunctionOpt = None,
     limit: Annotated[
         int | None, typer.Option("--limit", "-n", help="Show at most N users.", min=1)
     ] = None,
     as_json: JsonOpt = False,
-    data_dir: DataDirOpt = None,
     tz: TzOpt = None,
     pricing: PricingOpt = None,
     strict: StrictOpt = False,
@@ -312,30 +255,27 @@ def intervals(
     from aiusage.output.terminal_analyses import intervals_view
     from aiusage.views.prompt_cache import build_intervals
 
-    ctx = Context(data_dir, tz, pricing, None, quiet=as_json)
-    rng = ctx.time_range(days=days, since=since, until=until, all_time=all_time)
+    ctx = Context(selection.data_dirs, tz, pricing, None, quiet=as_json)
     doc = build_intervals(
         ctx.source(),
         tz=ctx.tz,
-        time_range=rng,
+        time_range=selection.time_range(ctx),
         now=ctx.now,
         by=by,
-        filters=make_filters(user=user, model=model, function=function),
+        filters=selection.filters(),
         limit=limit,
     )
     emit(doc, as_json=as_json, view=intervals_view, strict=strict)
 
 
 @app.command(epilog=EPILOG_COUNTERS)
+@reading(default_days=None)
 def counters(
+    selection: Selection,
     prefix: Annotated[
         str | None, typer.Option("--prefix", help="Only keys starting with this.")
     ] = None,
-    days: DaysOpt = None,
-    since: SinceOpt = None,
-    until: UntilOpt = None,
     as_json: JsonOpt = False,
-    data_dir: DataDirOpt = None,
     tz: TzOpt = None,
     no_cache: NoCacheOpt = False,
     strict: StrictOpt = False,
@@ -345,9 +285,15 @@ def counters(
     from aiusage.output.terminal_analyses import counters_view
     from aiusage.views.counters import build_counters
 
-    ctx = Context(data_dir, tz, None, None, use_cache=not no_cache, quiet=as_json)
-    rng = ctx.time_range(days=days, since=since, until=until, default_days=None)
-    doc = build_counters(ctx.source(), tz=ctx.tz, time_range=rng, now=ctx.now, prefix=prefix)
+    ctx = Context(selection.data_dirs, tz, None, None, use_cache=not no_cache, quiet=as_json)
+    doc = build_counters(
+        ctx.source(),
+        tz=ctx.tz,
+        time_range=selection.time_range(ctx),
+        now=ctx.now,
+        prefix=prefix,
+        filters=selection.filters(),
+    )
     emit(doc, as_json=as_json, view=counters_view, strict=strict)
 
 

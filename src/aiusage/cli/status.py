@@ -9,29 +9,18 @@ import typer
 
 from aiusage.cli.application import app
 from aiusage.cli.common import (
-    AllOpt,
     Context,
     CostOpt,
     CurrencyOpt,
-    DataDirOpt,
-    FunctionOpt,
     JsonOpt,
-    KeyOpt,
-    ModelOpt,
     NoCacheOpt,
     PricingOpt,
-    ProviderOpt,
-    SessionOpt,
-    SinceOpt,
     StrictOpt,
-    TagOpt,
     TzOpt,
-    UntilOpt,
-    UserOpt,
     emit,
-    make_filters,
     warn_skipped,
 )
+from aiusage.cli.options import Selection, reading
 from aiusage.errors import DataError
 
 EPILOG_STATS = """
@@ -52,6 +41,7 @@ Examples:
 
   aiusage trend                               # cost per day, last 30 days, and forecast
   aiusage trend --metric tokens --days 14
+  aiusage trend --since 2026-11-01 --until 2026-11-30  # November, as of the 30th
   aiusage trend --json
 """
 EPILOG_HEATMAP = """
@@ -59,6 +49,7 @@ Examples:
 
   aiusage heatmap                             # requests per day over the last year
   aiusage heatmap --metric cost --days 90
+  aiusage heatmap --since 2026-01-01 --user alice
   aiusage heatmap --json
 """
 EPILOG_DOCTOR = """
@@ -66,18 +57,15 @@ Examples:
 
   aiusage doctor                              # check the default data dir
   aiusage doctor -d /var/lib/aiusage --json
+  aiusage doctor -d /srv/a/aiusage -d /srv/b/aiusage   # each dir's files
 """
 
 
 @app.command(epilog=EPILOG_STATS)
+@reading(range_flags=False)
 def stats(
-    user: UserOpt = None,
-    model: ModelOpt = None,
-    function: FunctionOpt = None,
-    provider: ProviderOpt = None,
-    tag: TagOpt = None,
+    selection: Selection,
     as_json: JsonOpt = False,
-    data_dir: DataDirOpt = None,
     tz: TzOpt = None,
     pricing: PricingOpt = None,
     currency: CurrencyOpt = None,
@@ -89,27 +77,20 @@ def stats(
     from aiusage.output.terminal_status import stats_view
     from aiusage.views.stats import build_stats
 
-    ctx = Context(data_dir, tz, pricing, currency, cost=cost, use_cache=not no_cache, quiet=as_json)
-    filters = make_filters(user=user, model=model, function=function, provider=provider, tag=tag)
-    doc = build_stats(ctx.source(), tz=ctx.tz, now=ctx.now, filters=filters)
+    ctx = Context(
+        selection.data_dirs, tz, pricing, currency, cost=cost, use_cache=not no_cache, quiet=as_json
+    )
+    doc = build_stats(ctx.source(), tz=ctx.tz, now=ctx.now, filters=selection.filters())
     emit(doc, as_json=as_json, view=stats_view, strict=strict)
 
 
 @app.command(epilog=EPILOG_LOGS)
+@reading(default_days=None)
 def logs(
+    selection: Selection,
     limit: Annotated[int, typer.Option("--limit", "-n", help="How many calls.", min=1)] = 20,
-    since: SinceOpt = None,
-    until: UntilOpt = None,
-    all_time: AllOpt = False,
-    user: UserOpt = None,
-    model: ModelOpt = None,
-    function: FunctionOpt = None,
-    session: SessionOpt = None,
-    key: KeyOpt = None,
-    tag: TagOpt = None,
     failed: Annotated[bool, typer.Option("--failed", help="Only failed calls.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="The records as JSONL.")] = False,
-    data_dir: DataDirOpt = None,
     tz: TzOpt = None,
     strict: StrictOpt = False,
 ) -> None:
@@ -117,13 +98,13 @@ def logs(
     from aiusage.views.document import skipped_doc
     from aiusage.views.logs import newest_calls
 
-    ctx = Context(data_dir, tz, None, None, quiet=as_json)
-    rng = ctx.time_range(since=since, until=until, all_time=all_time, default_days=None)
-    filters = make_filters(
-        user=user, model=model, function=function, session=session, key=key, tag=tag
-    )
+    ctx = Context(selection.data_dirs, tz, None, None, quiet=as_json)
     calls, skipped = newest_calls(
-        ctx.source(), time_range=rng, limit=limit, filters=filters, failed_only=failed
+        ctx.source(),
+        time_range=selection.time_range(ctx),
+        limit=limit,
+        filters=selection.filters(),
+        failed_only=failed,
     )
     warn_skipped(skipped_doc(skipped), strict)
     if as_json:
@@ -140,15 +121,11 @@ def logs(
 
 
 @app.command(epilog=EPILOG_TREND)
+@reading(default_days=30)
 def trend(
-    days: Annotated[int, typer.Option("--days", help="How many days to show.", min=1)] = 30,
+    selection: Selection,
     metric: Annotated[str, typer.Option("--metric", help="cost, tokens or requests.")] = "cost",
-    user: UserOpt = None,
-    model: ModelOpt = None,
-    function: FunctionOpt = None,
-    tag: TagOpt = None,
     as_json: JsonOpt = False,
-    data_dir: DataDirOpt = None,
     tz: TzOpt = None,
     pricing: PricingOpt = None,
     currency: CurrencyOpt = None,
@@ -160,22 +137,26 @@ def trend(
     from aiusage.output.charts import trend_view
     from aiusage.views.trend import build_trend
 
-    ctx = Context(data_dir, tz, pricing, currency, cost=cost, use_cache=not no_cache, quiet=as_json)
-    filters = make_filters(user=user, model=model, function=function, tag=tag)
+    ctx = Context(
+        selection.data_dirs, tz, pricing, currency, cost=cost, use_cache=not no_cache, quiet=as_json
+    )
     doc = build_trend(
-        ctx.source(), tz=ctx.tz, now=ctx.now, days=days, metric=metric, filters=filters
+        ctx.source(),
+        tz=ctx.tz,
+        now=ctx.now,
+        time_range=selection.time_range(ctx),
+        metric=metric,
+        filters=selection.filters(),
     )
     emit(doc, as_json=as_json, view=trend_view, strict=strict)
 
 
 @app.command(epilog=EPILOG_HEATMAP)
+@reading(default_days=365)
 def heatmap(
-    days: Annotated[int, typer.Option("--days", help="How many days (at most 366).")] = 365,
+    selection: Selection,
     metric: Annotated[str, typer.Option("--metric", help="requests, tokens or cost.")] = "requests",
-    user: UserOpt = None,
-    model: ModelOpt = None,
     as_json: JsonOpt = False,
-    data_dir: DataDirOpt = None,
     tz: TzOpt = None,
     pricing: PricingOpt = None,
     currency: CurrencyOpt = None,
@@ -191,13 +172,15 @@ def heatmap(
     fields = {"requests": "requests", "tokens": "total_tokens", "cost": "cost"}
     if metric not in fields:
         raise UsageError(f"unknown --metric {metric!r} (choose from requests, tokens, cost)")
-    ctx = Context(data_dir, tz, pricing, currency, cost=cost, use_cache=not no_cache, quiet=as_json)
+    ctx = Context(
+        selection.data_dirs, tz, pricing, currency, cost=cost, use_cache=not no_cache, quiet=as_json
+    )
     doc = build_heatmap(
         ctx.source(),
         tz=ctx.tz,
         now=ctx.now,
-        days=days,
-        filters=make_filters(user=user, model=model),
+        time_range=selection.time_range(ctx),
+        filters=selection.filters(),
     )
     emit(
         doc,
@@ -208,9 +191,10 @@ def heatmap(
 
 
 @app.command(epilog=EPILOG_DOCTOR)
+@reading(range_flags=False, filters=False)
 def doctor(
+    selection: Selection,
     as_json: JsonOpt = False,
-    data_dir: DataDirOpt = None,
     pricing: PricingOpt = None,
 ) -> None:
     """Check a data dir: files, records, malformed lines, misplaced records, unpriced
@@ -218,12 +202,13 @@ def doctor(
     from aiusage.output.terminal_status import doctor_view
     from aiusage.views.doctor import build_doctor
 
-    ctx = Context(data_dir, "UTC", pricing, None, quiet=as_json)
+    ctx = Context(selection.data_dirs, "UTC", pricing, None, quiet=as_json)
     doc = build_doctor(ctx.source(), now=ctx.now)
     emit({**doc, "skipped_lines": 0}, as_json=as_json, view=doctor_view)
     if doc["errors"]:
         n = doc["errors"]
-        raise DataError(f"{n} malformed line{'s' if n != 1 else ''} in {doc['data_dir']}")
+        where = ", ".join(doc["data_dirs"])
+        raise DataError(f"{n} malformed line{'s' if n != 1 else ''} in {where}")
 
 
 EPILOG_WATCH = """
@@ -235,11 +220,12 @@ Examples:
 
 
 @app.command(epilog=EPILOG_WATCH)
+@reading(range_flags=False)
 def watch(
+    selection: Selection,
     interval: Annotated[
         float, typer.Option("--interval", help="Seconds between refreshes.", min=0.1)
     ] = 1.0,
-    data_dir: DataDirOpt = None,
     tz: TzOpt = None,
     pricing: PricingOpt = None,
     currency: CurrencyOpt = None,
@@ -255,8 +241,8 @@ def watch(
     from aiusage.output.terminal_status import watch_view
     from aiusage.views.live import Follower
 
-    ctx = Context(data_dir, tz, pricing, currency)
-    follower = Follower(ctx.source(), ctx.tz)
+    ctx = Context(selection.data_dirs, tz, pricing, currency)
+    follower = Follower(ctx.source(), ctx.tz, filters=selection.filters())
     console = make_console()
 
     def view() -> RenderableType:

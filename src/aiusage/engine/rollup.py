@@ -428,7 +428,9 @@ def provider_of(
     """A record's provider, inferred from its price entry when the record has none."""
     provider = rec.provider if rows else rec.get("provider")
     if provider is None:
-        price = price_of(rec.model if rows else rec["model"])
+        model = rec.model if rows else rec.get("model")
+        # A counter record names no model: nothing to infer a provider from.
+        price = price_of(model) if isinstance(model, str) else None
         provider = price.provider if price is not None else None
     return provider if isinstance(provider, str) else None
 

@@ -307,7 +307,8 @@ def scan_file(
             if ts < since or ts >= until:
                 continue
             if kind != "call":
-                if counters is not None and kind == "counter":
+                # Counter records (a key, a user, tags) are filtered like calls.
+                if counters is not None and kind == "counter" and (keep is None or keep(rec)):
                     counter_key = rec.key
                     n = rec.n
                     if type(counter_key) is str and type(n) is int:

@@ -10,7 +10,7 @@ tolerant reader as every report (bad lines skipped and counted); costs stay as r
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,16 +56,38 @@ def _arrow() -> Any:
     return pyarrow
 
 
-def _rows(day_file: DayFile, time_range: TimeRange, skipped: Skipped) -> Iterator[dict[str, Any]]:
-    for rec in iter_records(day_file, skipped):
-        if rec.get("kind", "call") == "call" and time_range.contains(rec["timestamp"]):
+def _rows(
+    day_files: list[DayFile],
+    time_range: TimeRange,
+    skipped: Skipped,
+    keep: Callable[[Any], bool] | None,
+) -> Iterator[dict[str, Any]]:
+    """One day's call records in the range that ``keep`` keeps; when the day's files come
+    from several data dirs, a record whose ``id`` was already written is written once."""
+    seen: set[Any] | None = set() if len({f.path.parent for f in day_files}) > 1 else None
+    for day_file in day_files:
+        for rec in iter_records(day_file, skipped):
+            if rec.get("kind", "call") != "call" or not time_range.contains(rec["timestamp"]):
+                continue
+            if keep is not None and not keep(rec):
+                continue
+            record_id = rec.get("id")
+            if seen is not None and isinstance(record_id, str):
+                if record_id in seen:
+                    continue
+                seen.add(record_id)
             yield rec
 
 
 def write_parquet(
-    files: list[DayFile], out: Path, time_range: TimeRange
+    files: list[DayFile],
+    out: Path,
+    time_range: TimeRange,
+    *,
+    keep: Callable[[Any], bool] | None = None,
 ) -> tuple[list[Path], Skipped]:
-    """Write one part per UTC day under ``out``; the parts written and the lines skipped."""
+    """Write one part per UTC day under ``out`` (the records ``keep`` keeps, or all); the
+    parts written and the lines skipped."""
     pa = _arrow()
     schema = pa.schema(
         [(name, getattr(pa, kind)()) for name, kind in COLUMNS] + [("tags", pa.string())]
@@ -81,15 +103,14 @@ def write_parquet(
     for day, day_files in sorted(days.items()):
         columns: dict[str, list[Any]] = {name: [] for name, _ in COLUMNS}
         columns["tags"] = []
-        for day_file in day_files:
-            for rec in _rows(day_file, time_range, skipped):
-                for name, kind in COLUMNS:
-                    value = rec.get(name)
-                    if kind == "int64" and value is None and name.endswith("_tokens"):
-                        value = 0
-                    columns[name].append(value if kind != "string" or value is None else str(value))
-                tags = rec.get("tags")
-                columns["tags"].append(orjson.dumps(tags).decode() if tags else None)
+        for rec in _rows(day_files, time_range, skipped, keep):
+            for name, kind in COLUMNS:
+                value = rec.get(name)
+                if kind == "int64" and value is None and name.endswith("_tokens"):
+                    value = 0
+                columns[name].append(value if kind != "string" or value is None else str(value))
+            tags = rec.get("tags")
+            columns["tags"].append(orjson.dumps(tags).decode() if tags else None)
         if not columns["timestamp"]:
             continue
         part_dir = out / f"date={day}"

@@ -137,7 +137,8 @@ def doctor_view(doc: Mapping[str, Any], *, width: int = 120) -> RenderableType:
     headings = [("File", "left")] + [
         (h, "right") for h in ("Records", "Malformed", "Misplaced", "Bytes", "Mode")
     ]
-    table, kept, _ = fixed_table(f"aiusage doctor: {doc['data_dir']}", headings, rows, width=width)
+    title = f"aiusage doctor: {', '.join(doc['data_dirs'])}"
+    table, kept, _ = fixed_table(title, headings, rows, width=width)
     for cells in rows:
         table.add_row(*(cells[i] for i in kept))
     span = f"{(doc['first_record'] or '-')[:19]} → {(doc['last_record'] or '-')[:19]} UTC"
@@ -145,6 +146,8 @@ def doctor_view(doc: Mapping[str, Any], *, width: int = 120) -> RenderableType:
         table,
         Text(f"{len(files)} files, {doc['records']:,} records, {span}."),
     ]
+    if doc.get("duplicate_records"):
+        out.append(Text(f"{doc['duplicate_records']:,} records in several data dirs counted once."))
     for item in doc["malformed"][:20]:
         out.append(Text(f"error: {item['file']}:{item['line']}: {item['reason']}", style="red"))
     if doc["malformed_lines"] > 20:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiusage.engine.rollup import Acc, Query
+from aiusage.engine.rollup import Acc, Filters, Query
 from aiusage.engine.timerange import TimeRange
 from aiusage.errors import UsageError
 from aiusage.views.document import Source, envelope, fold, money, not_counted, run_query
@@ -68,8 +68,11 @@ def _entry(
     }
 
 
-def build_check(source: Source, *, tz: Any, now: float, limits: Limits) -> dict[str, Any]:
-    """The ``aiusage.check/1`` document: one entry per check, and how many breached."""
+def build_check(
+    source: Source, *, tz: Any, now: float, limits: Limits, filters: Filters | None = None
+) -> dict[str, Any]:
+    """The ``aiusage.check/1`` document: one entry per check, and how many breached; with
+    ``filters``, the limits hold for the records passing them (one model's budget, say)."""
     if not limits:
         raise UsageError(
             "nothing to check: set budgets/quotas in config.yaml or pass --daily-budget, "
@@ -84,7 +87,8 @@ def build_check(source: Source, *, tz: Any, now: float, limits: Limits) -> dict[
         return dt.datetime(day.year, day.month, day.day, tzinfo=tz).timestamp()
 
     time_range = TimeRange(midnight(first), midnight(today + dt.timedelta(days=1)))
-    rollup = run_query(source, Query(("user", "key"), "day", tz, time_range, latency=False))
+    query = Query(("user", "key"), "day", tz, time_range, filters or Filters(), latency=False)
+    rollup = run_query(source, query)
     groups = fold(source, rollup, ("user", "key"), period=True)
     day_total: dict[str, Acc] = {}
     scoped: dict[tuple[str, str, str], Acc] = {}  # (kind, who, "daily"|"monthly")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiusage.engine.rollup import Query
+from aiusage.engine.rollup import Filters, Query
 from aiusage.engine.timerange import TimeRange
 from aiusage.views.document import Source, envelope, fold, not_counted, run_query
 
@@ -35,10 +35,26 @@ def derived_counters(per_group: dict[tuple[Any, ...], Any]) -> dict[str, int]:
 
 
 def build_counters(
-    source: Source, *, tz: Any, time_range: TimeRange, now: float, prefix: str | None = None
+    source: Source,
+    *,
+    tz: Any,
+    time_range: TimeRange,
+    now: float,
+    prefix: str | None = None,
+    filters: Filters | None = None,
 ) -> dict[str, Any]:
-    """The ``aiusage.counters/1`` document: every counter over the range, ``prefix``-filtered."""
-    query = Query(("user", "function"), "total", tz, time_range, counters=True, latency=False)
+    """The ``aiusage.counters/1`` document: every counter over the range, ``prefix``-filtered,
+    from the records passing ``filters`` (a counter record has a key, a user and tags: a
+    filter on any other field leaves only the derived counters)."""
+    query = Query(
+        ("user", "function"),
+        "total",
+        tz,
+        time_range,
+        filters or Filters(),
+        counters=True,
+        latency=False,
+    )
     rollup = run_query(source, query)
     derived = derived_counters(fold(source, rollup, ("user", "function")))
     keys = sorted(set(derived) | set(rollup.counters))

@@ -9,6 +9,7 @@ warnings.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import stat
 from typing import Any
@@ -17,10 +18,18 @@ from zoneinfo import ZoneInfo
 from aiusage.engine.rollup import Query, Rollup
 from aiusage.engine.scan import scan_file
 from aiusage.engine.timerange import TimeRange, iso_utc
-from aiusage.store.dayfiles import list_files
-from aiusage.views.document import Source, envelope, fold
+from aiusage.views.document import Source, envelope, fold, source_files
 
 UTC = ZoneInfo("UTC")
+
+
+def _locate(part: Rollup, name: str, path: str) -> None:
+    """Name the file of ``part``'s problem lines by its ``path`` (several dirs have files of
+    the same name)."""
+    for problems in (part.skipped, part.misplaced):
+        problems.locations = [
+            (path if where == name else where, n, why) for where, n, why in problems.locations
+        ]
 
 
 def _loose(mode: int, private: int) -> bool:
@@ -29,24 +38,39 @@ def _loose(mode: int, private: int) -> bool:
 
 
 def build_doctor(source: Source, *, now: float) -> dict[str, Any]:
-    """The ``aiusage.doctor/1`` document; ``errors`` > 0 means data errors (exit 3)."""
+    """The ``aiusage.doctor/1`` document; ``errors`` > 0 means data errors (exit 3). Over
+    several data dirs, files are named by their path and a record whose ``id`` is in another
+    dir's file of the same day is counted once (as every report counts it)."""
     query = Query(("model",), "total", UTC, TimeRange(None, None), counters=True, audit=True)
     total = Rollup(query.dims, query.period)
     files = []
     warnings: list[str] = []
-    dir_mode = os.stat(source.data_dir).st_mode
-    if _loose(dir_mode, 0o700):
-        warnings.append(
-            f"data dir {source.data_dir} is mode {stat.S_IMODE(dir_mode):o}: "
-            "others can list it (chmod 700)"
-        )
-    for day_file in list_files(source.data_dir):
+    several = bool(source.extra_dirs)
+    for directory in (source.data_dir, *source.extra_dirs):
+        dir_mode = os.stat(directory).st_mode
+        if _loose(dir_mode, 0o700):
+            warnings.append(
+                f"data dir {directory} is mode {stat.S_IMODE(dir_mode):o}: "
+                "others can list it (chmod 700)"
+            )
+    seen: dict[dt.date, set[Any]] = {}
+    for day_file in source_files(source, None, None):
         part = Rollup(query.dims, query.period)
-        scan_file(day_file, query, source.pricing, part, default_currency=source.default_currency)
+        scan_file(
+            day_file,
+            query,
+            source.pricing,
+            part,
+            default_currency=source.default_currency,
+            seen=seen.setdefault(day_file.day, set()) if several else None,
+        )
+        name = str(day_file.path) if several else day_file.path.name
+        if several:
+            _locate(part, day_file.path.name, name)
         st = day_file.path.stat()
         files.append(
             {
-                "file": day_file.path.name,
+                "file": name,
                 "day": day_file.day.isoformat(),
                 "bytes": st.st_size,
                 "mode": f"{stat.S_IMODE(st.st_mode):o}",
@@ -58,8 +82,7 @@ def build_doctor(source: Source, *, now: float) -> dict[str, Any]:
         )
         if _loose(st.st_mode, 0o600):
             warnings.append(
-                f"{day_file.path.name} is mode {stat.S_IMODE(st.st_mode):o}: "
-                "others can read it (chmod 600)"
+                f"{name} is mode {stat.S_IMODE(st.st_mode):o}: others can read it (chmod 600)"
             )
         total.merge(part)
     groups = fold(source, total, ())
@@ -75,6 +98,7 @@ def build_doctor(source: Source, *, now: float) -> dict[str, Any]:
     doc.update(
         {
             "data_dir": str(source.data_dir),
+            "data_dirs": [str(d) for d in (source.data_dir, *source.extra_dirs)],
             "files": files,
             "records": total.records,
             "first_record": iso_utc(acc.first_ts) if acc and acc.requests else None,
@@ -92,6 +116,7 @@ def build_doctor(source: Source, *, now: float) -> dict[str, Any]:
             ],
             "warnings": warnings,
             "errors": total.skipped.count,
+            **({"duplicate_records": total.duplicates} if total.duplicates else {}),
         }
     )
     return doc

@@ -3,6 +3,7 @@ the one way to run a query (:func:`run_query`, a pass of :mod:`aiusage.engine.sc
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from aiusage.engine.rollup import COST_SCALE, Acc, Filters, Query, Rollup, Skipp
 from aiusage.engine.scan import scan
 from aiusage.engine.timerange import TimeRange, iso_local, iso_utc
 from aiusage.pricing.table import PricingTable
-from aiusage.store.dayfiles import files_between
+from aiusage.store.dayfiles import DayFile, files_between
 
 METRICS = (
     "requests",
@@ -98,15 +99,22 @@ class Source:
     progress: Callable[[int, int], None] | None = None
 
 
+def source_files(source: Source, first: dt.date | None, last: dt.date | None) -> list[DayFile]:
+    """The day files of every data dir of ``source`` whose UTC day lies in ``[first, last]``,
+    by day (a day's files from several dirs side by side, in the order of the dirs)."""
+    files = files_between(source.data_dir, first, last)
+    for directory in source.extra_dirs:
+        files += files_between(directory, first, last)
+    return sorted(files, key=lambda f: f.day) if source.extra_dirs else files
+
+
 def run_query(source: Source, query: Query) -> Rollup:
     """One pass over the files of ``query.range`` (through the rollup cache when the source
     allows it)."""
-    files = files_between(source.data_dir, query.range.first_day(), query.range.last_day())
+    files = source_files(source, query.range.first_day(), query.range.last_day())
     if source.extra_dirs:
         from aiusage.engine.scan import scan_merged
 
-        for directory in source.extra_dirs:
-            files += files_between(directory, query.range.first_day(), query.range.last_day())
         return scan_merged(
             files,
             query,

@@ -2,7 +2,8 @@
 to date by reading only the lines appended since the last look.
 
 :class:`Follower` starts from the day's rollup (one pass, through the cache) and then reads
-new complete lines from its byte offset; at UTC midnight it moves on to the new day's file.
+new complete lines from each day file's byte offset; at UTC midnight it moves on to the new
+day's files.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aiusage.engine.rollup import COST_SCALE, Query
+from aiusage.engine.rollup import COST_SCALE, Filters, Query, filter_function
 from aiusage.engine.timerange import TimeRange
 from aiusage.records.reader import ROW_DECODER, Row, decode_tolerant
 from aiusage.store.dayfiles import DAY_SECONDS, day_of, day_path
@@ -46,19 +47,30 @@ class LiveState:
 
 
 class Follower:
-    """Keeps a :class:`LiveState` of today up to date from the day file's new lines."""
+    """Keeps a :class:`LiveState` of today up to date from the new lines of today's file in
+    each data dir (over several, a record whose ``id`` was counted from another counts once),
+    counting the calls that pass ``filters``."""
 
-    def __init__(self, source: Source, tz: Any) -> None:
+    def __init__(self, source: Source, tz: Any, *, filters: Filters | None = None) -> None:
         self.source = source
         self.tz = tz
+        self.filters = filters or Filters()
+        self.keep = filter_function(self.filters, source.pricing.lookup, rows=True)
         self.state = LiveState(day="")
-        self.path: Path | None = None
-        self.offset = 0
+        # Today's file in each data dir → the byte it has been read up to.
+        self.offsets: dict[Path, int] = {}
+        # The ids of today's records counted, when following several data dirs.
+        self.seen: set[str] | None = None
+
+    @property
+    def offset(self) -> int:
+        """How many bytes of today's files have been read."""
+        return sum(self.offsets.values())
 
     def _start_day(self, now: float) -> None:
         day = day_of(now)
         start = (day.toordinal() - day_of(0).toordinal()) * DAY_SECONDS
-        query = Query((), "total", self.tz, TimeRange(start, start + DAY_SECONDS))
+        query = Query((), "total", self.tz, TimeRange(start, start + DAY_SECONDS), self.filters)
         from aiusage.views.document import run_query
 
         rollup = run_query(self.source, query)
@@ -69,24 +81,39 @@ class Follower:
             self.state.failures = acc.requests - acc.successes
             self.state.tokens = acc.input + acc.output + acc.cache_read + acc.cache_write
             self.state.cost = money(acc.cost)
-        self.path = day_path(self.source.data_dir, day)
-        self.offset = self.path.stat().st_size if self.path.exists() else 0
-        self._backfill_minutes(now)
+        paths = [day_path(d, day) for d in (self.source.data_dir, *self.source.extra_dirs)]
+        self.offsets = {path: path.stat().st_size if path.exists() else 0 for path in paths}
+        self.seen = set() if self.source.extra_dirs else None
+        for path, offset in self.offsets.items():
+            self._backfill_minutes(path, offset, now)
 
-    def _backfill_minutes(self, now: float) -> None:
-        """Calls per minute of the last hour, from the end of the file."""
-        if self.path is None or not self.path.exists():
+    def _backfill_minutes(self, path: Path, offset: int, now: float) -> None:
+        """Calls per minute of the last hour, from the end of the file (over several data
+        dirs, from all of it: the ids of the day are needed to count each record once)."""
+        if not path.exists():
             return
-        start = max(self.offset - 2_000_000, 0)
-        with open(self.path, "rb") as fh:
+        start = 0 if self.seen is not None else max(offset - 2_000_000, 0)
+        with open(path, "rb") as fh:
             fh.seek(start)
-            lines = fh.read(self.offset - start).splitlines()
-            # Reading from the middle of the file, the first line is only a part of one.
-            for line in lines[1:] if start else lines:
-                row = _decode(line)
-                if row is not None and now - row.timestamp < WINDOW_MINUTES * 60:
-                    minute = int(row.timestamp // 60)
-                    self.state.per_minute[minute] = self.state.per_minute.get(minute, 0) + 1
+            lines = fh.read(offset - start).splitlines()
+        # Reading from the middle of the file, the first line is only a part of one.
+        for line in lines[1:] if start else lines:
+            row = self._counted(line)
+            if row is not None and now - row.timestamp < WINDOW_MINUTES * 60:
+                minute = int(row.timestamp // 60)
+                self.state.per_minute[minute] = self.state.per_minute.get(minute, 0) + 1
+
+    def _counted(self, line: bytes) -> Row | None:
+        """The call of ``line`` when it counts: it passes the filters and, over several data
+        dirs, its ``id`` was not counted before."""
+        row = _decode(line)
+        if row is None or row.kind != "call" or (self.keep is not None and not self.keep(row)):
+            return None
+        if self.seen is not None and isinstance(row.id, str):
+            if row.id in self.seen:
+                return None
+            self.seen.add(row.id)
+        return row
 
     def poll(self, now: float | None = None) -> LiveState:
         """Take in the lines appended since the last poll; the state after them."""
@@ -94,23 +121,23 @@ class Follower:
         if self.state.day != day_of(now).isoformat():
             self._start_day(now)
             return self.state
-        assert self.path is not None
-        try:
-            size = self.path.stat().st_size
-        except FileNotFoundError:
-            return self.state
-        if size < self.offset:  # rewritten or truncated: start the day over
-            self._start_day(now)
-            return self.state
-        with open(self.path, "rb") as fh:
-            fh.seek(self.offset)
-            data = fh.read(size - self.offset)
-        complete = data[: data.rfind(b"\n") + 1]
-        self.offset += len(complete)
-        for line in complete.splitlines():
-            row = _decode(line)
-            if row is not None and row.kind == "call":
-                self._add(row)
+        for path, offset in self.offsets.items():
+            try:
+                size = path.stat().st_size
+            except FileNotFoundError:
+                continue
+            if size < offset:  # rewritten or truncated: start the day over
+                self._start_day(now)
+                return self.state
+            with open(path, "rb") as fh:
+                fh.seek(offset)
+                data = fh.read(size - offset)
+            complete = data[: data.rfind(b"\n") + 1]
+            self.offsets[path] = offset + len(complete)
+            for line in complete.splitlines():
+                row = self._counted(line)
+                if row is not None:
+                    self._add(row)
         cutoff = int(now // 60) - WINDOW_MINUTES
         for minute in [m for m in self.state.per_minute if m <= cutoff]:
             del self.state.per_minute[minute]

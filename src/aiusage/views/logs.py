@@ -8,6 +8,7 @@ at the first older day once ``limit`` records newer than that day are held.
 
 from __future__ import annotations
 
+import datetime as dt
 import heapq
 from collections.abc import Iterator
 from typing import Any
@@ -17,8 +18,8 @@ import orjson
 from aiusage.engine.rollup import Filters, Skipped, filter_function
 from aiusage.engine.timerange import TimeRange
 from aiusage.records.schema import check_read
-from aiusage.store.dayfiles import DAY_SECONDS, DayFile, files_between, iter_lines
-from aiusage.views.document import Source
+from aiusage.store.dayfiles import DAY_SECONDS, DayFile, iter_lines
+from aiusage.views.document import Source, source_files
 
 
 def iter_records(day_file: DayFile, skipped: Skipped) -> Iterator[dict[str, Any]]:
@@ -48,17 +49,24 @@ def newest_calls(
     filters: Filters | None = None,
     failed_only: bool = False,
 ) -> tuple[list[dict[str, Any]], Skipped]:
-    """The ``limit`` newest call records in the range that pass the filters, newest first."""
+    """The ``limit`` newest call records in the range that pass the filters, newest first.
+    Over several data dirs, a record whose ``id`` was seen that day in another is shown once."""
     keep = filter_function(filters or Filters(), source.pricing.lookup)
-    files = files_between(source.data_dir, time_range.first_day(), time_range.last_day())
+    files = source_files(source, time_range.first_day(), time_range.last_day())
     skipped = Skipped()
     heap: list[tuple[float, int, dict[str, Any]]] = []
     seq = 0
+    seen: set[Any] = set()
+    day: dt.date | None = None
     for day_file in reversed(files):
         if len(heap) >= limit and heap[0][0] >= day_file.start + DAY_SECONDS:
             break
+        if day_file.day != day:
+            seen, day = set(), day_file.day
         for rec in iter_records(day_file, skipped):
             if rec.get("kind", "call") != "call" or not time_range.contains(rec["timestamp"]):
+                continue
+            if source.extra_dirs and _seen_before(rec.get("id"), seen):
                 continue
             if failed_only and rec.get("success", True) is not False:
                 continue
@@ -72,3 +80,13 @@ def newest_calls(
                 heapq.heapreplace(heap, item)
     calls = [rec for _, _, rec in sorted(heap, reverse=True)]
     return calls, skipped
+
+
+def _seen_before(record_id: Any, seen: set[Any]) -> bool:
+    """Whether ``record_id`` is in ``seen`` (adding it if not); records without one never are."""
+    if not isinstance(record_id, str):
+        return False
+    if record_id in seen:
+        return True
+    seen.add(record_id)
+    return False

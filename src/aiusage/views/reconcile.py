@@ -36,7 +36,7 @@ from typing import Any
 
 import orjson
 
-from aiusage.engine.rollup import Acc, Query
+from aiusage.engine.rollup import Acc, Filters, Query
 from aiusage.engine.timerange import TimeRange, resolve_tz
 from aiusage.errors import UsageError
 from aiusage.pricing.table import PricingTable
@@ -373,8 +373,9 @@ def _cause(local: Acc | None, billed: Billed | None, row: Row, bill_has_tokens: 
     )
 
 
-def reconcile(source: Source, bill: Bill) -> list[Row]:
-    """Compare the records of the bill's days with the bill, per UTC day and model."""
+def reconcile(source: Source, bill: Bill, *, filters: Filters | None = None) -> list[Row]:
+    """Compare the records of the bill's days (those passing ``filters``: one API key's,
+    say, for the bill of the account it belongs to) with the bill, per UTC day and model."""
     table = source.pricing
     billed: dict[tuple[dt.date, str], Billed] = {}
     names: dict[tuple[dt.date, str], set[str]] = {}
@@ -392,7 +393,9 @@ def reconcile(source: Source, bill: Bill) -> list[Row]:
     utc = resolve_tz("UTC")
     since = dt.datetime.combine(days[0], dt.time(), dt.UTC).timestamp()
     until = dt.datetime.combine(days[-1] + dt.timedelta(days=1), dt.time(), dt.UTC).timestamp()
-    query = Query(("model",), "day", utc, TimeRange(since, until), latency=False)
+    query = Query(
+        ("model",), "day", utc, TimeRange(since, until), filters or Filters(), latency=False
+    )
     groups = fold(source, run_query(source, query), ("model",), period=True)
     local: dict[tuple[dt.date, str], Acc] = {}
     for (period, model), group in groups.items():

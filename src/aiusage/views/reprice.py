@@ -27,8 +27,16 @@ from aiusage.errors import DataError
 from aiusage.pricing.table import PricingTable
 from aiusage.records.schema import check_read
 from aiusage.records.tracking import price
-from aiusage.store.dayfiles import DayFile, files_between, lock
-from aiusage.views.document import Source, envelope, fold, money, not_counted, run_query
+from aiusage.store.dayfiles import DayFile, lock
+from aiusage.views.document import (
+    Source,
+    envelope,
+    fold,
+    money,
+    not_counted,
+    run_query,
+    source_files,
+)
 
 UTC = dt.UTC
 
@@ -146,15 +154,16 @@ def _repriced_line(
 def apply(
     source: Source, *, time_range: TimeRange, now: float, filters: Filters | None = None
 ) -> dict[str, int]:
-    """Rewrite every closed day file of the range with today's prices (records passing
-    ``filters``); records changed per file."""
+    """Rewrite every closed day file of the range, in every data dir, with today's prices
+    (records passing ``filters``); records changed per file (its name, or its path when
+    there are several data dirs)."""
     keep = filter_function(filters or Filters(), source.pricing.lookup)
     today = dt.datetime.fromtimestamp(now, UTC).date()
     results: dict[str, int] = {}
-    for day_file in files_between(source.data_dir, time_range.first_day(), time_range.last_day()):
+    for day_file in source_files(source, time_range.first_day(), time_range.last_day()):
         if day_file.day >= today:
             continue
         n = rewrite_file(day_file, source.pricing, time_range, keep)
         if n:
-            results[day_file.path.name] = n
+            results[str(day_file.path) if source.extra_dirs else day_file.path.name] = n
     return results

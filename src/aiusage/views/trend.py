@@ -38,18 +38,28 @@ def _value(acc: Acc, metric: str) -> float:
 
 
 def daily(
-    source: Source, *, tz: Any, first: dt.date, last: dt.date, filters: Filters | None = None
+    source: Source,
+    *,
+    tz: Any,
+    first: dt.date | None,
+    last: dt.date,
+    filters: Filters | None = None,
 ) -> tuple[dict[str, Acc], Any]:
-    """One pass: the metrics of every local day from ``first`` to ``last``, and the rollup."""
+    """One pass: the metrics of every local day from ``first`` (``None``: the first day with
+    records) to ``last``, and the rollup."""
     query = Query(
         dims=(),
         period="day",
         tz=tz,
-        range=_days_range(first, last, tz),
+        range=TimeRange(
+            None if first is None else _day(first, tz), _day(last + dt.timedelta(days=1), tz)
+        ),
         filters=filters or Filters(),
     )
     rollup = run_query(source, query)
     folded = fold(source, rollup, (), period=True)
+    if first is None:
+        first = min([dt.date.fromisoformat(day) for (day,) in folded] + [last])
     days: dict[str, Acc] = {}
     d = first
     while d <= last:
@@ -58,34 +68,62 @@ def daily(
     return days, rollup
 
 
+def shown_days(time_range: TimeRange, *, tz: Any, now: float) -> tuple[dt.date | None, dt.date]:
+    """The local days a range covers: from the day it starts on (``None`` when it is open:
+    the first day with records) to the day it ends on (today when it is open)."""
+    if time_range.until is None:
+        last = dt.datetime.fromtimestamp(now, tz).date()
+    else:
+        last = dt.datetime.fromtimestamp(time_range.until - 1e-6, tz).date()
+    if time_range.since is None:
+        return None, last
+    first = dt.datetime.fromtimestamp(time_range.since, tz).date()
+    if first > last:
+        raise UsageError("the range is empty: --since must be before --until")
+    return first, last
+
+
+def _last_days(days: int, *, tz: Any, now: float) -> tuple[dt.date, dt.date]:
+    today = dt.datetime.fromtimestamp(now, tz).date()
+    return today - dt.timedelta(days=days - 1), today
+
+
 def build_trend(
     source: Source,
     *,
     tz: Any,
     now: float,
     days: int = 30,
+    time_range: TimeRange | None = None,
     metric: str = "cost",
     filters: Filters | None = None,
 ) -> dict[str, Any]:
-    """The ``aiusage.trend/1`` document: ``days`` daily values ending today, the 7-day
-    average, the month so far and the month-end forecast."""
+    """The ``aiusage.trend/1`` document: ``days`` daily values ending today (or the days of
+    ``time_range``, whose last day is then "today"), the 7-day average, the month so far and
+    the month-end forecast."""
     if metric not in TREND_METRICS:
         raise UsageError(f"unknown --metric {metric!r} (choose from {', '.join(TREND_METRICS)})")
-    if days < 1:
+    if time_range is None and days < 1:
         raise UsageError(f"--days must be at least 1, got {days}")
     field = TREND_METRICS[metric]
-    today = dt.datetime.fromtimestamp(now, tz).date()
+    start, today = (
+        _last_days(days, tz=tz, now=now)
+        if time_range is None
+        else shown_days(time_range, tz=tz, now=now)
+    )
     month_start = today.replace(day=1)
-    start = today - dt.timedelta(days=days - 1)
-    first = min(start, month_start, today - dt.timedelta(days=AVERAGE_DAYS))
+    first = (
+        None if start is None else min(start, month_start, today - dt.timedelta(days=AVERAGE_DAYS))
+    )
     per_day, rollup = daily(source, tz=tz, first=first, last=today, filters=filters)
+    start = start or dt.date.fromisoformat(min(per_day))
     shown = [
         {"date": d, "value": _value(acc, field), **metrics(acc)}
         for d, acc in per_day.items()
         if d >= start.isoformat()
     ]
     recent = [
-        _value(per_day[(today - dt.timedelta(days=i)).isoformat()], field)
+        _value(per_day.get((today - dt.timedelta(days=i)).isoformat(), Acc()), field)
         for i in range(1, AVERAGE_DAYS + 1)
     ]
     average = sum(recent) / AVERAGE_DAYS
@@ -117,21 +155,36 @@ def build_trend(
     return doc
 
 
+def _at_most_366(first: dt.date, last: dt.date) -> None:
+    n = (last - first).days + 1
+    if n > 366:
+        raise UsageError(f"the heatmap shows at most 366 days, the range has {n}: narrow it")
+
+
 def build_heatmap(
     source: Source,
     *,
     tz: Any,
     now: float,
     days: int = 365,
+    time_range: TimeRange | None = None,
     filters: Filters | None = None,
 ) -> dict[str, Any]:
     """The ``aiusage.heatmap/1`` document: requests, tokens and cost for each of the last
-    ``days`` local days (at most 366)."""
-    if not 1 <= days <= 366:
+    ``days`` local days (or the days of ``time_range``), at most 366."""
+    if time_range is None and not 1 <= days <= 366:
         raise UsageError(f"--days must be between 1 and 366, got {days}")
-    today = dt.datetime.fromtimestamp(now, tz).date()
-    first = today - dt.timedelta(days=days - 1)
+    first, today = (
+        _last_days(days, tz=tz, now=now)
+        if time_range is None
+        else shown_days(time_range, tz=tz, now=now)
+    )
+    if first is not None:
+        _at_most_366(first, today)  # before the pass: nothing read for a range too long
     per_day, rollup = daily(source, tz=tz, first=first, last=today, filters=filters)
+    if first is None:
+        first = dt.date.fromisoformat(min(per_day))
+        _at_most_366(first, today)
     cells: list[dict[str, Any]] = [
         {
             "date": d,
