@@ -183,7 +183,7 @@ def record(
     raise_errors: bool = False,
     **fields: Any,
 ) -> Record | None:
-    """Record one call (fields as in SPEC.md §1) and return the record written.
+    """Record one call (fields as in README: The record) and return the record written.
 
     Errors are logged, and ``None`` returned, unless ``raise_errors`` is true: recording
     must never break the code it observes.
@@ -370,7 +370,7 @@ def incr(
     raise_errors: bool = False,
     **fields: Any,
 ) -> Record | None:
-    """Add ``n`` to the counter ``key`` (SPEC §4): appends a counter record. Like
+    """Add ``n`` to the counter ``key`` (README: Analyses, counters): appends a counter record. Like
     :func:`record`, errors are logged unless ``raise_errors``."""
     return record(
         kind="counter", key=key, n=n, data_dir=data_dir, raise_errors=raise_errors, **fields
