@@ -73,7 +73,7 @@ def dataset(name: str) -> tuple[Path, int]:
     return path, n
 
 
-# The reference computes what the report shows (SPEC §5 metrics), so the ratio compares equal
+# The reference computes what the report shows (README: Machine output), so the ratio compares equal
 # work: per group, requests, successes, the five token sums, cache hits, cost, unpriced
 # calls, the largest call, first and last timestamps, and mean and p50/p95/p99 of both
 # latencies. It does not price records that lack a cost, nor validate or report bad lines.

@@ -205,7 +205,7 @@ def incr(
     raise_errors: bool = False,
     **fields: Any,
 ) -> Record | None:
-    """Add ``n`` to the counter ``key`` (SPEC §4): appends a counter record. Like
+    """Add ``n`` to the counter ``key``: appends a counter record. Like
     :func:`record`, errors are logged unless ``raise_errors``."""
     return record(
         kind="counter", key=key, n=n, data_dir=data_dir, raise_errors=raise_errors, **fields

@@ -1,4 +1,4 @@
-"""``config.yaml`` in the data dir: defaults for currency and time zone (SPEC.md §2).
+"""``config.yaml`` in the data dir: defaults for currency and time zone (README: Where data lives).
 
 Schema (every key optional)::
 

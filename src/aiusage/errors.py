@@ -1,4 +1,4 @@
-"""Error types. The CLI maps each to the exit code of SPEC.md §6 in one place."""
+"""Error types. The CLI maps each to the exit code of README: Exit codes in one place."""
 
 from __future__ import annotations
 
@@ -28,9 +28,3 @@ class DataError(AiusageError):
     (exit 3)."""
 
     exit_code = 3
-
-
-class CheckFailed(AiusageError):
-    """A budget or quota check failed (exit 1)."""
-
-    exit_code = 1

@@ -38,8 +38,11 @@ def _render(view: object, width: int) -> list[str]:
     [
         ["--all", "--period", "week"],
         ["--all", "--period", "total", "--by", "model"],
-        ["--all", "--period", "day", "--by", "user", "--by", "function"],
-        ["--all", "--period", "hour", "--by", "tag:team"],
+        # Thousands of rows to lay out: seconds each.
+        pytest.param(
+            ["--all", "--period", "day", "--by", "user", "--by", "function"], marks=pytest.mark.slow
+        ),
+        pytest.param(["--all", "--period", "hour", "--by", "tag:team"], marks=pytest.mark.slow),
     ],
 )
 def test_report_fits_the_terminal(cli, width: int, args: list[str]) -> None:  # type: ignore[no-untyped-def]

@@ -1,5 +1,5 @@
-"""Every test in this folder belongs to the reliability suite (``-m "not reliability"``
-leaves it out of a quick run; .ci/run runs it)."""
+"""Every test in this folder belongs to the reliability suite (plain ``pytest`` leaves it
+out; .ci/run runs it)."""
 
 from __future__ import annotations
 

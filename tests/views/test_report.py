@@ -116,9 +116,29 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
-@pytest.mark.parametrize("tz", ["UTC", "America/New_York", "Europe/Berlin", "Asia/Kolkata"])
-@pytest.mark.parametrize("period", ["hour", "day", "week", "month", "total"])
-@pytest.mark.parametrize("dims", [[], ["user"], ["model"], ["function", "provider"], ["tag:team"]])
+DIMS = [[], ["user"], ["model"], ["function", "provider"], ["tag:team"]]
+PERIODS = ["hour", "day", "week", "month", "total"]
+ZONES = ["UTC", "America/New_York", "Europe/Berlin", "Asia/Kolkata"]
+
+
+def _cases() -> list[Any]:
+    """Every (dims, period, zone). The quick run keeps the 25 where the zone's index is
+    ``(i + j) % 4``: still every pair of dims, period and zone; the other 75 are slow."""
+    return [
+        pytest.param(
+            dims,
+            period,
+            tz,
+            id=f"dims{i}-{period}-{tz}",
+            marks=() if k == (i + j) % len(ZONES) else (pytest.mark.slow,),
+        )
+        for i, dims in enumerate(DIMS)
+        for j, period in enumerate(PERIODS)
+        for k, tz in enumerate(ZONES)
+    ]
+
+
+@pytest.mark.parametrize(("dims", "period", "tz"), _cases())
 def test_report_equals_independent_computation(
     cli, store: Path, tz: str, period: str, dims: list[str]
 ) -> None:  # type: ignore[no-untyped-def]

@@ -1,4 +1,4 @@
-"""The Typer application and the one place where errors become exit codes (SPEC.md §6):
+"""The Typer application and the one place where errors become exit codes (README: Exit codes):
 library errors (:mod:`aiusage.errors`) and Typer's own usage errors give one line on stderr,
 never a traceback."""
 
@@ -48,7 +48,7 @@ class SummaryGroup(TyperGroup):
 
 
 class AiusageGroup(SummaryGroup):
-    """The command group, with SPEC.md §6 error handling: one line on stderr, no traceback."""
+    """The command group, with README: Exit codes error handling: one line, no traceback."""
 
     def list_commands(self, ctx: Any) -> list[str]:
         """The commands in :data:`COMMAND_ORDER` (any other after them)."""
@@ -64,7 +64,7 @@ class AiusageGroup(SummaryGroup):
         standalone_mode: bool = True,
         **extra: Any,
     ) -> Any:
-        """Run the command; errors become one line on stderr and the SPEC.md §6 code."""
+        """Run the command; errors become one stderr line and an exit code (README: Exit codes)."""
         try:
             rv = super().main(
                 args, prog_name or "aiusage", complete_var, standalone_mode=False, **extra

@@ -28,7 +28,7 @@ TzOpt = Annotated[
         "--tz", help="IANA time zone for hour/day/week/month boundaries (default: local)."
     ),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine output (SPEC §5 JSON) on stdout.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine output (JSON) on stdout.")]
 PricingOpt = Annotated[
     Path | None,
     typer.Option(

@@ -311,7 +311,7 @@ def incr(
     data_dir: DataDirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Add N (default 1) to a counter (SPEC §4); read them with `aiusage counters`."""
+    """Add N (default 1) to a counter; read them with `aiusage counters`."""
     from aiusage.records.tracking import prepare, write
     from aiusage.workspace import Workspace
 

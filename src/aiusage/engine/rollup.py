@@ -251,7 +251,7 @@ class Query:
     edges: tuple[float, ...] = ()
     # Measure gaps between consecutive successful calls per value of this dimension.
     intervals_by: str | None = None
-    # Also sum counter records (SPEC §4) by key.
+    # Also sum counter records (README: Analyses, counters) by key.
     counters: bool = False
     # Also note where records sit in the wrong day file (doctor).
     audit: bool = False

@@ -280,7 +280,7 @@ def scan_file(
             if complete_lines_only and not line.endswith(b"\n"):
                 break
             offset += len(line)
-            # Typed decoding checks every field the pass reads (SPEC §1 rules) in C.
+            # Typed decoding checks every field the pass reads (README: The record) in C.
             try:
                 rec = decode(line)
             except ValueError:  # msgspec's decode and validation errors, bad UTF-8

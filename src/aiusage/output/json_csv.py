@@ -1,4 +1,4 @@
-"""Serialising report documents — JSON (SPEC.md §5) and CSV (RFC 4180, UTF-8)."""
+"""Serialising report documents — JSON (README: Machine output) and CSV (RFC 4180, UTF-8)."""
 
 from __future__ import annotations
 

@@ -214,7 +214,7 @@ class Price:
 
     def cost_of(self, rec: Any) -> Decimal:
         """The exact cost of a call record — a dict, or anything with a ``get`` like one
-        (SPEC §1 fields; missing counts are 0)."""
+        (fields of README: The record; missing counts are 0)."""
         return self.cost(
             input_tokens=rec.get("input_tokens") or 0,
             output_tokens=rec.get("output_tokens") or 0,

@@ -111,10 +111,6 @@ class PricingTable:
         """Whether any user or key pays other than the list price."""
         return bool(self.user_factors or self.key_factors)
 
-    def has_rate(self, currency: str) -> bool:
-        """Whether amounts in ``currency`` can be converted."""
-        return currency in self.fx_rates
-
     def __hash__(self) -> int:
         return hash(self.version)
 

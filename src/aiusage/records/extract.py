@@ -1,4 +1,4 @@
-"""Turning a provider's response into usage, normalised as SPEC.md §1 says: ``input_tokens``
+"""Turning a provider's response into usage, normalised as README: The record says: ``input_tokens``
 excludes cache reads and writes, ``output_tokens`` includes reasoning, so that
 ``input + cache_read + cache_write`` is the provider's whole prompt (OpenTelemetry's
 ``gen_ai.usage.input_tokens``).

@@ -1,10 +1,10 @@
-"""The usage record (JSONL schema v1, SPEC.md §1): strict building on write, tolerant checks
+"""The usage record (JSONL schema v1, README: The record): strict building on write, tolerant checks
 on read, key masking and serialisation.
 
-A record is a plain ``dict[str, Any]`` whose keys are the field names of SPEC.md §1. On write
+A record is a plain ``dict[str, Any]`` whose keys are the fields of README: The record. On write
 every field is present except the optional ones that are ``None`` (``cost`` is always
-written, ``null`` meaning unpriced). On read, missing optional fields take the defaults of
-:data:`READ_DEFAULTS`.
+written, ``null`` meaning unpriced). On read, missing optional fields take their defaults
+(``kind`` call, ``success`` true, no tags, zero tokens).
 """
 
 from __future__ import annotations
@@ -83,13 +83,6 @@ FIELDS = frozenset(FIELD_ORDER)
 
 # Fields written even when None: a null cost says "unpriced", which a reader must see.
 ALWAYS_WRITTEN = frozenset({"v", "id", "kind", "timestamp", "model", "cost", "success"})
-
-READ_DEFAULTS: Mapping[str, Any] = {
-    "kind": "call",
-    "success": True,
-    "tags": {},
-    **dict.fromkeys(TOKEN_FIELDS, 0),
-}
 
 _CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 MAX_TIMESTAMP = 253402300799.0  # 9999-12-31T23:59:59Z, the last second datetime can show

@@ -1,4 +1,4 @@
-"""The store: a data dir of daily JSONL files (SPEC.md §2), appended to safely and read
+"""The store: a data dir of daily JSONL files (README: Where data lives), appended safely and read
 line by line.
 
 Layout: ``<data dir>/usage_YYYY-MM-DD.jsonl`` (one file per UTC day), older days possibly

@@ -1,4 +1,4 @@
-"""Counters (seed 000, SPEC.md §4): named counts incremented with ``aiusage incr`` and summed
+"""Counters (seed 000, README: Analyses): named counts incremented with ``aiusage incr`` and summed
 over a range, together with the keys derived from call records.
 
 Derived keys: ``api.total_requests``, ``api.error_count``, ``llm.api_calls``,

@@ -1,4 +1,4 @@
-"""What every view shares: the SPEC.md §5 document envelope, the metrics of a group, and
+"""What every view shares: the envelope of README: Machine output, the metrics of a group, and
 the one way to run a query (:func:`run_query`, a pass of :mod:`aiusage.engine.scan`)."""
 
 from __future__ import annotations
@@ -50,7 +50,8 @@ def _ms(value: float | None) -> float | None:
 
 
 def metrics(acc: Acc) -> dict[str, Any]:
-    """The SPEC.md §5 metrics of one group (cost already in the report currency)."""
+    """The metrics of one group, as README: Machine output lists them (cost in the report
+    currency)."""
     return {
         "requests": acc.requests,
         "successes": acc.successes,
@@ -147,7 +148,7 @@ def run_query(source: Source, query: Query) -> Rollup:
 def envelope(
     kind: str, query_range: TimeRange, tz: ZoneInfo, currency: str, *, now: float | None = None
 ) -> dict[str, Any]:
-    """The fields every document starts with (SPEC.md §5)."""
+    """The fields every document starts with (README: Machine output)."""
     generated = time.time() if now is None else now
     return {
         "schema": f"aiusage.{kind}/1",

@@ -1,5 +1,5 @@
-"""Report views: the SPEC.md §5 documents (``aiusage.report/1``, ``aiusage.top-users/1``) built
-from one :class:`~aiusage.engine.rollup.Rollup`.
+"""Report views: the ``aiusage.report/1`` and ``aiusage.top-users/1`` documents (README:
+Machine output) built from one :class:`~aiusage.engine.rollup.Rollup`.
 
 Every document is a plain dict: ``schema``, ``generated_at``, ``range`` (``since``,
 ``until``, ``tz``), ``currency`` and the view's data. Metric names are those of
