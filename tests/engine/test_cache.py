@@ -3,6 +3,7 @@ truncated files, any time zone."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import time
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 
 from aiusage.engine.cache import RollupCache
 from aiusage.engine.processes import map_in_processes
-from aiusage.engine.rollup import Query
+from aiusage.engine.rollup import Acc, Query
 from aiusage.engine.timerange import TimeRange, make_range
 from aiusage.pricing.table import load_table
 from aiusage.store.dayfiles import files_between, list_files
@@ -150,22 +151,28 @@ def test_corrupt_or_foreign_cache_is_rebuilt(tmp_path: Path) -> None:
     _same(*_both(tmp_path, query))
 
 
-def _tamper(groups: list[Any], how: str) -> None:
-    values = groups[0][1]
+def _tamper(rollup: dict[str, Any], how: str) -> None:
+    values = dict(zip(rollup["fields"], rollup["groups"][0][1], strict=True))
     if how == "string count":
-        values[0] = "7"
+        values["requests"] = "7"
     elif how == "float count":
-        values[2] = 1.5
+        values["input"] = 1.5
     elif how == "bool count":
-        values[1] = True
+        values["successes"] = True
     elif how == "odd histogram":
-        values[12] = values[12][:-1]
+        values["dur_hist"] = values["dur_hist"][:-1]
     elif how == "string bucket":
-        values[12][0] = "3"
+        values["dur_hist"][0] = "3"
     elif how == "histogram object":
-        values[14] = {"3": 1}
+        values["ttfb_hist"] = {"3": 1}
     elif how == "short":
-        del values[-1]
+        del values["max_tokens"]
+    elif how == "renamed":
+        values["colour"] = values.pop("max_tokens")
+    elif how == "reordered":
+        values = {"successes": values.pop("successes"), **values}
+    rollup["fields"] = list(values)
+    rollup["groups"][0][1] = list(values.values())
 
 
 @pytest.mark.parametrize(
@@ -178,6 +185,8 @@ def _tamper(groups: list[Any], how: str) -> None:
         "string bucket",
         "histogram object",
         "short",
+        "renamed",
+        "reordered",
     ],
 )
 def test_tampered_entry_is_never_trusted(tmp_path: Path, how: str) -> None:
@@ -188,13 +197,88 @@ def test_tampered_entry_is_never_trusted(tmp_path: Path, how: str) -> None:
     _same(*_both(tmp_path, query))
     (entry,) = (tmp_path / ".cache").rglob("*.json")
     doc = orjson.loads(entry.read_bytes())
-    _tamper(doc["rollup"]["groups"], how)
+    _tamper(doc["rollup"], how)
     entry.write_bytes(orjson.dumps(doc))
     cache = RollupCache(tmp_path)
     files = list_files(tmp_path)
     rollup = cache.scan(files, query, TABLE, default_currency="USD", cost_mode="recorded")
     assert (cache.hits, cache.misses) == (0, 1)
     _same(run_query(Source(tmp_path, TABLE, "USD"), query), rollup)
+
+
+def _every_field_set(ts: float) -> list[bytes]:
+    """Records whose one group (``total``, no dims) gives every accumulator field its own
+    value: different sums, a failure, an unpriced model, latencies, an account multiplier."""
+    calls = [
+        {"input_tokens": 1000, "output_tokens": 200, "cache_read_tokens": 30, "cache_write_tokens": 40,
+         "reasoning_tokens": 50, "duration_ms": 800.0, "ttfb_ms": 90.0, "user_id": "alice"},
+        {"input_tokens": 1001, "output_tokens": 7, "duration_ms": 1200.0, "success": False},
+        {"model": "zzz-unpriced", "input_tokens": 3, "output_tokens": 2, "ttfb_ms": 40.0},
+        {"model": "zzz-unpriced", "input_tokens": 6, "output_tokens": 1},
+    ]  # fmt: skip
+    return [
+        orjson.dumps({"v": 1, "timestamp": ts + k * 60, "model": "gpt-4o", **c}) + b"\n"
+        for k, c in enumerate(calls)
+    ]
+
+
+def _cached_rollup(tmp_path: Path, query: Query) -> tuple[RollupCache, Any]:
+    pricing = load_table(data_dir=tmp_path)
+    cache = RollupCache(tmp_path)
+    files = list_files(tmp_path)
+    return cache, cache.scan(files, query, pricing, default_currency="USD", cost_mode="current")
+
+
+def test_an_entry_holds_every_accumulator_field_by_name(tmp_path: Path) -> None:
+    day = TODAY - dt.timedelta(days=2)
+    ts = dt.datetime(day.year, day.month, day.day, 12, tzinfo=dt.UTC).timestamp()
+    _write(tmp_path, day, _every_field_set(ts))
+    (tmp_path / "pricing.yaml").write_text("accounts:\n  users:\n    alice: {multiplier: 0.5}\n")
+    query = Query((), "total", ZoneInfo("UTC"), TimeRange(None, None))
+    cold_cache, cold = _cached_rollup(tmp_path, query)
+    assert cold_cache.misses == 1
+    ((key, acc),) = cold.groups.items()
+    names = [f.name for f in dataclasses.fields(Acc)]
+    # Every count differs from every other, so a value stored under another's name shows.
+    counts = [getattr(acc, n) for n in names if not isinstance(getattr(acc, n), dict | float)]
+    assert len(set(counts)) == len(counts)
+    (entry,) = (tmp_path / ".cache").rglob("*.json")
+    stored = orjson.loads(entry.read_bytes())["rollup"]
+    assert stored["fields"] == names
+    ((stored_key, row),) = stored["groups"]
+    assert tuple(stored_key) == key
+    by_name = dict(zip(stored["fields"], row, strict=True))
+    for name in names:
+        value = getattr(acc, name)
+        if isinstance(value, dict):  # histograms are stored flat: bucket, count, …
+            assert dict(zip(by_name[name][::2], by_name[name][1::2], strict=True)) == value
+        else:
+            assert by_name[name] == value, name
+    warm_cache, warm = _cached_rollup(tmp_path, query)
+    assert warm_cache.hits == 1
+    for name in names:
+        assert getattr(warm.groups[key], name) == getattr(acc, name), name
+
+
+def test_an_entry_of_the_positional_format_is_rebuilt(tmp_path: Path) -> None:
+    day = TODAY - dt.timedelta(days=2)
+    ts = dt.datetime(day.year, day.month, day.day, 12, tzinfo=dt.UTC).timestamp()
+    _write(tmp_path, day, _every_field_set(ts))
+    query = Query((), "total", ZoneInfo("UTC"), TimeRange(None, None))
+    _, cold = _cached_rollup(tmp_path, query)
+    (entry,) = (tmp_path / ".cache").rglob("*.json")
+    doc = orjson.loads(entry.read_bytes())
+    unnamed = {**doc, "rollup": {k: v for k, v in doc["rollup"].items() if k != "fields"}}
+    skipped = doc["rollup"]["skipped"]
+    # As format 4 wrote it: 18 values by position, no names; the skipped lines as a pair.
+    old = {**unnamed, "format": 4}
+    old["rollup"] = {**unnamed["rollup"], "skipped": [skipped["count"], skipped["locations"]]}
+    for stale in (old, unnamed):  # the old format, or values without names under the new one
+        entry.write_bytes(orjson.dumps(stale))
+        cache, rebuilt = _cached_rollup(tmp_path, query)
+        assert (cache.hits, cache.misses) == (0, 1)
+        _same(cold, rebuilt)
+        assert "fields" in orjson.loads(entry.read_bytes())["rollup"]
 
 
 def test_windows_that_end_now_are_cached(tmp_path: Path) -> None:

@@ -336,3 +336,22 @@ def test_session_detail_and_key_usage(cli, store: Path) -> None:  # type: ignore
         "--json",
     ).json()
     assert {r["api_key"] for r in keys["rows"]} == {"sk-…aaaa", "sk-…bbbb"}
+
+
+def test_documents_hold_the_keys_their_types_declare(cli) -> None:  # type: ignore[no-untyped-def]
+    """The row and total types renderers are checked against are what the builders emit."""
+    from aiusage.views.document import METRICS, Metrics, ModelRow, ReportRow, TopUser
+
+    sample = Path(__file__).resolve().parents[2] / "sample_logs"
+    assert set(METRICS) <= set(Metrics.__annotations__)
+    report = cli("report", "-d", sample, "--all", "--by", "user,tag:team", "--json").json()
+    assert set(report["totals"]) == set(Metrics.__annotations__)
+    for row in report["rows"]:
+        assert set(row) == set(ReportRow.__annotations__) | {"user_id", "tag:team"}
+    by_model = cli("report", "-d", sample, "--all", "--by", "model", "--json").json()
+    assert set(by_model["rows"][0]) == set(ReportRow.__annotations__) - {"models"} | {"model"}
+    top = cli("top-users", "-d", sample, "--all", "--json").json()
+    assert set(top["totals"]) == set(Metrics.__annotations__)
+    assert [set(u) for u in top["users"]] == [set(TopUser.__annotations__)] * len(top["users"])
+    models = cli("models", "-d", sample, "--all", "--json").json()
+    assert [set(r) for r in models["rows"]] == [set(ModelRow.__annotations__)] * len(models["rows"])

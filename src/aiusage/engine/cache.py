@@ -56,7 +56,9 @@ from aiusage.store.dayfiles import DAY_SECONDS, DayFile, day_of
 
 logger = logging.getLogger("aiusage")
 
-FORMAT = 4  # 4: accumulators as an explicit list, histograms flat, counts of latencies in them
+# 5: every value by name (4 stored accumulators as lists of 18 values by position). An entry
+# of another format is rebuilt: it is in another shape's directory, and refused on load.
+FORMAT = 5
 # A byte of cache entry takes about as long to load and merge as 8 bytes of data file to
 # scan (55 vs 6.5 ns): a month of fine-grained entries is worth sharing between processes.
 ENTRY_COST = 8

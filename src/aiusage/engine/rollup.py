@@ -13,9 +13,9 @@ import math
 import operator
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from fractions import Fraction
-from itertools import chain
+from itertools import chain, repeat
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -61,67 +61,51 @@ def dimension_field(dim: str) -> str:
 
 
 _INTS = frozenset({int})
-# The integer sums among :meth:`Acc.dump`'s values (all but histograms and timestamps).
-_COUNTS = operator.itemgetter(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 17)
+# How each field of :class:`Acc` is stored (its ``kind`` metadata; counts have none).
+_HISTOGRAM: Mapping[str, str] = {"kind": "histogram"}
+_TIME: Mapping[str, str] = {"kind": "time"}
 
 
 def _load_histogram(flat: list[Any]) -> dict[int, int]:
     """A histogram from its flat dump; ``ValueError`` if it is not one."""
-    if type(flat) is not list:
+    # Buckets and counts checked in one bulk pass (C speed), before they become a dict.
+    if type(flat) is not list or not _INTS.issuperset(map(type, flat)):
         raise ValueError("histogram of another layout")
     keys: list[int] = flat[::2]
-    hist: dict[int, int] = dict(zip(map(CANONICAL.get, keys, keys), flat[1::2], strict=True))
-    if not _INTS.issuperset(map(type, hist)) or not _INTS.issuperset(map(type, hist.values())):
-        raise ValueError("histogram of another layout")
-    return hist
+    return dict(zip(map(CANONICAL.get, keys, keys), flat[1::2], strict=True))
 
 
+@dataclass(slots=True, eq=False)
 class Acc:
-    """The metrics of one group, summed over its records (mergeable)."""
+    """The metrics of one group, summed over its records (mergeable).
 
-    __slots__ = (
-        "actual",
-        "cache_hits",
-        "cache_read",
-        "cache_write",
-        "cost",
-        "dur_hist",
-        "dur_sum",
-        "first_ts",
-        "input",
-        "last_ts",
-        "max_tokens",
-        "output",
-        "reasoning",
-        "requests",
-        "successes",
-        "ttfb_hist",
-        "ttfb_sum",
-        "unpriced",
-    )
+    The fields are the one declaration of what an accumulator holds: :meth:`dump` and
+    :meth:`load` follow their order, and a stored rollup names them (:meth:`Rollup.state`),
+    so adding or reordering one cannot shift another's value.
+    """
 
-    def __init__(self) -> None:
-        self.requests = 0
-        self.successes = 0
-        self.input = 0
-        self.output = 0
-        self.cache_read = 0
-        self.cache_write = 0
-        self.cache_hits = 0
-        self.reasoning = 0
-        # Integer picos while scanning; an exact Fraction once converted between currencies.
-        self.cost: int | Fraction = 0
-        # What was actually paid after account multipliers and free tiers (seed 002).
-        self.actual: int | Fraction = 0
-        self.unpriced = 0
-        # Latency sums in integer microseconds: exact, so merged rollups equal one pass.
-        self.dur_sum = 0
-        self.dur_hist: dict[int, int] = {}
-        self.ttfb_sum = 0
-        self.ttfb_hist: dict[int, int] = {}
-        self.first_ts = math.inf
-        self.last_ts = -math.inf
-        self.max_tokens = 0  # the biggest single call (all token kinds)
+    requests: int = 0
+    successes: int = 0
+    input: int = 0
+    output: int = 0
+    cache_read: int = 0
+    cache_write: int = 0
+    cache_hits: int = 0
+    reasoning: int = 0
+    # Integer picos while scanning; an exact Fraction once converted between currencies.
+    cost: int | Fraction = 0
+    # What was actually paid after account multipliers and free tiers (seed 002).
+    actual: int | Fraction = 0
+    unpriced: int = 0
+    # Latency sums in integer microseconds: exact, so merged rollups equal one pass.
+    dur_sum: int = 0
+    dur_hist: dict[int, int] = field(default_factory=dict, metadata=_HISTOGRAM)
+    ttfb_sum: int = 0
+    ttfb_hist: dict[int, int] = field(default_factory=dict, metadata=_HISTOGRAM)
+    # A time's default is its value while the group has no record (stored as null).
+    first_ts: float = field(default=math.inf, metadata=_TIME)
+    last_ts: float = field(default=-math.inf, metadata=_TIME)
+    max_tokens: int = 0  # the biggest single call (all token kinds)
 
     @property
     def dur_n(self) -> int:
@@ -158,72 +142,54 @@ class Acc:
         self.max_tokens = max(self.max_tokens, other.max_tokens)
 
     def dump(self) -> list[Any]:
-        """Every summed value as JSON-ready data (see :meth:`load`)."""
-        # Histograms flat (bucket, count, bucket, count, …): half the objects to parse back.
-        return [
-            self.requests,
-            self.successes,
-            self.input,
-            self.output,
-            self.cache_read,
-            self.cache_write,
-            self.cache_hits,
-            self.reasoning,
-            self.cost,
-            self.actual,
-            self.unpriced,
-            self.dur_sum,
-            list(chain.from_iterable(self.dur_hist.items())),
-            self.ttfb_sum,
-            list(chain.from_iterable(self.ttfb_hist.items())),
-            None if self.first_ts == math.inf else self.first_ts,
-            None if self.last_ts == -math.inf else self.last_ts,
-            self.max_tokens,
-        ]
+        """Every field as JSON-ready data, in the order of :data:`ACC_FIELDS` (the names a
+        stored rollup records once for all its rows, see :meth:`Rollup.state`)."""
+        row = list(_fields_of(self))
+        for i in _HISTOGRAMS_AT:
+            # Flat (bucket, count, bucket, count, …): half the objects to parse back.
+            row[i] = list(chain.from_iterable(row[i].items()))
+        for i, empty in _TIMES_AT:
+            if row[i] == empty:
+                row[i] = None
+        return row
 
     @classmethod
-    def load(cls, values: list[Any]) -> Acc:
+    def load(cls, row: list[Any]) -> Acc:
         """An accumulator from :meth:`dump`'s data; ``ValueError`` if it is not that."""
-        if type(values) is not list or len(values) != 18:
+        if type(row) is not list or len(row) != len(ACC_FIELDS):
             raise ValueError("accumulator of another layout")
-        acc = cls.__new__(cls)
-        (
-            acc.requests,
-            acc.successes,
-            acc.input,
-            acc.output,
-            acc.cache_read,
-            acc.cache_write,
-            acc.cache_hits,
-            acc.reasoning,
-            acc.cost,
-            acc.actual,
-            acc.unpriced,
-            acc.dur_sum,
-            dur_hist,
-            acc.ttfb_sum,
-            ttfb_hist,
-            first_ts,
-            last_ts,
-            acc.max_tokens,
-        ) = values
-        acc.dur_hist = _load_histogram(dur_hist)
-        acc.ttfb_hist = _load_histogram(ttfb_hist)
-        acc.first_ts = math.inf if first_ts is None else float(first_ts)
-        acc.last_ts = -math.inf if last_ts is None else float(last_ts)
         # Checked in bulk (C speed): a foreign cache must not yield strings or floats here.
-        if not _INTS.issuperset(map(type, _COUNTS(values))):
+        if not _INTS.issuperset(map(type, _counts_in(row))):
             raise ValueError("accumulator of another layout")
-        return acc
+        values = row.copy()
+        for i in _HISTOGRAMS_AT:
+            values[i] = _load_histogram(values[i])
+        for i, empty in _TIMES_AT:
+            values[i] = empty if values[i] is None else float(values[i])
+        return cls(*values)  # positional in declaration order, as ACC_FIELDS is
 
     def state(self) -> tuple[Any, ...]:
         """Every summed value, for equality checks."""
         return tuple(
-            sorted(getattr(self, s).items())
-            if isinstance(getattr(self, s), dict)
-            else getattr(self, s)
-            for s in self.__slots__
+            sorted(value.items()) if isinstance(value, dict) else value
+            for value in map(getattr, repeat(self), ACC_FIELDS)
         )
+
+
+# Acc's fields by name, and where each kind sits in a dumped row: all derived from the one
+# declaration, so a field added or moved there moves here too (and stored rows, which carry
+# the names, no longer match: they are rebuilt).
+ACC_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Acc))
+_KINDS = [f.metadata.get("kind", "count") for f in fields(Acc)]
+_HISTOGRAMS_AT = tuple(i for i, kind in enumerate(_KINDS) if kind == "histogram")
+# Each time with its value while the group has no record (stored as null).
+_TIMES_AT: tuple[tuple[int, float], ...] = tuple(
+    (i, f.default)
+    for i, f in enumerate(fields(Acc))
+    if _KINDS[i] == "time" and isinstance(f.default, float)
+)
+_fields_of = operator.attrgetter(*ACC_FIELDS)
+_counts_in = operator.itemgetter(*(i for i, kind in enumerate(_KINDS) if kind == "count"))
 
 
 @dataclass(frozen=True)
@@ -339,10 +305,15 @@ class Rollup:
                 mine_iv.merge(later)
 
     def state(self) -> dict[str, Any]:
-        """The rollup as JSON-ready data (groups, counts; not intervals or audit notes)."""
+        """The rollup as JSON-ready data (groups, counts; not intervals or audit notes).
+        Each group's values are named once for all groups, by ``fields``."""
         return {
+            "fields": list(ACC_FIELDS),
             "groups": [[list(key), acc.dump()] for key, acc in self.groups.items()],
-            "skipped": [self.skipped.count, [list(loc) for loc in self.skipped.locations]],
+            "skipped": {
+                "count": self.skipped.count,
+                "locations": [list(loc) for loc in self.skipped.locations],
+            },
             "unpriced_models": dict(self.unpriced_models),
             "records": self.records,
             "counters": dict(self.counters),
@@ -350,12 +321,18 @@ class Rollup:
 
     @classmethod
     def from_state(cls, state: dict[str, Any], dims: tuple[str, ...], period: str) -> Rollup:
-        """A rollup from :meth:`state`'s data."""
+        """A rollup from :meth:`state`'s data; ``ValueError`` if its groups name other
+        fields, or the same in another order."""
+        if tuple(state["fields"]) != ACC_FIELDS:
+            raise ValueError("accumulators of another layout")
         rollup = cls(dims, period)
         for key, values in state["groups"]:
             rollup.groups[tuple(key)] = Acc.load(values)
-        count, locations = state["skipped"]
-        rollup.skipped = Skipped(int(count), [(str(f), int(n), str(r)) for f, n, r in locations])
+        skipped = state["skipped"]
+        rollup.skipped = Skipped(
+            int(skipped["count"]),
+            [(str(f), int(n), str(r)) for f, n, r in skipped["locations"]],
+        )
         rollup.unpriced_models = Counter(
             {str(k): int(v) for k, v in state["unpriced_models"].items()}
         )

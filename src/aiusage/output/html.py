@@ -7,9 +7,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiusage.output.formatting import count, money, percent
+
+if TYPE_CHECKING:
+    from aiusage.views.document import Metrics, ReportRow, TopUser
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;
@@ -30,7 +33,7 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _trend_svg(days: Sequence[Mapping[str, Any]], currency: str) -> str:
+def _trend_svg(days: Sequence[ReportRow], currency: str) -> str:
     width, height, pad = 960, 180, 30
     values = [d["cost"] for d in days]
     top = max(values, default=0) or 1
@@ -86,8 +89,10 @@ def to_html(
 ) -> str:
     """The dashboard page for a range: reports by day, by model and by user, the top users
     document and the heatmap document (all of the same range and currency)."""
+    from aiusage.views.document import group_value  # loaded already: it built the documents
+
     currency = daily["currency"]
-    totals = daily["totals"]
+    totals: Metrics = daily["totals"]
     rng = daily["range"]
     cards = [
         ("Requests", count(totals["requests"])),
@@ -102,16 +107,19 @@ def to_html(
         return "(none)" if value is None else str(value)
 
     def rows(doc: Mapping[str, Any], field: str) -> list[list[str]]:
+        report_rows: list[ReportRow] = doc["rows"]
         return [
             [
-                name(r[field]),
+                name(group_value(r, field)),
                 count(r["requests"]),
                 count(r["total_tokens"]),
                 money(r["cost"], currency),
                 percent(r["success_rate"]),
             ]
-            for r in sorted(doc["rows"], key=lambda r: -r["cost"])
+            for r in sorted(report_rows, key=lambda r: -r["cost"])
         ]
+
+    users: list[TopUser] = top_users["users"]
 
     top = [
         [
@@ -122,7 +130,7 @@ def to_html(
             percent(u["share"]),
             u["favourite_model"] or "-",
         ]
-        for u in top_users["users"]
+        for u in users
     ]
     top_headers = ["#", "User", "Requests", "Cost", "Share", "Favourite model"]
     headers = ["Requests", "Tokens", "Cost", "Success"]

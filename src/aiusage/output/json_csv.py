@@ -6,9 +6,12 @@ import csv
 import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
+
+if TYPE_CHECKING:
+    from aiusage.views.document import ReportRow
 
 
 def to_json(doc: Mapping[str, Any]) -> str:
@@ -58,13 +61,20 @@ def focus_rows(doc: Mapping[str, Any], tz: Any) -> list[dict[str, Any]]:
     ``EffectiveCost`` are what was paid (after account multipliers), ``ListCost`` the list
     price; tokens are the consumed quantity."""
     from aiusage.engine.timerange import period_bounds
+    from aiusage.views.document import group_value
 
+    report_rows: list[ReportRow] = doc["rows"]
     rows = []
-    for row in doc["rows"]:
+    for row in report_rows:
         bounds = period_bounds(row["period"], doc["period"], tz)
         start = bounds[0].isoformat() if bounds else doc["range"]["since"]
         end = bounds[1].isoformat() if bounds else doc["range"]["until"]
-        tags = {f: row[f] for f in doc["group_by"] if f not in ("model", "provider", "user_id")}
+        tags = {
+            f: group_value(row, f)
+            for f in doc["group_by"]
+            if f not in ("model", "provider", "user_id")
+        }
+        model = group_value(row, "model")
         rows.append(
             {
                 "ChargePeriodStart": start,
@@ -77,9 +87,9 @@ def focus_rows(doc: Mapping[str, Any], tz: Any) -> list[dict[str, Any]]:
                 "ChargeDescription": f"{row['requests']} AI API calls",
                 "ConsumedQuantity": row["total_tokens"],
                 "ConsumedUnit": "Tokens",
-                "ServiceName": row.get("model") or ";".join(row.get("models") or []) or "AI API",
-                "ProviderName": row.get("provider"),
-                "SubAccountId": row.get("user_id"),
+                "ServiceName": model or ";".join(row.get("models") or []) or "AI API",
+                "ProviderName": group_value(row, "provider"),
+                "SubAccountId": group_value(row, "user_id"),
                 "Tags": orjson.dumps(tags).decode() if tags else "",
             }
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from rich import box
 from rich.cells import cell_len
@@ -18,6 +18,9 @@ from rich.table import Table
 from rich.text import Text
 
 from aiusage.output.formatting import cost_digits, count, money, percent
+
+if TYPE_CHECKING:
+    from aiusage.views.document import Metrics, ReportRow, TopUser
 
 MAX_MODELS_SHOWN = 2
 
@@ -42,17 +45,17 @@ def make_console(stream: TextIO | None = None, *, plain: bool = False) -> Consol
     )
 
 
-def cost_cell(row: Mapping[str, Any], currency: str, digits: int) -> Text:
+def cost_cell(row: Metrics, currency: str, digits: int) -> Text:
     """A row's cost, flagged with ``*`` when some of its requests have no price."""
     text = Text(money(row["cost"], currency, digits=digits))
-    if row.get("unpriced_requests"):
+    if row["unpriced_requests"]:
         text.append(" *", style="bold yellow")
     return text
 
 
-def rate_cell(row: Mapping[str, Any]) -> Text:
+def rate_cell(row: Metrics) -> Text:
     """A row's success rate, yellow below 99% and red below 90%."""
-    rate = row.get("success_rate")
+    rate = row["success_rate"]
     style = "" if rate is None or rate >= 0.99 else ("red" if rate < 0.9 else "yellow")
     return Text(percent(rate), style=style)
 
@@ -127,23 +130,27 @@ def fixed_table(
 
 def report_view(doc: Mapping[str, Any], *, width: int = 120) -> RenderableType:
     """A report document as a table with a totals row and notes, fitted to ``width``."""
+    from aiusage.views.document import group_value  # loaded already: it built the document
+
     currency = doc["currency"]
-    digits = cost_digits(doc["totals"]["cost"])
+    totals: Metrics = doc["totals"]
+    report_rows: list[ReportRow] = doc["rows"]
+    digits = cost_digits(totals["cost"])
     with_period = doc["period"] != "total"
     labels = ([doc["period"].capitalize()] if with_period else []) + list(doc["group_by"])
-    has_models = bool(doc["rows"]) and "models" in doc["rows"][0]
     grouped = bool(doc["group_by"])
-    grand = doc["totals"]["cost"]
+    grand = totals["cost"]
+    has_models = bool(report_rows) and "models" in report_rows[0]
     rows: list[list[RenderableType]] = []
     models: list[str] = []
-    for row in doc["rows"]:
+    for row in report_rows:
         keys: list[RenderableType] = [row["period"]] if with_period else []
-        keys += [label(row[f]) for f in doc["group_by"]]
+        keys += [label(group_value(row, f)) for f in doc["group_by"]]
         share: list[RenderableType] = [share_bar(row["cost"], grand)] if grouped else []
         rows.append(keys + _metric_cells(row, currency, digits) + share)
         models.append(_models(row["models"]) if has_models else "")
     total: list[RenderableType] | None = ["Total", *("" for _ in labels[1:])]
-    total += _metric_cells(doc["totals"], currency, digits) + (["100%"] if grouped else [])  # type: ignore[operator]
+    total += _metric_cells(totals, currency, digits) + (["100%"] if grouped else [])  # type: ignore[operator]
     if not labels:
         # No period and no groups: the single row is the total.
         labels, total = [""], None
@@ -178,7 +185,7 @@ def share_bar(value: float, total: float) -> Text:
     return text
 
 
-def _metric_cells(row: Mapping[str, Any], currency: str, digits: int) -> list[RenderableType]:
+def _metric_cells(row: Metrics, currency: str, digits: int) -> list[RenderableType]:
     return [
         count(row["requests"]),
         count(row["input_tokens"]),
@@ -221,6 +228,7 @@ def notes(doc: Mapping[str, Any]) -> list[Text]:
 def top_users_view(doc: Mapping[str, Any], *, width: int = 120) -> RenderableType:
     """A top-users document as a ranked table, fitted to ``width``."""
     currency = doc["currency"]
+    users: list[TopUser] = doc["users"]
     digits = cost_digits(doc["totals"]["cost"])
     rows: list[list[RenderableType]] = [
         [
@@ -232,7 +240,7 @@ def top_users_view(doc: Mapping[str, Any], *, width: int = 120) -> RenderableTyp
             percent(user["share"]),
             rate_cell(user),
         ]
-        for user in doc["users"]
+        for user in users
     ]
     headings = [("#", "right"), ("User", "left")] + [
         (h, "right") for h in ("Requests", "Tokens", "Cost", "Share", "Success")
@@ -245,7 +253,7 @@ def top_users_view(doc: Mapping[str, Any], *, width: int = 120) -> RenderableTyp
         flexible="Favourite model",
         droppable=("Success", "Share"),
     )
-    for cells, user in zip(rows, doc["users"], strict=True):
+    for cells, user in zip(rows, users, strict=True):
         table.add_row(
             *(cells[i] for i in kept), *([user["favourite_model"] or "-"] if keep else [])
         )

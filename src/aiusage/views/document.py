@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict, cast
 from zoneinfo import ZoneInfo
 
 from aiusage.engine.histogram import quantile
@@ -45,11 +45,96 @@ METRICS = (
 )
 
 
+class Metrics(TypedDict):
+    """The metrics of one group (see :func:`metrics`): every row and total of the report,
+    top-users and models documents carries them, under these keys."""
+
+    requests: int
+    successes: int
+    failures: int
+    success_rate: float | None
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    reasoning_tokens: int
+    total_tokens: int
+    cost: float
+    actual_cost: float
+    avg_duration_ms: float | None
+    p50_duration_ms: float | None
+    p95_duration_ms: float | None
+    p99_duration_ms: float | None
+    avg_ttfb_ms: float | None
+    p50_ttfb_ms: float | None
+    p95_ttfb_ms: float | None
+    p99_ttfb_ms: float | None
+    unpriced_requests: int
+    priced_coverage: float | None
+    max_tokens_per_call: int
+    first_seen: str | None
+    last_seen: str | None
+
+
+class ReportRow(Metrics):
+    """A row of ``aiusage.report/1``: its period, then one key per ``group_by`` field (named
+    at run time by ``--by``, so not listed here: read them with :func:`group_value`), the
+    models it used most first (unless grouped by model) and its metrics."""
+
+    period: str
+    models: NotRequired[list[str]]
+
+
+class TopUser(Metrics):
+    """An entry of ``aiusage.top-users/1``: a user's metrics, share of the ranked metric's
+    total, favourite model and rank."""
+
+    user_id: str | None
+    share: float | None
+    favourite_model: str | None
+    rank: int
+
+
+class ModelRow(Metrics):
+    """A row of ``aiusage.models/1``: a model's metrics and what one call costs."""
+
+    model: str
+    cost_per_call: float | None
+    cost_per_1k_output_tokens: float | None
+    avg_input_tokens: float
+    avg_output_tokens: float
+    cost_share: float | None
+
+
+def report_row(
+    period: str,
+    groups: Mapping[str, Any],
+    acc_metrics: Metrics,
+    *,
+    models: list[str] | None = None,
+) -> ReportRow:
+    """A report row, its keys in the documented order: period, group fields, models and
+    metrics."""
+    row: dict[str, Any] = {"period": period, **groups}
+    if models is not None:
+        row["models"] = models
+    row.update(acc_metrics)
+    # The one untyped step: the group fields' names are only known at run time.
+    return cast(ReportRow, row)
+
+
+def group_value(row: ReportRow, field: str) -> Any:
+    """A report row's value of group field ``field`` (``user_id``, ``tag:team``, …), ``None``
+    when the report is not grouped by it."""
+    columns: Mapping[str, Any] = row
+    return columns.get(field)
+
+
 def _ms(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
-def metrics(acc: Acc) -> dict[str, Any]:
+def metrics(acc: Acc) -> Metrics:
     """The metrics of one group, as README: Machine output lists them (cost in the report
     currency)."""
     return {

@@ -2,31 +2,41 @@
 Machine output) built from one :class:`~aiusage.engine.rollup.Rollup`.
 
 Every document is a plain dict: ``schema``, ``generated_at``, ``range`` (``since``,
-``until``, ``tz``), ``currency`` and the view's data. Metric names are those of
-:data:`aiusage.views.document.METRICS`.
+``until``, ``tz``), ``currency`` and the view's data. Its rows and totals are typed
+(:class:`~aiusage.views.document.Metrics`, ``ReportRow``, ``TopUser``, ``ModelRow``), so the
+renderers in :mod:`aiusage.output` are checked against the keys built here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from fractions import Fraction
-from typing import Any
+from typing import Any, Literal
 
 from aiusage.engine.rollup import Acc, Query, dimension_field
 from aiusage.engine.timerange import PeriodKeys
 from aiusage.errors import UsageError
 from aiusage.views.document import (
     METRICS,
+    ModelRow,
+    ReportRow,
     Source,
+    TopUser,
     envelope,
     filters_doc,
     fold,
+    group_value,
     metrics,
     not_counted,
+    report_row,
     run_query,
 )
 
-TOP_BY = {"cost": "cost", "tokens": "total_tokens", "requests": "requests"}
+TOP_BY: Mapping[str, Literal["cost", "total_tokens", "requests"]] = {
+    "cost": "cost",
+    "tokens": "total_tokens",
+    "requests": "requests",
+}
 
 
 def _sort_key(sort: str) -> tuple[str, bool]:
@@ -37,12 +47,13 @@ def _sort_key(sort: str) -> tuple[str, bool]:
     return name, descending != flip
 
 
-def _sorted_rows(
-    rows: list[dict[str, Any]], sort: str | None, fields: list[str]
-) -> list[dict[str, Any]]:
+def _sorted_rows(rows: list[ReportRow], sort: str | None, fields: list[str]) -> list[ReportRow]:
     if sort is None:
         # Periods in order; within a period, the most expensive group first.
-        return sorted(rows, key=lambda r: (r["period"], -r["cost"], *(str(r[f]) for f in fields)))
+        return sorted(
+            rows,
+            key=lambda r: (r["period"], -r["cost"], *(str(group_value(r, f)) for f in fields)),
+        )
     name, descending = _sort_key(sort)
     allowed = {"period", *fields, *METRICS}
     if name not in allowed:
@@ -50,12 +61,17 @@ def _sorted_rows(
             f"cannot sort by {name!r} (choose from period, {', '.join([*fields, *METRICS])})"
         )
 
-    def key(row: dict[str, Any]) -> tuple[bool, Any]:
-        value = row.get(name)
-        return (value is None, value if value is not None else 0)
+    def value(row: ReportRow) -> Any:
+        # A --sort name is any column: the period, a group field or a metric.
+        columns: Mapping[str, Any] = row
+        return columns.get(name)
 
-    present = [r for r in rows if r.get(name) is not None]
-    missing = [r for r in rows if r.get(name) is None]
+    def key(row: ReportRow) -> tuple[bool, Any]:
+        v = value(row)
+        return (v is None, v if v is not None else 0)
+
+    present = [r for r in rows if value(r) is not None]
+    missing = [r for r in rows if value(r) is None]
     return sorted(present, key=key, reverse=descending) + missing
 
 
@@ -100,13 +116,15 @@ def build_report(
             groups.setdefault((pk,), Acc())
     rows = []
     for key, acc in groups.items():
-        row: dict[str, Any] = {"period": key[0]}
-        row.update(zip(fields, key[1:], strict=True))
-        if with_models:
-            used = models.get(key, {})
-            row["models"] = sorted(used, key=lambda m: (-used[m], m))
-        row.update(metrics(acc))
-        rows.append(row)
+        used = models.get(key, {})
+        rows.append(
+            report_row(
+                key[0],
+                dict(zip(fields, key[1:], strict=True)),
+                metrics(acc),
+                models=sorted(used, key=lambda m: (-used[m], m)) if with_models else None,
+            )
+        )
     rows = _sorted_rows(rows, sort, fields)
     if limit is not None:
         rows = rows[:limit]
@@ -160,21 +178,21 @@ def build_top_users(
     for acc in per_user.values():
         total_acc.merge(acc)
     totals = metrics(total_acc)
-    entries = []
-    for (user,), acc in per_user.items():
-        m = metrics(acc)
-        grand = totals[metric]
-        entries.append(
-            {
-                "user_id": user,
-                **m,
-                "share": round(m[metric] / grand, 6) if grand else None,
-                "favourite_model": favourite[user][2] if user in favourite else None,
-            }
-        )
-    entries.sort(key=lambda e: (-e[metric], -e["cost"], str(e["user_id"])))
-    for rank, entry in enumerate(entries, 1):
-        entry["rank"] = rank
+    grand = totals[metric]
+    ranked = sorted(
+        ((user, metrics(acc)) for (user,), acc in per_user.items()),
+        key=lambda um: (-um[1][metric], -um[1]["cost"], str(um[0])),
+    )
+    entries: list[TopUser] = [
+        {
+            "user_id": user,
+            **m,
+            "share": round(m[metric] / grand, 6) if grand else None,
+            "favourite_model": favourite[user][2] if user in favourite else None,
+            "rank": rank,
+        }
+        for rank, (user, m) in enumerate(ranked, 1)
+    ]
     doc = envelope("top-users", query.range, query.tz, source.currency, now=now)
     doc.update(
         {
@@ -210,7 +228,7 @@ def build_models(source: Source, query: Query, *, now: float | None = None) -> d
     for acc in per_model.values():
         total.merge(acc)
     grand = metrics(total)
-    rows = []
+    rows: list[ModelRow] = []
     for (model,), acc in per_model.items():
         m = metrics(acc)
         priced = acc.requests - acc.unpriced

@@ -37,7 +37,7 @@ def window_starts(now: float, tz: Any) -> dict[str, float]:
 
 
 def _breakdown(groups: dict[str, Acc]) -> list[dict[str, Any]]:
-    rows = [{"name": name, **metrics(acc)} for name, acc in groups.items()]
+    rows: list[dict[str, Any]] = [{"name": name, **metrics(acc)} for name, acc in groups.items()]
     rows.sort(key=lambda r: (-r["cost"], -r["requests"], str(r["name"])))
     return rows
 
