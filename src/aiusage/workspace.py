@@ -22,7 +22,7 @@ import glob
 import os
 import time
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -92,7 +92,8 @@ class Workspace:
     ``currency`` is the report currency; ``tz`` the zone of day, week and month boundaries;
     ``cost`` the cost mode (``recorded``, ``current`` or ``auto``); ``pricing`` an extra
     pricing YAML laid over the others. With ``must_exist`` a missing first dir is an error
-    now rather than at the first read.
+    now rather than at the first read. ``progress`` is told (files read, files in all) as a
+    long pass goes.
     """
 
     def __init__(
@@ -105,6 +106,7 @@ class Workspace:
         cost: str = "recorded",
         use_cache: bool = True,
         must_exist: bool = False,
+        progress: Callable[[int, int], None] | None = None,
     ) -> None:
         from aiusage.engine.timerange import resolve_tz
         from aiusage.store.dayfiles import require_data_dir, resolve_data_dir
@@ -126,6 +128,7 @@ class Workspace:
         self.currency: str = (currency or self.default_currency).upper()
         self.cost_mode = cost
         self.use_cache = use_cache and not os.environ.get("AIUSAGE_NO_CACHE")
+        self.progress = progress
         self._pricing: PricingTable | None = None
         self._preparer: Preparer | None = None
         self._memo: OrderedDict[tuple[str | None, str | None], tuple[float, dict[str, float]]]
@@ -153,7 +156,7 @@ class Workspace:
         """Whether ``config.yaml`` and ``pricing.yaml`` are as they were when read."""
         return Stamp.of(self.data_dir) == self.stamp
 
-    def source(self, *, progress: Any = None) -> Source:
+    def source(self) -> Source:
         """What the views read from: dirs, pricing, currencies, cost mode, cache use."""
         from aiusage.views.document import Source
 
@@ -165,7 +168,7 @@ class Workspace:
             self.cost_mode,
             self.use_cache and not self.extra_dirs,
             self.extra_dirs,
-            progress,
+            self.progress,
         )
 
     def time_range(
@@ -324,13 +327,18 @@ class Workspace:
         )
         return calls
 
-    def check(self, limits: Limits | None = None) -> dict[str, Any]:
+    def check(self, limits: Limits | None = None, **filters: Any) -> dict[str, Any]:
         """``aiusage check --json``: every limit (``config.yaml``'s unless given) checked
-        against this month's usage; ``breaches`` counts those over."""
+        against this month's usage of the records ``filters`` keep; ``breaches`` counts
+        those over."""
         from aiusage.views.checks import build_check
 
         return build_check(
-            self.source(), tz=self.tz, now=time.time(), limits=limits or self.limits()
+            self.source(),
+            tz=self.tz,
+            now=time.time(),
+            limits=limits or self.limits(),
+            filters=make_filters(**filters),
         )
 
     def remaining(

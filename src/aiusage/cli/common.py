@@ -102,6 +102,7 @@ class Context:
     ) -> None:
         from aiusage.workspace import Workspace
 
+        self.progress = progress_bar(quiet=quiet)
         self.workspace = Workspace(
             data_dir,
             pricing=pricing,
@@ -110,6 +111,7 @@ class Context:
             cost=cost,
             use_cache=use_cache,
             must_exist=must_exist,
+            progress=self.progress,
         )
         self.data_dir = self.workspace.data_dir
         self.extra_dirs = self.workspace.extra_dirs
@@ -119,11 +121,10 @@ class Context:
         self.currency = self.workspace.currency
         self.default_currency = self.workspace.default_currency
         self.now = time.time()
-        self.progress = progress_bar(quiet=quiet)
 
     def source(self) -> Any:
         """The :class:`aiusage.views.document.Source` views read from."""
-        return self.workspace.source(progress=self.progress)
+        return self.workspace.source()
 
     def done(self) -> None:
         """Remove the progress bar, if a long scan showed one."""

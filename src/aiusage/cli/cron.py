@@ -293,8 +293,6 @@ def check(
     when every limit holds, 1 when one is exceeded (ready for `cron ... || notify`)."""
     import orjson
 
-    from aiusage.views.checks import build_check
-
     ctx = Context(selection.data_dirs, tz, pricing, currency, use_cache=not no_cache, quiet=as_json)
     limits = ctx.workspace.limits(
         daily_budget=daily_budget,
@@ -306,9 +304,7 @@ def check(
         max_tokens_per_call=max_tokens_per_call,
         max_failure_rate=max_failure_rate,
     )
-    doc = build_check(
-        ctx.source(), tz=ctx.tz, now=ctx.now, limits=limits, filters=selection.filters()
-    )
+    doc = ctx.workspace.check(limits, **selection.filter_values)
     warn_skipped(doc, False)
     if as_json:
         sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")

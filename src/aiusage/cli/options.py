@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -105,7 +105,7 @@ class Selection:
     all_time: bool = False
     # The range without any range flag (``None``: all recorded data).
     default_days: int | None = 7
-    filter_values: Mapping[str, Sequence[str] | None] = field(default_factory=dict)
+    filter_values: Mapping[str, Any] = field(default_factory=dict)  # flag name: values or None
 
     def time_range(self, ctx: Context) -> TimeRange:
         """The range of the range flags, in ``ctx``'s zone."""
@@ -117,6 +117,16 @@ class Selection:
             default_days=self.default_days,
         )
         return chosen
+
+    @property
+    def range_values(self) -> dict[str, Any]:
+        """The range flags as :class:`aiusage.workspace.Workspace`'s views take them."""
+        return {
+            "days": self.days,
+            "since": self.since,
+            "until": self.until,
+            "all_time": self.all_time,
+        }
 
     def filters(self) -> Filters:
         """The :class:`aiusage.engine.rollup.Filters` of the filter options."""

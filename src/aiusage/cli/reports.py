@@ -117,16 +117,20 @@ def report(
     strict: StrictOpt = False,
 ) -> None:
     """Usage and cost per period (and per user, model, ... with --by), with totals."""
-    from aiusage.engine.rollup import Query, group_by
-    from aiusage.views.report import build_report, report_columns
+    from aiusage.views.report import report_columns
 
     _choose_output(as_json, as_csv)
     ctx = Context(
         selection.data_dirs, tz, pricing, currency, cost=cost, use_cache=not no_cache, quiet=as_json
     )
-    rng = selection.time_range(ctx)
-    query = Query(group_by(by or ()), period, ctx.tz, rng, selection.filters())
-    doc = build_report(ctx.source(), query, sort=sort, limit=limit, now=ctx.now)
+    doc = ctx.workspace.report(
+        period=period,
+        by=by or (),
+        sort=sort,
+        limit=limit,
+        **selection.range_values,
+        **selection.filter_values,
+    )
     csv = (report_columns(doc), doc["rows"]) if as_csv else None
 
     def view(d: dict[str, Any], *, width: int) -> Any:
@@ -160,16 +164,16 @@ def top_users(
     strict: StrictOpt = False,
 ) -> None:
     """The users who cost the most (or used the most tokens or requests)."""
-    from aiusage.engine.rollup import Query
     from aiusage.output.terminal import top_users_view
-    from aiusage.views.report import build_top_users, top_users_columns
+    from aiusage.views.report import top_users_columns
 
     _choose_output(as_json, as_csv)
     ctx = Context(
         selection.data_dirs, tz, pricing, currency, cost=cost, use_cache=not no_cache, quiet=as_json
     )
-    query = Query((), "total", ctx.tz, selection.time_range(ctx), selection.filters())
-    doc = build_top_users(ctx.source(), query, by=by, limit=limit, now=ctx.now)
+    doc = ctx.workspace.top_users(
+        by=by, limit=limit, **selection.range_values, **selection.filter_values
+    )
     csv = (top_users_columns(), doc["users"]) if as_csv else None
     emit(doc, as_json=as_json, view=top_users_view, strict=strict, csv=csv)
 

@@ -75,12 +75,11 @@ def stats(
 ) -> None:
     """How are we doing right now: calls, failures, tokens and cost per time window."""
     from aiusage.output.terminal_status import stats_view
-    from aiusage.views.stats import build_stats
 
     ctx = Context(
         selection.data_dirs, tz, pricing, currency, cost=cost, use_cache=not no_cache, quiet=as_json
     )
-    doc = build_stats(ctx.source(), tz=ctx.tz, now=ctx.now, filters=selection.filters())
+    doc = ctx.workspace.stats(**selection.filter_values)
     emit(doc, as_json=as_json, view=stats_view, strict=strict)
 
 
