@@ -5,7 +5,7 @@ ranges, filters) are in :mod:`aiusage.cli.options`."""
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -151,7 +151,7 @@ class Context:
         )
 
 
-def warn_skipped(doc: dict[str, Any], strict: bool) -> None:
+def warn_skipped(doc: Mapping[str, Any], strict: bool) -> None:
     """Say on stderr how many lines were skipped (an error under ``--strict``)."""
     n = doc.get("skipped_lines", 0)
     if not n:
@@ -164,7 +164,7 @@ def warn_skipped(doc: dict[str, Any], strict: bool) -> None:
     sys.stderr.write(f"aiusage: warning: {message}\n")
 
 
-def check_unpriced(doc: dict[str, Any], strict: bool) -> None:
+def check_unpriced(doc: Mapping[str, Any], strict: bool) -> None:
     """Under ``--strict``, requests without a price are an error: a cron job must not
     under-report."""
     unpriced = doc.get("unpriced_models") or []
@@ -175,7 +175,7 @@ def check_unpriced(doc: dict[str, Any], strict: bool) -> None:
 
 
 def emit(
-    doc: dict[str, Any],
+    doc: Mapping[str, Any],
     *,
     as_json: bool,
     view: Any,
