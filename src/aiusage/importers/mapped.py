@@ -101,6 +101,24 @@ def mapped_rows(raw: bytes, kind: str) -> Iterator[Mapping[str, Any]]:
             yield obj if isinstance(obj, dict) else {}
 
 
+def _mapped_fields(
+    row: Mapping[str, Any], mapping: Mapping[str, str], source: str
+) -> dict[str, Any]:
+    """The record fields of one row, each from its mapped column (``tag:NAME`` targets
+    become tags); raises on a value that does not convert."""
+    fields: dict[str, Any] = {"tags": {"source": source}}
+    for target, column in mapping.items():
+        tag = target.removeprefix("tag:") if target.startswith("tag:") else None
+        value = _convert(tag or target, _lookup(row, column))
+        if value is None:
+            continue
+        if tag is not None:
+            fields["tags"][tag] = str(value)
+        else:
+            fields[target] = value
+    return fields
+
+
 def import_mapped(
     path: Path,
     kind: str,
@@ -125,18 +143,8 @@ def import_mapped(
         if not row:
             result.skip("malformed line")
             continue
-        fields: dict[str, Any] = {"tags": {"source": source}}
         try:
-            for target, column in mapping.items():
-                value = _convert(
-                    target.removeprefix("tag:") if target.startswith("tag:") else target,
-                    _lookup(row, column),
-                )
-                if target.startswith("tag:"):
-                    if value is not None:
-                        fields["tags"][target[4:]] = str(value)
-                elif value is not None:
-                    fields[target] = value
+            fields = _mapped_fields(row, mapping, source)
         except (UsageError, ValueError) as exc:
             errors.append(f"row {number}: {exc}")
             continue

@@ -104,6 +104,37 @@ def _tiered(raw: Mapping[str, Any]) -> tuple[dict[str, float], list[dict[str, An
     return base, [{"above": lo, **rates} for lo, rates in parsed[1:]]
 
 
+def _entry(key: str, raw: Mapping[str, Any], provider: str) -> dict[str, Any] | None:
+    """The aiusage entry of one LiteLLM model, or ``None`` when it has no usable rates."""
+    base = _rates(raw)
+    tiers = _tiers(raw)
+    if {"input", "output"} - set(base):
+        tiered = _tiered(raw)
+        if tiered is None:
+            return None
+        base, tiers = tiered
+    entry: dict[str, Any] = {"provider": provider, **base}
+    if tiers:
+        entry["tiers"] = tiers
+    per_request = raw.get("input_cost_per_request")
+    if (
+        isinstance(per_request, int | float)
+        and not isinstance(per_request, bool)
+        and per_request > 0
+    ):
+        entry["per_request"] = float(per_request)
+    batch_in = raw.get("input_cost_per_token_batches")
+    if isinstance(batch_in, int | float) and raw.get("input_cost_per_token"):
+        ratio = Decimal(repr(batch_in)) / Decimal(repr(raw["input_cost_per_token"]))
+        if 0 < ratio <= 1:
+            entry["batch"] = float(round(ratio, 4))
+    if key != key.rsplit("/", 1)[-1]:
+        entry["aliases"] = [key]
+    if isinstance(raw.get("source"), str):
+        entry["source"] = raw["source"]
+    return entry
+
+
 def convert(
     litellm: Mapping[str, Any], *, only: Sequence[str] | None = None, source: str = "LiteLLM"
 ) -> dict[str, Any]:
@@ -118,33 +149,10 @@ def convert(
         provider = PROVIDERS.get(native, native)
         if wanted is not None and provider not in wanted and native not in wanted:
             continue
-        base = _rates(raw)
-        tiers = _tiers(raw)
-        if {"input", "output"} - set(base):
-            tiered = _tiered(raw)
-            if tiered is None:
-                continue
-            base, tiers = tiered
+        entry = _entry(key, raw, provider)
+        if entry is None:
+            continue
         name = key.rsplit("/", 1)[-1]
-        entry: dict[str, Any] = {"provider": provider, **base}
-        if tiers:
-            entry["tiers"] = tiers
-        per_request = raw.get("input_cost_per_request")
-        if (
-            isinstance(per_request, int | float)
-            and not isinstance(per_request, bool)
-            and per_request > 0
-        ):
-            entry["per_request"] = float(per_request)
-        batch_in = raw.get("input_cost_per_token_batches")
-        if isinstance(batch_in, int | float) and raw.get("input_cost_per_token"):
-            ratio = Decimal(repr(batch_in)) / Decimal(repr(raw["input_cost_per_token"]))
-            if 0 < ratio <= 1:
-                entry["batch"] = float(round(ratio, 4))
-        if key != name:
-            entry["aliases"] = [key]
-        if isinstance(raw.get("source"), str):
-            entry["source"] = raw["source"]
         order = min(rank.get(provider, len(rank)), rank.get(native, len(rank)))
         previous = chosen.get(name)
         if previous is None or order < previous[0]:

@@ -326,6 +326,31 @@ def _close(a: float, b: float) -> bool:
     return abs(a - b) < TOLERANCE_ABS or abs(a - b) <= TOLERANCE_REL * max(abs(a), abs(b))
 
 
+def _token_mismatch(local: Acc, row: Row) -> str | None:
+    """Why the local and billed token counts differ, or ``None`` when they agree (or the
+    bill has none)."""
+    if row.billed_tokens is None:
+        return None
+    ours, theirs = row.local_tokens, row.billed_tokens
+    if all(ours[k] == theirs[k] for k in TOKENS):
+        return None
+    prompt_ours = ours["input_tokens"] + ours["cache_read_tokens"] + ours["cache_write_tokens"]
+    prompt_theirs = (
+        theirs["input_tokens"] + theirs["cache_read_tokens"] + theirs["cache_write_tokens"]
+    )
+    if prompt_theirs > prompt_ours or theirs["output_tokens"] > ours["output_tokens"]:
+        missing = (prompt_theirs - prompt_ours) + (theirs["output_tokens"] - ours["output_tokens"])
+        per_call = (prompt_ours + ours["output_tokens"]) / local.requests
+        calls = f" (≈ {missing / per_call:,.0f} calls)" if per_call else ""
+        return f"missing records: the bill has {missing:,} more tokens{calls}"
+    if prompt_theirs == prompt_ours:
+        return (
+            "cache accounting: the same prompt tokens, split differently between "
+            "input, cache read and cache write"
+        )
+    return "extra records: the records have more tokens than the bill (duplicates?)"
+
+
 def _cause(local: Acc | None, billed: Billed | None, row: Row, bill_has_tokens: bool) -> str:
     """The likely reason local and billed disagree (or ``match``)."""
     if billed is None:
@@ -341,31 +366,12 @@ def _cause(local: Acc | None, billed: Billed | None, row: Row, bill_has_tokens: 
             f"unpriced model: {row.unpriced} local calls have no price (add the model to "
             "pricing.yaml)"
         )
-    tokens_match = True
-    if row.billed_tokens is not None:
-        ours, theirs = row.local_tokens, row.billed_tokens
-        prompt_ours = ours["input_tokens"] + ours["cache_read_tokens"] + ours["cache_write_tokens"]
-        prompt_theirs = (
-            theirs["input_tokens"] + theirs["cache_read_tokens"] + theirs["cache_write_tokens"]
-        )
-        tokens_match = all(ours[k] == theirs[k] for k in TOKENS)
-        if not tokens_match:
-            if prompt_theirs > prompt_ours or theirs["output_tokens"] > ours["output_tokens"]:
-                missing = (prompt_theirs - prompt_ours) + (
-                    theirs["output_tokens"] - ours["output_tokens"]
-                )
-                per_call = (prompt_ours + ours["output_tokens"]) / local.requests
-                calls = f" (≈ {missing / per_call:,.0f} calls)" if per_call else ""
-                return f"missing records: the bill has {missing:,} more tokens{calls}"
-            if prompt_theirs == prompt_ours:
-                return (
-                    "cache accounting: the same prompt tokens, split differently between "
-                    "input, cache read and cache write"
-                )
-            return "extra records: the records have more tokens than the bill (duplicates?)"
+    mismatch = _token_mismatch(local, row)
+    if mismatch is not None:
+        return mismatch
     if row.billed_cost is None or _close(row.local_cost, row.billed_cost):
         return "match"
-    if bill_has_tokens and tokens_match:
+    if bill_has_tokens:  # and the tokens agree: the mismatch above would have said
         return "prices differ: same tokens, other rates (check pricing.yaml for this model)"
     return (
         "cost differs: check for missing records, cache-write pricing or rates "
