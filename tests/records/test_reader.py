@@ -11,15 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aiusage.engine.rollup import Filters, Query
+from aiusage.engine.scan import fields_read
 from aiusage.engine.timerange import TimeRange
-from aiusage.records.reader import (
-    READ_ALWAYS,
-    ROW_DECODER,
-    Row,
-    decode_tolerant,
-    fields_read,
-    row_decoder,
-)
+from aiusage.records.reader import READ_ALWAYS, ROW_DECODER, Row, line_reader, row_decoder
 from strategies import records
 
 
@@ -64,8 +58,8 @@ def test_each_query_reads_its_own_fields() -> None:
 
 
 def test_a_mark_in_front_and_bytes_that_are_not_utf8_are_tolerated() -> None:
-    decode = row_decoder(frozenset({"user_id"})).decode
+    reader = line_reader(frozenset({"user_id"}))
     line = orjson.dumps({"timestamp": 5, "model": "m", "user_id": "ab"})
-    assert decode_tolerant(decode, b"\xef\xbb\xbf" + line).user_id == "ab"
-    assert decode_tolerant(decode, line.replace(b"ab", b"a\xff")).user_id == "a\ufffd"
-    assert decode_tolerant(decode, b'{"timestamp": -1}') is None
+    assert reader.refused(b"\xef\xbb\xbf" + line).user_id == "ab"
+    assert reader.refused(line.replace(b"ab", b"a\xff")).user_id == "a\ufffd"
+    assert reader.refused(b'{"timestamp": -1}') is None

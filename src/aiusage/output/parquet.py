@@ -16,11 +16,10 @@ from typing import Any
 
 import orjson
 
-from aiusage.engine.rollup import Skipped
 from aiusage.engine.timerange import TimeRange
 from aiusage.errors import DataError, UsageError
+from aiusage.records.reader import DayReader, Skipped
 from aiusage.store.dayfiles import DayFile
-from aiusage.views.logs import iter_records
 
 COLUMNS = (
     ("id", "string"),
@@ -57,9 +56,24 @@ def _arrow() -> Any:
 
 
 def _rows(day_file: DayFile, time_range: TimeRange, skipped: Skipped) -> Iterator[dict[str, Any]]:
-    for rec in iter_records(day_file, skipped):
+    for rec in DayReader(day_file, skipped).records():
         if rec.get("kind", "call") == "call" and time_range.contains(rec["timestamp"]):
             yield rec
+
+
+INT64 = range(-(2**63), 2**63)
+
+
+def _cell(value: Any, kind: str) -> Any:
+    """A record's value as its column holds it: strings as text; a field no reader checks
+    (``status_code``) that is not an integer of the column's range is left empty."""
+    if value is None:
+        return None
+    if kind == "string":
+        return str(value)
+    if kind == "int64" and (type(value) is not int or value not in INT64):
+        return None
+    return value
 
 
 def write_parquet(
@@ -87,7 +101,7 @@ def write_parquet(
                     value = rec.get(name)
                     if kind == "int64" and value is None and name.endswith("_tokens"):
                         value = 0
-                    columns[name].append(value if kind != "string" or value is None else str(value))
+                    columns[name].append(_cell(value, kind))
                 tags = rec.get("tags")
                 columns["tags"].append(orjson.dumps(tags).decode() if tags else None)
         if not columns["timestamp"]:

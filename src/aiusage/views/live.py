@@ -15,11 +15,13 @@ from typing import Any
 
 from aiusage.engine.rollup import COST_SCALE, Query
 from aiusage.engine.timerange import TimeRange
-from aiusage.records.reader import ROW_DECODER, Row, decode_tolerant
-from aiusage.store.dayfiles import DAY_SECONDS, day_of, day_path
+from aiusage.records.reader import ALL_FIELDS, DayReader, Row, Skipped, line_reader
+from aiusage.store.dayfiles import DAY_SECONDS, DayFile, day_of, day_path
 from aiusage.views.document import Source, fold, money
 
 WINDOW_MINUTES = 60
+HOUR = WINDOW_MINUTES * 60
+READER = line_reader(ALL_FIELDS)
 
 
 @dataclass
@@ -83,8 +85,8 @@ class Follower:
             lines = fh.read(self.offset - start).splitlines()
             # Reading from the middle of the file, the first line is only a part of one.
             for line in lines[1:] if start else lines:
-                row = _decode(line)
-                if row is not None and now - row.timestamp < WINDOW_MINUTES * 60:
+                row = READER.row(line)
+                if row is not None and row.kind == "call" and now - row.timestamp < HOUR:
                     minute = int(row.timestamp // 60)
                     self.state.per_minute[minute] = self.state.per_minute.get(minute, 0) + 1
 
@@ -102,15 +104,14 @@ class Follower:
         if size < self.offset:  # rewritten or truncated: start the day over
             self._start_day(now)
             return self.state
-        with open(self.path, "rb") as fh:
-            fh.seek(self.offset)
-            data = fh.read(size - self.offset)
-        complete = data[: data.rfind(b"\n") + 1]
-        self.offset += len(complete)
-        for line in complete.splitlines():
-            row = _decode(line)
-            if row is not None and row.kind == "call":
-                self._add(row)
+        day_file = DayFile(day_of(now), self.path)
+        with DayReader(
+            day_file, Skipped(), fields=ALL_FIELDS, start=self.offset, complete_lines_only=True
+        ) as reader:
+            for row in reader:
+                if row.kind == "call":
+                    self._add(row)
+        self.offset = reader.offset
         cutoff = int(now // 60) - WINDOW_MINUTES
         for minute in [m for m in self.state.per_minute if m <= cutoff]:
             del self.state.per_minute[minute]
@@ -158,10 +159,3 @@ class Follower:
             }
         )
 
-
-def _decode(line: bytes) -> Row | None:
-    try:
-        return ROW_DECODER.decode(line)
-    except ValueError:  # msgspec's decode and validation errors, bad UTF-8
-        row: Row | None = decode_tolerant(ROW_DECODER.decode, line)
-        return row
