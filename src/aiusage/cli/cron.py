@@ -100,7 +100,7 @@ def export(
     ctx = Context(data_dir, tz, pricing, currency, cost=cost, use_cache=not no_cache)
     rng = ctx.time_range(days=days, since=since, until=until, all_time=all_time)
     if fmt == "parquet":
-        _parquet(ctx, rng, out)
+        _parquet(ctx, rng, out, strict)
         return
     filters = make_filters(user=user, model=model, tag=tag)
     source = ctx.source()
@@ -136,10 +136,11 @@ def export(
     sys.stdout.write(f"{target}\n")
 
 
-def _parquet(ctx: Context, rng: "TimeRange", out: Path | None) -> None:
+def _parquet(ctx: Context, rng: "TimeRange", out: Path | None, strict: bool) -> None:
     """The records, Hive-partitioned by day, under the directory ``out``."""
     from aiusage.output.parquet import write_parquet
     from aiusage.store.dayfiles import files_between
+    from aiusage.views.document import skipped_doc
 
     if out is None or out == Path("-"):
         raise UsageError("--format parquet writes a directory: it needs --out DIR")
@@ -147,8 +148,7 @@ def _parquet(ctx: Context, rng: "TimeRange", out: Path | None) -> None:
     for directory in ctx.extra_dirs:
         files += files_between(directory, rng.first_day(), rng.last_day())
     written, skipped = write_parquet(files, out, rng)
-    if skipped.count:
-        sys.stderr.write(f"aiusage: warning: {skipped.count} malformed lines skipped\n")
+    warn_skipped(skipped_doc(skipped), strict)
     sys.stdout.write("".join(f"{path}\n" for path in written))
 
 

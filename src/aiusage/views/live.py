@@ -158,4 +158,3 @@ class Follower:
                 "duration_ms": row.duration_ms,
             }
         )
-
