@@ -283,7 +283,8 @@ def scan_file(
             ts = rec.timestamp
             kind = rec.kind
             model = rec.model
-            if seen is not None and rec.id is not None:
+            # An id a foreign file wrote as a list or an object is no id (it cannot be hashed).
+            if seen is not None and isinstance(rec.id, str | int | float):
                 if rec.id in seen:
                     rollup.duplicates += 1
                     continue
