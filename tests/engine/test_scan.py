@@ -183,3 +183,16 @@ def test_a_parallel_scan_equals_one_process(
         assert (
             (tmp_path / name).read_bytes().splitlines()[lineno - 1].startswith(b'{"timestamp": "')
         )
+
+
+def test_an_id_that_cannot_be_hashed_is_no_id(tmp_path: Path) -> None:
+    from aiusage.engine.scan import scan_merged
+    from aiusage.store.dayfiles import list_files
+
+    line = orjson.dumps({"timestamp": 1793500000.0, "model": "gpt-4o", "id": [1]}) + b"\n"
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "usage_2026-11-01.jsonl").write_bytes(line)
+    files = list_files(tmp_path / "a") + list_files(tmp_path / "b")
+    rollup = scan_merged(files, QUERY, TABLE, default_currency="USD")
+    assert (rollup.records, rollup.duplicates) == (2, 0)

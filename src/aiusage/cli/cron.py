@@ -88,7 +88,7 @@ def export(
     filters = selection.filters()
     source = ctx.source()
     if fmt == "parquet":
-        _parquet(source, rng, filters, out)
+        _parquet(source, rng, filters, out, strict)
         return
     to_stdout = out == Path("-")
     target = None if to_stdout else export_path(out, FORMATS[fmt], now=ctx.now)
@@ -122,19 +122,20 @@ def export(
     sys.stdout.write(f"{target}\n")
 
 
-def _parquet(source: "Source", rng: "TimeRange", filters: "Filters", out: Path | None) -> None:
+def _parquet(
+    source: "Source", rng: "TimeRange", filters: "Filters", out: Path | None, strict: bool
+) -> None:
     """The records, Hive-partitioned by day, under the directory ``out``."""
     from aiusage.engine.rollup import filter_function
     from aiusage.output.parquet import write_parquet
-    from aiusage.views.document import source_files
+    from aiusage.views.document import skipped_doc, source_files
 
     if out is None or out == Path("-"):
         raise UsageError("--format parquet writes a directory: it needs --out DIR")
     files = source_files(source, rng.first_day(), rng.last_day())
     keep = filter_function(filters, source.pricing.lookup)
     written, skipped = write_parquet(files, out, rng, keep=keep)
-    if skipped.count:
-        sys.stderr.write(f"aiusage: warning: {skipped.count} malformed lines skipped\n")
+    warn_skipped(skipped_doc(skipped), strict)
     sys.stdout.write("".join(f"{path}\n" for path in written))
 
 

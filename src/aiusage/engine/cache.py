@@ -42,7 +42,6 @@ from aiusage.engine.rollup import Query, Rollup
 from aiusage.engine.scan import (
     Progress,
     file_size,
-    is_open,
     plan_segments,
     scan,
     scan_file,
@@ -52,7 +51,7 @@ from aiusage.engine.timerange import TimeRange
 from aiusage.errors import DataError
 from aiusage.pricing.table import PricingTable
 from aiusage.store.atomic import write_atomic
-from aiusage.store.dayfiles import DAY_SECONDS, DayFile, day_of
+from aiusage.store.dayfiles import DAY_SECONDS, DayFile, day_of, is_open
 
 logger = logging.getLogger("aiusage")
 

@@ -25,6 +25,7 @@ from aiusage.engine.timerange import TimeRange
 from aiusage.errors import UsageError
 from aiusage.pricing.price import Price
 from aiusage.pricing.table import PricingTable
+from aiusage.records.reader import Skipped
 
 COST_SCALE = 10**12  # costs are summed as integer picos of their currency
 
@@ -231,35 +232,6 @@ class Query:
             dimension_field(self.intervals_by)
         if list(self.edges) != sorted(self.edges):
             raise ValueError("edges must be sorted")
-
-
-MAX_LOCATIONS = 1000  # how many problem lines a rollup remembers (all are counted)
-
-
-@dataclass
-class Skipped:
-    """Lines that were not records: how many, and where (file, line, reason) the first
-    :data:`MAX_LOCATIONS` of them are."""
-
-    count: int = 0
-    locations: list[tuple[str, int, str]] = field(default_factory=list)
-
-    @property
-    def first(self) -> tuple[str, int, str] | None:
-        """The first skipped line's location."""
-        return self.locations[0] if self.locations else None
-
-    def add(self, path: str, lineno: int, reason: str) -> None:
-        """Count one skipped line."""
-        self.count += 1
-        if len(self.locations) < MAX_LOCATIONS:
-            self.locations.append((path, lineno, reason))
-
-    def merge(self, other: Skipped) -> None:
-        """Add another count and its locations."""
-        self.count += other.count
-        room = MAX_LOCATIONS - len(self.locations)
-        self.locations.extend(other.locations[:room])
 
 
 @dataclass

@@ -6,7 +6,6 @@ happens after it (:meth:`Rollup.fold` and the views).
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import math
 import os
 import time
@@ -32,8 +31,8 @@ from aiusage.engine.rollup import (
 from aiusage.engine.timerange import SLOT_SECONDS, PeriodKeys
 from aiusage.errors import UsageError
 from aiusage.pricing.table import PricingTable
-from aiusage.records.reader import decode_tolerant, fields_read, row_decoder, why_skipped
-from aiusage.store.dayfiles import DAY_SECONDS, DayFile, day_of, open_data, settled_size
+from aiusage.records.reader import DayReader
+from aiusage.store.dayfiles import DayFile, day_of, is_open
 
 COST_MODES = ("recorded", "auto", "current")
 
@@ -50,6 +49,26 @@ def period_function(query: Query) -> tuple[dict[int, Any], Callable[[float], obj
         return {}, lambda ts: bisect_right(edges, ts) - 1
     keys = PeriodKeys(query.period, query.tz)
     return keys.known_slots, keys.key
+
+
+def fields_read(query: Query, *, accounts: bool = False, dedupe: bool = False) -> frozenset[str]:
+    """The :class:`~aiusage.records.reader.Row` fields a pass of ``query`` reads, beyond
+    :data:`~aiusage.records.reader.READ_ALWAYS`: the grouped, filtered and interval
+    dimensions (``tags`` for a tag), ``user_id`` and ``api_key`` for account multipliers,
+    ``id`` when deduplicating, counter fields."""
+    names = {dimension_field(d) for d in (*query.dims, *query.filters.fields)}
+    if query.intervals_by:
+        names.add(dimension_field(query.intervals_by))
+    fields = {"tags" if n.startswith("tag:") else n for n in names}
+    if query.filters.tags:
+        fields.add("tags")
+    if accounts:
+        fields |= {"user_id", "api_key"}
+    if dedupe:
+        fields.add("id")
+    if query.counters:
+        fields |= {"key", "n"}
+    return frozenset(fields)
 
 
 def scan(
@@ -209,12 +228,6 @@ def scan_merged(
     return rollup
 
 
-def is_open(day_file: DayFile, today: dt.date) -> bool:
-    """Whether a file may still be appended to (today's or a later day's, not gzip): its
-    last line, without a newline yet, may be the start of a write still to come."""
-    return day_file.day >= today and not day_file.compressed
-
-
 def scan_file(
     day_file: DayFile,
     query: Query,
@@ -237,14 +250,10 @@ def scan_file(
         raise UsageError(f"unknown --cost {cost_mode!r} (choose from {', '.join(COST_MODES)})")
     reprice = cost_mode == "current"
     factor_of = pricing.account_factor if pricing.has_accounts else None
-    decode = row_decoder(
-        fields_read(query, accounts=factor_of is not None, dedupe=seen is not None)
-    ).decode
     ceil, log = math.ceil, math.log
     buckets, bucket_base = BUCKETS, BUCKET_OFFSET
     latency = query.latency
     groups = rollup.groups
-    skipped = rollup.skipped
     known_slots, period_key = period_function(query)
     known_slot = known_slots.get
     since = -math.inf if query.range.since is None else query.range.since
@@ -260,50 +269,26 @@ def scan_file(
         if query.intervals_by
         else None
     )
-    day_start = day_file.start
-    misplaced = rollup.misplaced if query.audit else None
-    name = day_file.path.name
     count = 0
-    offset = start
-    lineno = 0
-    # Lines are numbered from the top of the file: counted before ``start`` only when needed.
-    lines_before = functools.cache(lambda: _lines_before(day_file.path, start))
-    # Only what was written when the pass began: a write in progress is never half read.
-    limit = math.inf if day_file.compressed else settled_size(day_file.path)
-    if end is not None:
-        limit = min(limit, end)
-    with open_data(day_file.path, start) as lines:
-        for line in lines:
-            lineno += 1
-            if offset + len(line) > limit:
-                break
-            if complete_lines_only and not line.endswith(b"\n"):
-                break
-            offset += len(line)
-            # Typed decoding checks every field the pass reads (README: The record) in C.
-            try:
-                rec = decode(line)
-            except ValueError:  # msgspec's decode and validation errors, bad UTF-8
-                rec = decode_tolerant(decode, line)
-                if rec is None:
-                    if line.strip():
-                        skipped.add(name, lines_before() + lineno, why_skipped(line))
-                    continue
+    with DayReader(
+        day_file,
+        rollup.skipped,
+        fields=fields_read(query, accounts=factor_of is not None, dedupe=seen is not None),
+        start=start,
+        end=end,
+        complete_lines_only=complete_lines_only,
+        misplaced=rollup.misplaced if query.audit else None,
+    ) as reader:
+        for rec in reader:
             ts = rec.timestamp
             kind = rec.kind
             model = rec.model
-            if kind == "call" and (type(model) is not str or not model):
-                skipped.add(name, lines_before() + lineno, "model missing or not a string")
-                continue
-            if seen is not None and rec.id is not None:
+            # An id a foreign file wrote as a list or an object is no id (it cannot be hashed).
+            if seen is not None and isinstance(rec.id, str | int | float):
                 if rec.id in seen:
                     rollup.duplicates += 1
                     continue
                 seen.add(rec.id)
-            if misplaced is not None and not day_start <= ts < day_start + DAY_SECONDS:
-                misplaced.add(
-                    name, lines_before() + lineno, f"timestamp {ts} is not on {day_file.day}"
-                )
             if ts < since or ts >= until:
                 continue
             if kind != "call":
@@ -419,22 +404,7 @@ def scan_file(
             count += 1
     rollup.records += count
     _add_intervals(rollup.intervals, call_times)
-    return offset
-
-
-def _lines_before(path: Path, offset: int) -> int:
-    """How many lines a plain file holds before byte ``offset``."""
-    if offset == 0:
-        return 0
-    count = 0
-    with open(path, "rb") as fh:
-        while offset > 0:
-            block = fh.read(min(offset, 1 << 20))
-            if not block:
-                break
-            count += block.count(b"\n")
-            offset -= len(block)
-    return count
+    return reader.offset
 
 
 def _add_intervals(

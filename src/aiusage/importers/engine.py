@@ -26,12 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import msgspec
 import orjson
 
 from aiusage.errors import UsageError
 from aiusage.records.batch import Preparer
-from aiusage.records.reader import Row
+from aiusage.records.reader import DayReader, Skipped
 from aiusage.store.atomic import write_atomic
 from aiusage.store.dayfiles import (
     DAY_SECONDS,
@@ -149,18 +148,12 @@ def _stored_ids(data_dir: Path, day: dt.date) -> set[Any]:
     ids: set[Any] = set()
     if not data_dir.is_dir():
         return ids
-    decoder = msgspec.json.Decoder(Row)
     for day_file in list_files(data_dir):
         if day_file.day != day:
             continue
-        with open_data(day_file.path) as fh:
-            for line in fh:
-                try:
-                    row = decoder.decode(line)
-                except ValueError:  # msgspec's decode and validation errors, bad UTF-8
-                    continue
-                if row.id is not None:
-                    ids.add(row.id)
+        for row in DayReader(day_file, Skipped(), fields=frozenset({"id"})):
+            if isinstance(row.id, str):  # imported ids are; a foreign list would not hash
+                ids.add(row.id)
     return ids
 
 

@@ -16,11 +16,10 @@ from typing import Any
 
 import orjson
 
-from aiusage.engine.rollup import Skipped
 from aiusage.engine.timerange import TimeRange
 from aiusage.errors import DataError, UsageError
+from aiusage.records.reader import DayReader, Skipped
 from aiusage.store.dayfiles import DayFile
-from aiusage.views.logs import iter_records
 
 COLUMNS = (
     ("id", "string"),
@@ -66,7 +65,7 @@ def _rows(
     from several data dirs, a record whose ``id`` was already written is written once."""
     seen: set[Any] | None = set() if len({f.path.parent for f in day_files}) > 1 else None
     for day_file in day_files:
-        for rec in iter_records(day_file, skipped):
+        for rec in DayReader(day_file, skipped).records():
             if rec.get("kind", "call") != "call" or not time_range.contains(rec["timestamp"]):
                 continue
             if keep is not None and not keep(rec):
@@ -77,6 +76,21 @@ def _rows(
                     continue
                 seen.add(record_id)
             yield rec
+
+
+INT64 = range(-(2**63), 2**63)
+
+
+def _cell(value: Any, kind: str) -> Any:
+    """A record's value as its column holds it: strings as text; a field no reader checks
+    (``status_code``) that is not an integer of the column's range is left empty."""
+    if value is None:
+        return None
+    if kind == "string":
+        return str(value)
+    if kind == "int64" and (type(value) is not int or value not in INT64):
+        return None
+    return value
 
 
 def write_parquet(
@@ -108,7 +122,7 @@ def write_parquet(
                 value = rec.get(name)
                 if kind == "int64" and value is None and name.endswith("_tokens"):
                     value = 0
-                columns[name].append(value if kind != "string" or value is None else str(value))
+                columns[name].append(_cell(value, kind))
             tags = rec.get("tags")
             columns["tags"].append(orjson.dumps(tags).decode() if tags else None)
         if not columns["timestamp"]:

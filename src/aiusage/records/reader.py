@@ -1,30 +1,73 @@
-"""The typed rows the pass decodes lines into: the full :class:`Row`, the narrow row of each
-query (only the fields it reads), and the slow paths for lines the decoder refuses — the
-tolerant one (a byte-order mark, bytes that are not UTF-8) and the one that explains why a
-line is not a record.
+"""The one reader of day files. Every command that reads records — reports and exports (the
+pass), ``logs``, the Parquet export, ``reprice``, ``doctor``, ``watch``, the importers' id
+checks — reads lines here, so all of them accept the same lines and skip the others for the
+same reasons (README "The record (JSONL schema v1)").
+
+A line is decoded into a typed row — the full :class:`Row`, or the narrow row of the fields a
+pass reads — whose types are the reading rules: decoding and validating in one C call is what
+makes the pass fast. A line the typed decoder refuses takes the tolerant path (a byte-order
+mark in front, bytes that are not UTF-8, a counter without a model) and, when it is not a
+record after all, the explaining one (:func:`why_skipped`). Which fields a row holds never
+changes which lines are records. Commands that need whole records get every member of the
+accepted lines, as dicts (:meth:`DayReader.records`, :meth:`LineReader.record`).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import math
+import time
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated, Any
 
 import msgspec
 import orjson
 
-from aiusage.engine.rollup import Query, dimension_field
-from aiusage.records.schema import MAX_COUNT, MAX_TIMESTAMP, check_read
+from aiusage.records.schema import MAX_COUNT, MAX_TIMESTAMP, Record, check_read
+from aiusage.store.dayfiles import DAY_SECONDS, DayFile, day_of, is_open, open_data, settled_size
 
 BOM = b"\xef\xbb\xbf"
+MAX_LOCATIONS = 1000  # how many problem lines are remembered (all are counted)
 
 Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_COUNT)]
 Amount = Annotated[float, msgspec.Meta(ge=0)]
+# What a call must name. The fast decoder asks it of every line, which only records without
+# a model (counters) fail: they take the tolerant path, where the rule depends on ``kind``.
+Model = Annotated[str, msgspec.Meta(min_length=1)]
+
+TORN = "torn last line (incomplete write)"
+
+
+@dataclass
+class Skipped:
+    """Lines that were not records: how many, and where (file, line, reason) the first
+    :data:`MAX_LOCATIONS` of them are."""
+
+    count: int = 0
+    locations: list[tuple[str, int, str]] = field(default_factory=list)
+
+    @property
+    def first(self) -> tuple[str, int, str] | None:
+        """The first skipped line's location."""
+        return self.locations[0] if self.locations else None
+
+    def add(self, path: str, lineno: int, reason: str) -> None:
+        """Count one skipped line."""
+        self.count += 1
+        if len(self.locations) < MAX_LOCATIONS:
+            self.locations.append((path, lineno, reason))
+
+    def merge(self, other: Skipped) -> None:
+        """Add another count and its locations."""
+        self.count += other.count
+        room = MAX_LOCATIONS - len(self.locations)
+        self.locations.extend(other.locations[:room])
 
 
 class Row(msgspec.Struct, gc=False):
-    """The fields of a record the pass reads, typed as :func:`aiusage.records.schema.check_read`
-    accepts them: decoding and validating in one C call is what makes the pass fast.
+    """The fields of a record the commands read, typed as a record's must be to be read.
     Fields the views group by are ``Any``: reading is tolerant of foreign files."""
 
     timestamp: Annotated[float, msgspec.Meta(ge=0, le=MAX_TIMESTAMP)]
@@ -59,7 +102,7 @@ class Row(msgspec.Struct, gc=False):
         return default if value is None else value
 
 
-ROW_DECODER = msgspec.json.Decoder(Row)
+ALL_FIELDS = frozenset(Row.__struct_fields__)
 
 
 class Shape(msgspec.Struct, gc=False):
@@ -90,66 +133,238 @@ READ_ALWAYS = frozenset(
 )
 
 
-def fields_read(query: Query, *, accounts: bool = False, dedupe: bool = False) -> frozenset[str]:
-    """The :class:`Row` fields a pass of ``query`` reads, beyond :data:`READ_ALWAYS`: the
-    grouped, filtered and interval dimensions (``tags`` for a tag), ``user_id`` and
-    ``api_key`` for account multipliers, ``id`` when deduplicating, counter fields."""
-    names = {dimension_field(d) for d in (*query.dims, *query.filters.fields)}
-    if query.intervals_by:
-        names.add(dimension_field(query.intervals_by))
-    fields = {"tags" if n.startswith("tag:") else n for n in names}
-    if query.filters.tags:
-        fields.add("tags")
-    if accounts:
-        fields |= {"user_id", "api_key"}
-    if dedupe:
-        fields.add("id")
-    if query.counters:
-        fields |= {"key", "n"}
-    return frozenset(fields)
+def _decoder(fields: frozenset[str], *, fast: bool) -> msgspec.json.Decoder[Any]:
+    """A decoder of lines into rows holding ``fields`` and :data:`READ_ALWAYS`, typed as in
+    :class:`Row` (with ``fast``, the model as a call's must be)."""
+    specs: list[tuple[str, Any, Any]] = []
+    wanted = fields | READ_ALWAYS
+    for info in msgspec.structs.fields(Row):
+        if fast and info.name == "model":
+            specs.append(("model", Model, msgspec.NODEFAULT))
+        elif info.name in wanted:
+            specs.append((info.name, info.type, info.default))
+        elif info.name == "tags":
+            specs.append(("tags", Shape | None, None))
+    row = msgspec.defstruct("Row", specs, gc=False, kw_only=True, namespace={"get": Row.get})
+    # A number beyond a float (1e999) in an untyped field reads as infinity, as it does where
+    # a narrow row skips that field: the fields a row holds never decide what is a record.
+    return msgspec.json.Decoder(row, float_hook=float)
+
+
+ROW_DECODER = _decoder(ALL_FIELDS, fast=True)
 
 
 @functools.lru_cache(maxsize=32)
 def row_decoder(fields: frozenset[str]) -> msgspec.json.Decoder[Any]:
-    """A decoder of lines into rows that hold only ``fields`` and :data:`READ_ALWAYS`
-    (typed as in :class:`Row`): msgspec skips the other members without building them,
-    which saves a third of the decoding of a narrow report."""
-    wanted = fields | READ_ALWAYS
-    if wanted.issuperset(Row.__struct_fields__):
+    """The fast decoder of lines into rows that hold only ``fields`` and :data:`READ_ALWAYS`:
+    msgspec skips the other members without building them, which saves a third of the
+    decoding of a narrow report. A line it refuses may still be a record
+    (:meth:`LineReader.refused`)."""
+    if (fields | READ_ALWAYS).issuperset(ALL_FIELDS):
         return ROW_DECODER
-    specs: list[tuple[str, Any, Any]] = []
-    for info in msgspec.structs.fields(Row):
-        if info.name in wanted:
-            specs.append((info.name, info.type, info.default))
-        elif info.name == "tags":
-            specs.append(("tags", Shape | None, None))
-    narrow = msgspec.defstruct("Row", specs, gc=False, namespace={"get": Row.get})
-    return msgspec.json.Decoder(narrow)
+    return _decoder(fields, fast=True)
 
 
-def decode_tolerant(decode: Callable[[bytes], Any], line: bytes) -> Any | None:
-    """The row of a line the typed decoder refused for its form alone — a byte-order mark
-    some editors leave in front, bytes that are not UTF-8 (read as U+FFFD: reading is
-    tolerant, and a narrow row never looks at the members it skips) — else ``None``."""
-    line = line.removeprefix(BOM)
-    try:
-        return decode(line)
-    except ValueError:  # msgspec's decode and validation errors, bad UTF-8
-        pass
-    try:
-        line.decode()
-    except UnicodeDecodeError:
+class LineReader:
+    """Lines into rows of ``fields`` (and :data:`READ_ALWAYS`), by the one rule of what a
+    record is."""
+
+    __slots__ = ("_tolerant", "decode")
+
+    def __init__(self, fields: frozenset[str]) -> None:
+        self.decode: Callable[[bytes], Any] = row_decoder(fields).decode
+        self._tolerant: Callable[[bytes], Any] = _decoder(fields, fast=False).decode
+
+    def row(self, line: bytes) -> Any | None:
+        """The row of a line, or ``None`` when it is not a record."""
         try:
-            return decode(line.decode(errors="replace").encode())
-        except ValueError:
+            return self.decode(line)
+        except (ValueError, RecursionError):  # msgspec's decode and validation errors
+            return self.refused(line)
+
+    def refused(self, line: bytes) -> Any | None:
+        """The row of a line :attr:`decode` refused, when it is a record after all — a
+        byte-order mark some editors leave in front, bytes that are not UTF-8 (read as
+        U+FFFD: a narrow row never looks at the members it skips), a record other than a
+        call without a model — else ``None``."""
+        line = line.removeprefix(BOM)
+        try:
+            row = self._tolerant(line)
+        except RecursionError:
             return None
-    return None
+        except ValueError:
+            try:
+                line.decode()
+            except UnicodeDecodeError:
+                try:
+                    row = self._tolerant(line.decode(errors="replace").encode())
+                except (ValueError, RecursionError):
+                    return None
+            else:
+                return None
+        if row.kind == "call" and (type(row.model) is not str or not row.model):
+            return None
+        return row
+
+    def record(self, line: bytes) -> Record | None:
+        """The whole record of a line (every member), or ``None`` when it is not a record."""
+        return None if self.row(line) is None else whole_record(line)
+
+
+@functools.lru_cache(maxsize=32)
+def line_reader(fields: frozenset[str] = frozenset()) -> LineReader:
+    """The :class:`LineReader` of rows holding ``fields`` (shared: readers hold no state)."""
+    return LineReader(fields)
+
+
+_UNTYPED = msgspec.json.Decoder(float_hook=float)
+
+
+def whole_record(line: bytes) -> Record:
+    """Every member of a line its row accepted, as :mod:`orjson` reads them (integers beyond
+    64 bits as floats), with a byte-order mark dropped and bytes that are not UTF-8 read as
+    U+FFFD, as the row read them."""
+    try:
+        rec: Record = orjson.loads(line)
+        return rec
+    except orjson.JSONDecodeError:
+        pass
+    text = line.removeprefix(BOM).decode(errors="replace")
+    try:
+        rec = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        # A number beyond a float (1e999) in a member the row read as infinity.
+        rec = {k: _in_64_bits(v) for k, v in _UNTYPED.decode(text).items()}
+    return rec
+
+
+def _in_64_bits(value: Any) -> Any:
+    """``value`` with integers beyond 64 bits as floats, as :mod:`orjson` reads them (and can
+    write them again)."""
+    if isinstance(value, dict):
+        return {k: _in_64_bits(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_in_64_bits(v) for v in value]
+    if type(value) is int and not -(2**63) <= value < 2**64:
+        return float(value)
+    return value
 
 
 def why_skipped(line: bytes) -> str:
-    """Why a line the typed decoder refused is not a record (the slow, explaining path)."""
+    """Why a line that is not a record is not one (the slow, explaining path)."""
     try:
         obj = orjson.loads(line.removeprefix(BOM).decode(errors="replace"))
     except orjson.JSONDecodeError:
-        return "torn last line (incomplete write)" if not line.endswith(b"\n") else "bad JSON"
+        return TORN if not line.endswith(b"\n") else "bad JSON"
     return check_read(obj) or "not a valid record"
+
+
+class DayReader:
+    """The records of one day file, in file order, from byte ``start`` (a line start) up to
+    byte ``end`` (``None``: its end); lines that are not records are counted in ``skipped``
+    with their file, line number and why. Only what was written when reading began is read:
+    a write in progress is never half read. With ``complete_lines_only``, a last line
+    without its newline is left for later (a writer may be in the middle of it); by default,
+    when the file may still be appended to (:func:`~aiusage.store.dayfiles.is_open`). With
+    ``misplaced``, records whose timestamp is not on the file's day are noted there.
+
+    Iterating gives rows of ``fields`` (:class:`Row`'s names); :meth:`records` gives the
+    same records whole. After either, :attr:`offset` is the byte read up to. Used as a
+    context manager, the file is closed on leaving it even when reading stopped midway.
+    """
+
+    def __init__(
+        self,
+        day_file: DayFile,
+        skipped: Skipped,
+        *,
+        fields: frozenset[str] = frozenset(),
+        start: int = 0,
+        end: int | None = None,
+        complete_lines_only: bool | None = None,
+        misplaced: Skipped | None = None,
+    ) -> None:
+        self.day_file = day_file
+        self.skipped = skipped
+        self.reader = line_reader(fields)
+        self.start = start
+        self.end = end
+        if complete_lines_only is None:
+            complete_lines_only = is_open(day_file, day_of(time.time()))
+        self.complete_lines_only = complete_lines_only
+        self.misplaced = misplaced
+        self.offset = start
+        self._reading: Generator[Any, None, None] | None = None
+
+    def __iter__(self) -> Iterator[Any]:
+        self._reading = self._read(whole=False)
+        return self._reading
+
+    def records(self) -> Iterator[Record]:
+        """The records whole: every member of each line a row accepts."""
+        self._reading = self._read(whole=True)
+        return self._reading
+
+    def __enter__(self) -> DayReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._reading is not None:
+            self._reading.close()
+
+    def _read(self, *, whole: bool) -> Generator[Any, None, None]:
+        day_file = self.day_file
+        decode = self.reader.decode
+        refused = self.reader.refused
+        skipped = self.skipped
+        misplaced = self.misplaced
+        day_start = day_file.start
+        name = day_file.path.name
+        complete_lines_only = self.complete_lines_only
+        start = offset = self.start
+        lineno = 0
+        # Lines are numbered from the top of the file: counted before ``start`` only when needed.
+        lines_before = functools.cache(lambda: _lines_before(day_file.path, start))
+        limit = math.inf if day_file.compressed else settled_size(day_file.path)
+        if self.end is not None:
+            limit = min(limit, self.end)
+        try:
+            with open_data(day_file.path, start) as lines:
+                for line in lines:
+                    lineno += 1
+                    if offset + len(line) > limit:
+                        break
+                    if complete_lines_only and not line.endswith(b"\n"):
+                        break
+                    offset += len(line)
+                    try:
+                        row = decode(line)
+                    except (ValueError, RecursionError):  # msgspec's decode and validation
+                        row = refused(line)
+                        if row is None:
+                            if line.strip():
+                                skipped.add(name, lines_before() + lineno, why_skipped(line))
+                            continue
+                    if misplaced is not None:
+                        ts = row.timestamp
+                        if not day_start <= ts < day_start + DAY_SECONDS:
+                            where = lines_before() + lineno
+                            misplaced.add(name, where, f"timestamp {ts} is not on {day_file.day}")
+                    yield whole_record(line) if whole else row
+        finally:
+            self.offset = offset
+
+
+def _lines_before(path: Path, offset: int) -> int:
+    """How many lines a plain file holds before byte ``offset``."""
+    if offset == 0:
+        return 0
+    count = 0
+    with open(path, "rb") as fh:
+        while offset > 0:
+            block = fh.read(min(offset, 1 << 20))
+            if not block:
+                break
+            count += block.count(b"\n")
+            offset -= len(block)
+    return count

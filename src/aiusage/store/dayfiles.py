@@ -120,6 +120,12 @@ class DayFile:
         return self.path.suffix == ".gz"
 
 
+def is_open(day_file: DayFile, today: dt.date) -> bool:
+    """Whether a file may still be appended to (today's or a later day's, not gzip): its
+    last line, without a newline yet, may be the start of a write still to come."""
+    return day_file.day >= today and not day_file.compressed
+
+
 def list_files(data_dir: Path) -> list[DayFile]:
     """Every data file of the data dir, oldest day first (a day's .gz before its .jsonl)."""
     found = []

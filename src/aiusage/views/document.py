@@ -13,10 +13,11 @@ from typing import Any, NotRequired, TypedDict, cast
 from zoneinfo import ZoneInfo
 
 from aiusage.engine.histogram import quantile
-from aiusage.engine.rollup import COST_SCALE, Acc, Filters, Query, Rollup, Skipped, dimension_field
+from aiusage.engine.rollup import COST_SCALE, Acc, Filters, Query, Rollup, dimension_field
 from aiusage.engine.scan import scan
 from aiusage.engine.timerange import TimeRange, iso_local, iso_utc
 from aiusage.pricing.table import PricingTable
+from aiusage.records.reader import Skipped
 from aiusage.store.dayfiles import DayFile, files_between
 
 METRICS = (

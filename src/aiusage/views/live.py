@@ -16,11 +16,13 @@ from typing import Any
 
 from aiusage.engine.rollup import COST_SCALE, Filters, Query, filter_function
 from aiusage.engine.timerange import TimeRange
-from aiusage.records.reader import ROW_DECODER, Row, decode_tolerant
-from aiusage.store.dayfiles import DAY_SECONDS, day_of, day_path
+from aiusage.records.reader import ALL_FIELDS, DayReader, Row, Skipped, line_reader
+from aiusage.store.dayfiles import DAY_SECONDS, DayFile, day_of, day_path
 from aiusage.views.document import Source, fold, money
 
 WINDOW_MINUTES = 60
+HOUR = WINDOW_MINUTES * 60
+READER = line_reader(ALL_FIELDS)
 
 
 @dataclass
@@ -98,22 +100,21 @@ class Follower:
             lines = fh.read(offset - start).splitlines()
         # Reading from the middle of the file, the first line is only a part of one.
         for line in lines[1:] if start else lines:
-            row = self._counted(line)
-            if row is not None and now - row.timestamp < WINDOW_MINUTES * 60:
+            row = READER.row(line)
+            if row is not None and self._counts(row) and now - row.timestamp < HOUR:
                 minute = int(row.timestamp // 60)
                 self.state.per_minute[minute] = self.state.per_minute.get(minute, 0) + 1
 
-    def _counted(self, line: bytes) -> Row | None:
-        """The call of ``line`` when it counts: it passes the filters and, over several data
-        dirs, its ``id`` was not counted before."""
-        row = _decode(line)
-        if row is None or row.kind != "call" or (self.keep is not None and not self.keep(row)):
-            return None
+    def _counts(self, row: Row) -> bool:
+        """Whether ``row`` counts: a call that passes the filters and, over several data
+        dirs, whose ``id`` was not counted before."""
+        if row.kind != "call" or (self.keep is not None and not self.keep(row)):
+            return False
         if self.seen is not None and isinstance(row.id, str):
             if row.id in self.seen:
-                return None
+                return False
             self.seen.add(row.id)
-        return row
+        return True
 
     def poll(self, now: float | None = None) -> LiveState:
         """Take in the lines appended since the last poll; the state after them."""
@@ -129,15 +130,14 @@ class Follower:
             if size < offset:  # rewritten or truncated: start the day over
                 self._start_day(now)
                 return self.state
-            with open(path, "rb") as fh:
-                fh.seek(offset)
-                data = fh.read(size - offset)
-            complete = data[: data.rfind(b"\n") + 1]
-            self.offsets[path] = offset + len(complete)
-            for line in complete.splitlines():
-                row = self._counted(line)
-                if row is not None:
-                    self._add(row)
+            day_file = DayFile(day_of(now), path)
+            with DayReader(
+                day_file, Skipped(), fields=ALL_FIELDS, start=offset, complete_lines_only=True
+            ) as reader:
+                for row in reader:
+                    if self._counts(row):
+                        self._add(row)
+            self.offsets[path] = reader.offset
         cutoff = int(now // 60) - WINDOW_MINUTES
         for minute in [m for m in self.state.per_minute if m <= cutoff]:
             del self.state.per_minute[minute]
@@ -184,11 +184,3 @@ class Follower:
                 "duration_ms": row.duration_ms,
             }
         )
-
-
-def _decode(line: bytes) -> Row | None:
-    try:
-        return ROW_DECODER.decode(line)
-    except ValueError:  # msgspec's decode and validation errors, bad UTF-8
-        row: Row | None = decode_tolerant(ROW_DECODER.decode, line)
-        return row

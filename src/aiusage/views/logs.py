@@ -3,42 +3,21 @@ newest first.
 
 Day files are read newest day first, keeping only the ``limit`` newest matching records
 (a bounded heap): memory is bounded by ``limit``, never by the size of a day. Reading stops
-at the first older day once ``limit`` records newer than that day are held.
+at the first older day once ``limit`` records newer than that day are held. Records are read
+by the reader every command reads through (:class:`~aiusage.records.reader.DayReader`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import heapq
-from collections.abc import Iterator
 from typing import Any
 
-import orjson
-
-from aiusage.engine.rollup import Filters, Skipped, filter_function
+from aiusage.engine.rollup import Filters, filter_function
 from aiusage.engine.timerange import TimeRange
-from aiusage.records.schema import check_read
-from aiusage.store.dayfiles import DAY_SECONDS, DayFile, iter_lines
+from aiusage.records.reader import DayReader, Skipped
+from aiusage.store.dayfiles import DAY_SECONDS
 from aiusage.views.document import Source, source_files
-
-
-def iter_records(day_file: DayFile, skipped: Skipped) -> Iterator[dict[str, Any]]:
-    """The valid records of a data file, in file order; bad lines counted in ``skipped``."""
-    name = day_file.path.name
-    for lineno, line in enumerate(iter_lines(day_file.path), 1):
-        if not line.strip():
-            continue
-        try:
-            rec = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            torn = not line.endswith(b"\n")
-            skipped.add(name, lineno, "torn last line (incomplete write)" if torn else "bad JSON")
-            continue
-        reason = check_read(rec)
-        if reason is not None:
-            skipped.add(name, lineno, reason)
-            continue
-        yield rec
 
 
 def newest_calls(
@@ -63,7 +42,7 @@ def newest_calls(
             break
         if day_file.day != day:
             seen, day = set(), day_file.day
-        for rec in iter_records(day_file, skipped):
+        for rec in DayReader(day_file, skipped).records():
             if rec.get("kind", "call") != "call" or not time_range.contains(rec["timestamp"]):
                 continue
             if source.extra_dirs and _seen_before(rec.get("id"), seen):

@@ -25,7 +25,7 @@ from aiusage.engine.rollup import Acc, Filters, Query, filter_function
 from aiusage.engine.timerange import TimeRange
 from aiusage.errors import DataError
 from aiusage.pricing.table import PricingTable
-from aiusage.records.schema import check_read
+from aiusage.records.reader import line_reader
 from aiusage.records.tracking import price
 from aiusage.store.dayfiles import DayFile, lock
 from aiusage.views.document import (
@@ -138,11 +138,8 @@ def _repriced_line(
     line: bytes, table: PricingTable, time_range: TimeRange, keep: Keep
 ) -> bytes | None:
     """The line re-priced, or ``None`` when it stays as it is."""
-    try:
-        rec = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return None
-    if check_read(rec) is not None or not time_range.contains(rec["timestamp"]):
+    rec = line_reader().record(line)
+    if rec is None or not time_range.contains(rec["timestamp"]):
         return None
     if keep is not None and not keep(rec):
         return None
