@@ -131,25 +131,6 @@ class Context:
         if self.progress is not None:
             self.progress.close()
 
-    def time_range(
-        self,
-        *,
-        days: int | None = None,
-        since: str | None = None,
-        until: str | None = None,
-        all_time: bool = False,
-        default_days: int | None = 7,
-    ) -> Any:
-        """The range of ``--days/--since/--until/--all`` in this context's zone."""
-        return self.workspace.time_range(
-            days=days,
-            since=since,
-            until=until,
-            all_time=all_time,
-            default_days=default_days,
-            now=self.now,
-        )
-
 
 def warn_skipped(doc: Mapping[str, Any], strict: bool) -> None:
     """Say on stderr how many lines were skipped (an error under ``--strict``)."""

@@ -109,14 +109,9 @@ class Selection:
 
     def time_range(self, ctx: Context) -> TimeRange:
         """The range of the range flags, in ``ctx``'s zone."""
-        chosen: TimeRange = ctx.time_range(
-            days=self.days,
-            since=self.since,
-            until=self.until,
-            all_time=self.all_time,
-            default_days=self.default_days,
+        return ctx.workspace.time_range(
+            **self.range_values, default_days=self.default_days, now=ctx.now
         )
-        return chosen
 
     @property
     def range_values(self) -> dict[str, Any]:
