@@ -163,11 +163,9 @@ class Context:
         self.default_currency = configured or "USD"
         self.currency = (currency or configured or "USD").upper()
         self.now = time.time()
-        from aiusage.engine.scan import COST_MODES
+        from aiusage.pricing.cost import parse_cost_mode
 
-        if cost not in COST_MODES:
-            raise UsageError(f"unknown --cost {cost!r} (choose from {', '.join(COST_MODES)})")
-        self.cost = cost
+        self.cost = parse_cost_mode(cost)
         self.use_cache = use_cache and not os.environ.get("AIUSAGE_NO_CACHE")
         self.progress = progress_bar(quiet=quiet)
 

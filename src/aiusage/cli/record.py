@@ -140,7 +140,8 @@ def record(
     """Record one AI call (or a --batch of them) in the data dir."""
     from aiusage.pricing.table import load_table
     from aiusage.records.batch import write_batch
-    from aiusage.records.tracking import prepare, write
+    from aiusage.records.prepare import prepare
+    from aiusage.records.tracking import write
     from aiusage.store.dayfiles import resolve_data_dir
 
     directory = resolve_data_dir(data_dir)
@@ -316,7 +317,8 @@ def incr(
 ) -> None:
     """Add N (default 1) to a counter (SPEC §4); read them with `aiusage counters`."""
     from aiusage.pricing.table import load_table
-    from aiusage.records.tracking import prepare, write
+    from aiusage.records.prepare import prepare
+    from aiusage.records.tracking import write
     from aiusage.store.dayfiles import resolve_data_dir
 
     directory = resolve_data_dir(data_dir)

@@ -3,7 +3,8 @@
 :func:`record` and :func:`track` are the Python API (``aiusage.record``,
 ``@aiusage.track``); they never raise into the caller's code — their own failures (bad data
 dir, full disk, invalid field) are logged on the ``aiusage`` logger instead. The CLI's
-``record`` command uses :func:`prepare` and :func:`write`, which do raise.
+``record`` command uses :func:`~aiusage.records.prepare.prepare` and :func:`write`, which
+do raise.
 """
 
 from __future__ import annotations
@@ -24,11 +25,12 @@ import orjson
 
 from aiusage.config import load_config
 from aiusage.errors import AiusageError
-from aiusage.pricing.table import PricingTable, load_table, to_float
+from aiusage.pricing.table import PricingTable, load_table
 from aiusage.records.background import BackgroundWriter
 from aiusage.records.batch import Preparer
 from aiusage.records.extract import usage_from_response
-from aiusage.records.schema import Record, build_record, new_id, ordered, serialize
+from aiusage.records.prepare import prepare
+from aiusage.records.schema import Record, new_id, serialize
 from aiusage.records.streams import AsyncTrackedStream, TrackedStream, is_stream
 from aiusage.store.dayfiles import append_lines, day_of, day_path, ensure_data_dir, resolve_data_dir
 
@@ -44,47 +46,6 @@ _warned_models: set[str] = set()
 _tables: dict[tuple[Path, float], PricingTable] = {}
 _background: BackgroundWriter | None = None
 _settings = {"background": os.environ.get("AIUSAGE_BACKGROUND", "") not in ("", "0")}
-
-
-def price(rec: Record, table: PricingTable, *, force: bool = False) -> bool:
-    """Fill ``cost``, ``currency``, ``provider`` and ``price_ref`` of a call record from
-    ``table`` where they are missing (every record with ``force``: re-pricing). An unknown
-    model keeps its cost (``null`` when it had none). Whether the cost changed."""
-    if rec.get("kind", "call") != "call":
-        return False
-    entry = table.lookup(rec["model"])
-    if entry is None:
-        return False
-    if rec.get("provider") is None:
-        rec["provider"] = entry.provider
-    if rec.get("cost") is not None and not force:
-        return False
-    cost = to_float(entry.cost_of(rec))
-    changed = (rec.get("cost"), rec.get("currency")) != (cost, entry.currency)
-    rec["cost"] = cost
-    rec["currency"] = entry.currency
-    rec["price_ref"] = table.price_ref(entry)
-    return changed
-
-
-def prepare(
-    fields: Mapping[str, Any],
-    *,
-    table: PricingTable,
-    default_currency: str = "USD",
-    now: float | None = None,
-) -> Record:
-    """Validate ``fields`` into a complete, priced record (raises on invalid fields)."""
-    t = time.time() if now is None else now
-    currency_given = fields.get("currency") is not None
-    rec = build_record(fields, now=t, default_currency=default_currency)
-    if not currency_given and rec.get("cost") is not None and rec["kind"] == "call":
-        # A cost given without a currency is in the model's price currency.
-        entry = table.lookup(rec["model"])
-        if entry is not None:
-            rec["currency"] = entry.currency
-    price(rec, table)
-    return ordered(rec)
 
 
 _ready_dirs: set[Path] = set()
