@@ -74,7 +74,7 @@ def _lines(data: Path) -> list[dict[str, Any]]:
 
 
 @settings(
-    max_examples=15,
+    max_examples=12,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
