@@ -19,6 +19,7 @@ from pathlib import Path
 
 import orjson
 
+from aiusage.pricing.price import TokenCounts
 from aiusage.pricing.table import load_table, to_float
 
 # (model, weight, provider-style cache behaviour)
@@ -154,10 +155,12 @@ class Generator:
         )
         if price is not None:
             cost = price.cost(
-                input_tokens=input_tokens,
-                output_tokens=output,
-                cache_read_tokens=cache_read,
-                cache_write_tokens=cache_write,
+                TokenCounts(
+                    input=input_tokens,
+                    output=output,
+                    cache_read=cache_read,
+                    cache_write=cache_write,
+                )
             )
             rec["cost"] = to_float(cost)
             rec["currency"] = price.currency
@@ -193,7 +196,7 @@ def seed003_record(gen: Generator, day: dt.date) -> dict[str, object]:
     output_tokens = int(rng.lognormvariate(6.2, 0.5))
     price = gen.table.lookup(model)
     assert price is not None
-    cost = to_float(price.cost(input_tokens=input_tokens, output_tokens=output_tokens))
+    cost = to_float(price.cost(TokenCounts(input=input_tokens, output=output_tokens)))
     success = rng.random() > 0.02
     return {
         "timestamp": gen._timestamp(day),

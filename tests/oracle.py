@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import random
 from collections import defaultdict
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -111,3 +112,80 @@ def write_store(directory: Path, records: list[dict[str, Any]]) -> None:
         by_day[dt.datetime.fromtimestamp(rec["timestamp"], dt.UTC).date().isoformat()].append(rec)
     for day, rows in by_day.items():
         write_jsonl(directory / f"usage_{day}.jsonl", rows)
+
+
+# A pricing table for holding every cost path to the same cost, and its rates copied by hand:
+# (input, output, cache_read, cache_write, cache_write_1h, reasoning) per 1M, None = absent;
+# tiers (above, input, output, cache_read); per-request fee; batch multiplier; currency.
+COST_TABLE_YAML = """
+fx: {EUR: 0.5}
+models:
+  t-flat: {input: 2, output: 8}
+  t-cached: {input: 3, output: 15, cache_read: 0.3, cache_write: 3.75, cache_write_1h: 6}
+  t-thinking: {input: 1, output: 4, reasoning: 10, per_request: 0.005}
+  t-long:
+    input: 1.25
+    output: 10
+    cache_read: 0.125
+    tiers: [{above: 2000, input: 2.5, output: 15, cache_read: 0.25}]
+  t-half: {input: 2, output: 8, cache_write: 2.5, batch: 0.5}
+  t-euro: {input: 3, output: 12, currency: EUR}
+  t-fine: {input: 0.1234567, output: 0.7654321}
+"""
+F = Fraction
+COST_TABLE: dict[str, dict[str, Any]] = {
+    "t-flat": {"rates": (F(2), F(8), None, None, None, None)},
+    "t-cached": {"rates": (F(3), F(15), F("0.3"), F("3.75"), F(6), None)},
+    "t-thinking": {"rates": (F(1), F(4), None, None, None, F(10)), "fee": F("0.005")},
+    "t-long": {
+        "rates": (F("1.25"), F(10), F("0.125"), None, None, None),
+        "tiers": [(2000, F("2.5"), F(15), F("0.25"))],
+    },
+    "t-half": {"rates": (F(2), F(8), None, F("2.5"), None, None), "batch": F("0.5")},
+    "t-euro": {"rates": (F(3), F(12), None, None, None, None), "currency": "EUR"},
+    "t-fine": {"rates": (F("0.1234567"), F("0.7654321"), None, None, None, None)},
+}
+USD_PER = {"USD": F(1), "EUR": F(2)}
+
+
+def exact_cost(rec: dict[str, Any]) -> Fraction | None:
+    """A call's exact cost in its entry's currency at COST_TABLE's rates (README "Pricing"),
+    or ``None`` for a model the table does not know."""
+    entry = COST_TABLE.get(rec["model"])
+    if entry is None:
+        return None
+    n = {k: rec.get(f"{k}_tokens") or 0 for k in ("input", "output", "cache_read", "cache_write")}
+    one_hour = rec.get("cache_write_1h_tokens") or 0
+    inp, out, read, write, write_1h, reasoning_rate = entry["rates"]
+    prompt = n["input"] + n["cache_read"] + n["cache_write"]
+    for above, t_in, t_out, t_read in entry.get("tiers", []):
+        if prompt > above:
+            inp, out, read = t_in, t_out, t_read
+    read = inp if read is None else read
+    write = inp if write is None else write
+    write_1h = write if write_1h is None else write_1h
+    reasoning = (rec.get("reasoning_tokens") or 0) if reasoning_rate is not None else 0
+    total = (
+        n["input"] * inp
+        + n["cache_read"] * read
+        + (n["cache_write"] - one_hour) * write
+        + one_hour * write_1h
+        + (n["output"] - reasoning) * out
+        + reasoning * (reasoning_rate or 0)
+    ) / 1_000_000
+    if rec.get("service_tier") == "batch" and "batch" in entry:
+        total *= entry["batch"]
+    if rec.get("success", True) and "fee" in entry:
+        total += entry["fee"]
+    return total
+
+
+def record_cost(rec: dict[str, Any], *, current: bool) -> tuple[int | None, str]:
+    """What a record costs (whole picos, half to even; ``None``: unpriced) and in which
+    currency: its recorded cost stands unless ``current`` re-prices a known model."""
+    exact = exact_cost(rec)
+    entry = COST_TABLE.get(rec["model"], {})
+    if exact is not None and (rec.get("cost") is None or current):
+        return round(exact * 10**12), entry.get("currency", "USD")
+    currency = rec.get("currency") or entry.get("currency", "USD")
+    return (None if rec.get("cost") is None else round(rec["cost"] * 10**12)), currency

@@ -18,9 +18,10 @@ from typing import Any, ParamSpec, TypeVar, cast
 
 from aiusage.errors import AiusageError
 from aiusage.records.extract import usage_from_response
+from aiusage.records.prepare import prepare
 from aiusage.records.schema import Record
 from aiusage.records.streams import AsyncTrackedStream, TrackedStream, is_stream
-from aiusage.records.tracking import in_background, prepare, submit, with_context
+from aiusage.records.tracking import in_background, submit, with_context
 from aiusage.workspace import default_workspace
 
 logger = logging.getLogger("aiusage")

@@ -109,6 +109,7 @@ class Workspace:
         progress: Callable[[int, int], None] | None = None,
     ) -> None:
         from aiusage.engine.timerange import resolve_tz
+        from aiusage.pricing.cost import parse_cost_mode
         from aiusage.store.dayfiles import require_data_dir, resolve_data_dir
 
         dirs = expand_dirs(data_dir)
@@ -116,17 +117,13 @@ class Workspace:
         self.extra_dirs: tuple[Path, ...] = tuple(require_data_dir(d) for d in dirs[1:])
         if must_exist:
             require_data_dir(self.data_dir)
-        from aiusage.engine.scan import COST_MODES
-
-        if cost not in COST_MODES:
-            raise UsageError(f"unknown --cost {cost!r} (choose from {', '.join(COST_MODES)})")
         self.stamp = Stamp.of(self.data_dir)
         self.config: Config = load_config(self.data_dir) if self.data_dir.is_dir() else Config()
         self.tz: ZoneInfo = resolve_tz(tz or self.config.timezone)
         self.pricing_file = Path(pricing) if pricing is not None else None
         self.default_currency: str = self.config.currency or "USD"
         self.currency: str = (currency or self.default_currency).upper()
-        self.cost_mode = cost
+        self.cost_mode = parse_cost_mode(cost)
         self.use_cache = use_cache and not os.environ.get("AIUSAGE_NO_CACHE")
         self.progress = progress
         self._pricing: PricingTable | None = None

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aiusage.errors import PricingError
+from aiusage.pricing.price import TokenCounts
 from aiusage.pricing.table import load_table
 
 REFERENCE = (
@@ -149,7 +150,14 @@ CASES = [
 def test_costs_by_hand(
     table: Any, model: str, usage: dict[str, Any], why: str, expected: Decimal
 ) -> None:
-    assert table.lookup(model).cost(**usage) == expected, why
+    counts, success, batch = _call(usage)
+    assert table.lookup(model).cost(counts, success=success, batch=batch) == expected, why
+
+
+def _call(usage: dict[str, Any]) -> tuple[TokenCounts, bool, bool]:
+    """A case's usage keywords as (counts, success, batch)."""
+    counts = {k.removesuffix("_tokens"): v for k, v in usage.items() if k.endswith("_tokens")}
+    return TokenCounts(**counts), usage.get("success", True), usage.get("batch", False)
 
 
 def test_currency_and_accounts(table: Any) -> None:
@@ -316,9 +324,9 @@ def test_integer_picos_equal_the_decimal_cost(
         "cache_write_tokens": tokens[3], "cache_write_1h_tokens": min(tokens[4], tokens[3]),
         "reasoning_tokens": min(tokens[5], tokens[1]), "success": success, "batch": batch,
     }  # fmt: skip
-    exact = entry.cost(**usage)
-    success = usage.pop("success")
-    picos = entry.amount_picos(entry.terms(**usage)[1], success=success)  # type: ignore[arg-type]
+    counts, success, batch = _call(usage)
+    exact = entry.cost(counts, success=success, batch=batch)
+    picos = entry.amount_picos(entry.terms(counts, batch=batch)[1], success=success)
     if picos is None:  # a rate finer than a pico per token
         assert (
             any(

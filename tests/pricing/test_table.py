@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from aiusage.errors import PricingError
+from aiusage.pricing.price import TokenCounts
 from aiusage.pricing.table import load_table, packaged_table_text
 
 
@@ -80,14 +81,12 @@ def test_cost_formula(table) -> None:  # type: ignore[no-untyped-def]
     # PRICING_NOTES worked example without the 1-hour split: 50 in, 100k cache read,
     # 556 cache write (5m), 503 out on claude-sonnet-4-5.
     cost = table.lookup("claude-sonnet-4-5").cost(
-        input_tokens=50, cache_read_tokens=100_000, cache_write_tokens=556, output_tokens=503
+        TokenCounts(input=50, cache_read=100_000, cache_write=556, output=503)
     )
     # 50×3 + 100000×0.30 + 556×3.75 + 503×15 = 39,780 per 1M
     assert cost == Decimal("0.03978")
     # An absent cache price bills cached tokens as input.
-    assert table.lookup("qwen-plus").cost(input_tokens=0, cache_read_tokens=1_000_000) == Decimal(
-        "0.4"
-    )
+    assert table.lookup("qwen-plus").cost(TokenCounts(cache_read=1_000_000)) == Decimal("0.4")
 
 
 def test_user_overrides_and_extends(tmp_path: Path) -> None:

@@ -15,8 +15,8 @@ from aiusage.errors import AiusageError
 from aiusage.pricing.table import load_table
 from aiusage.records import batch as ingest
 from aiusage.records.batch import Preparer, batch_errors, read_batch, read_batch_file, write_batch
+from aiusage.records.prepare import prepare
 from aiusage.records.schema import serialize
-from aiusage.records.tracking import prepare
 
 TABLE = load_table()
 NOW = 1_795_000_000.5

@@ -146,8 +146,8 @@ def test_record_writes_what_prepare_would_and_threads_get_distinct_ids(tmp_path:
 
     import aiusage
     from aiusage.pricing.table import load_table
+    from aiusage.records.prepare import prepare
     from aiusage.records.schema import serialize
-    from aiusage.records.tracking import prepare
 
     fields = {"id": "fixed", "timestamp": 1_795_000_000.25, "model": "gpt-4o", "input_tokens": 7,
               "user_id": 42, "tags": {"team": "a"}, "api_key": "sk-abcdefghijklmnop"}  # fmt: skip

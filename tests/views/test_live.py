@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import orjson
+import pytest
 
 import aiusage
 from aiusage.engine.rollup import Filters
@@ -19,6 +20,7 @@ from aiusage.engine.timerange import resolve_tz
 from aiusage.pricing.table import load_table
 from aiusage.views.document import Source
 from aiusage.views.live import Follower
+from conftest import call, write_jsonl
 
 
 def test_follower_reads_only_new_lines(data_dir: Path) -> None:
@@ -112,3 +114,20 @@ def test_follower_follows_every_data_dir_once(tmp_path: Path) -> None:
     assert only_bob.poll().requests == 2
     aiusage.record(data_dir=a, user_id="ann", **fields)
     assert only_bob.poll().requests == 2
+
+
+def test_follower_charges_new_lines_as_reports_do(cli, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    follower = Follower(Source(data_dir, load_table(), "USD"), resolve_tz("UTC"))
+    follower.poll()
+    now = time.time()
+    path = data_dir / f"usage_{time.strftime('%Y-%m-%d', time.gmtime(now))}.jsonl"
+    write_jsonl(path, [
+        call(now, model="qwen-plus", input_tokens=1000, cost=0.71),  # CNY: the entry's currency
+        call(now, model="gpt-4o", input_tokens=1000, output_tokens=100),  # priced when read
+    ])  # fmt: skip
+    state = follower.poll()
+    report = cli("report", "-d", data_dir, "--days", "1", "--json", "--no-cache").json()
+    # Float sums of the same costs: the report's is exact, the follower's adds call by call.
+    assert state.cost == pytest.approx(report["totals"]["cost"], rel=1e-12)
+    assert report["totals"]["cost"] == pytest.approx(0.71 / 7.10 + 0.0035)
+    assert state.latest[1]["currency"] == "CNY"

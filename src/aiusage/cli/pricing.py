@@ -130,19 +130,18 @@ def pricing_cost(
 ) -> None:
     """The cost of a call, with the arithmetic shown."""
     from aiusage.output.terminal_pricing import pricing_cost_view
+    from aiusage.pricing.price import TokenCounts
     from aiusage.views.pricing import cost
 
-    doc = cost(
-        _table(data_dir, pricing),
-        model,
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        cache_read_tokens=cache_read,
-        cache_write_tokens=cache_write,
-        cache_write_1h_tokens=cache_write_1h,
-        reasoning_tokens=reasoning,
-        batch=batch,
+    counts = TokenCounts(
+        input=input_tokens,
+        output=output_tokens,
+        cache_read=cache_read,
+        cache_write=cache_write,
+        cache_write_1h=cache_write_1h,
+        reasoning=reasoning,
     )
+    doc = cost(_table(data_dir, pricing), model, counts, batch=batch)
     emit(doc, as_json=as_json, view=pricing_cost_view)
 
 

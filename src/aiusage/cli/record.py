@@ -139,7 +139,8 @@ def record(
 ) -> None:
     """Record one AI call (or a --batch of them) in the data dir."""
     from aiusage.records.batch import write_batch
-    from aiusage.records.tracking import prepare, write
+    from aiusage.records.prepare import prepare
+    from aiusage.records.tracking import write
     from aiusage.workspace import Workspace
 
     workspace = Workspace(data_dir, pricing=pricing, tz=tz)
@@ -312,7 +313,8 @@ def incr(
     as_json: JsonOpt = False,
 ) -> None:
     """Add N (default 1) to a counter; read them with `aiusage counters`."""
-    from aiusage.records.tracking import prepare, write
+    from aiusage.records.prepare import prepare
+    from aiusage.records.tracking import write
     from aiusage.workspace import Workspace
 
     workspace = Workspace(data_dir)

@@ -17,11 +17,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
+
+import msgspec
 
 from aiusage.errors import PricingError
 
 PER = Decimal(1_000_000)
+PICOS = 10**12  # costs are counted in integer picos of their currency
 _ZERO = Decimal(0)
 RATE_FIELDS = ("input", "output", "cache_read", "cache_write", "cache_write_1h", "reasoning")
 ENTRY_FIELDS = frozenset(
@@ -39,6 +42,44 @@ ENTRY_FIELDS = frozenset(
     }
 )
 TIER_FIELDS = frozenset({*RATE_FIELDS, "above"})
+
+
+class Fields(Protocol):
+    """A record read by name: a dict, or a decoded row with a ``get`` like one."""
+
+    def get(self, name: str, default: Any = None, /) -> Any:
+        """The field's value, or ``default``."""
+
+
+# A msgspec struct rather than a frozen dataclass: the pass builds one per record it prices,
+# and a frozen dataclass takes ten times as long to build.
+class TokenCounts(msgspec.Struct, frozen=True, gc=False):
+    """The token counts of one call that its cost depends on: ``output`` includes
+    ``reasoning`` and ``cache_write`` includes ``cache_write_1h`` (README "The record")."""
+
+    input: int = 0
+    output: int = 0
+    cache_read: int = 0
+    cache_write: int = 0
+    cache_write_1h: int = 0
+    reasoning: int = 0
+
+    @classmethod
+    def of(cls, rec: Fields) -> TokenCounts:
+        """The counts of a record's ``*_tokens`` fields (missing or null counts are 0)."""
+        return cls(
+            input=rec.get("input_tokens") or 0,
+            output=rec.get("output_tokens") or 0,
+            cache_read=rec.get("cache_read_tokens") or 0,
+            cache_write=rec.get("cache_write_tokens") or 0,
+            cache_write_1h=rec.get("cache_write_1h_tokens") or 0,
+            reasoning=rec.get("reasoning_tokens") or 0,
+        )
+
+    @property
+    def prompt(self) -> int:
+        """The prompt's size, which picks a long-context tier: input + cache read + write."""
+        return self.input + self.cache_read + self.cache_write
 
 
 @dataclass(frozen=True)
@@ -116,30 +157,20 @@ class Price:
                 chosen = tier
         return (self.base if chosen is None else chosen.rates), chosen
 
-    def terms(
-        self,
-        *,
-        input_tokens: int = 0,
-        output_tokens: int = 0,
-        cache_read_tokens: int = 0,
-        cache_write_tokens: int = 0,
-        cache_write_1h_tokens: int = 0,
-        reasoning_tokens: int = 0,
-        batch: bool = False,
-    ) -> tuple[Tier | None, Terms]:
+    def terms(self, counts: TokenCounts, *, batch: bool = False) -> tuple[Tier | None, Terms]:
         """The tier that applies and the (label, tokens, per-1M rate) terms of a call."""
-        rates, tier = self.rates_for(input_tokens + cache_read_tokens + cache_write_tokens)
+        rates, tier = self.rates_for(counts.prompt)
         read = rates.cache_read if rates.cache_read is not None else rates.input
         write = rates.cache_write if rates.cache_write is not None else rates.input
         write_1h = rates.cache_write_1h if rates.cache_write_1h is not None else write
-        long_writes = min(cache_write_1h_tokens, cache_write_tokens)
-        reasoning = min(reasoning_tokens, output_tokens) if rates.reasoning is not None else 0
+        long_writes = min(counts.cache_write_1h, counts.cache_write)
+        reasoning = min(counts.reasoning, counts.output) if rates.reasoning is not None else 0
         terms: Terms = (
-            ("input", input_tokens, rates.input),
-            ("cache read", cache_read_tokens, read),
-            ("cache write (5m)", cache_write_tokens - long_writes, write),
+            ("input", counts.input, rates.input),
+            ("cache read", counts.cache_read, read),
+            ("cache write (5m)", counts.cache_write - long_writes, write),
             ("cache write (1h)", long_writes, write_1h),
-            ("output", output_tokens - reasoning, rates.output),
+            ("output", counts.output - reasoning, rates.output),
             ("reasoning", reasoning, rates.reasoning or _ZERO),
         )
         if batch and self.batch is not None:
@@ -148,27 +179,10 @@ class Price:
         return tier, terms
 
     def breakdown(
-        self,
-        *,
-        input_tokens: int = 0,
-        output_tokens: int = 0,
-        cache_read_tokens: int = 0,
-        cache_write_tokens: int = 0,
-        cache_write_1h_tokens: int = 0,
-        reasoning_tokens: int = 0,
-        success: bool = True,
-        batch: bool = False,
+        self, counts: TokenCounts, *, success: bool = True, batch: bool = False
     ) -> list[Line]:
         """The arithmetic of a call's cost, line by line (amounts in ``currency``)."""
-        tier, terms = self.terms(
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            cache_read_tokens=cache_read_tokens,
-            cache_write_tokens=cache_write_tokens,
-            cache_write_1h_tokens=cache_write_1h_tokens,
-            reasoning_tokens=reasoning_tokens,
-            batch=batch,
-        )
+        tier, terms = self.terms(counts, batch=batch)
         where = f" (prompt > {tier.above:,})" if tier is not None else ""
         lines = [
             Line(label + where, tokens, rate, tokens * rate / PER)
@@ -179,10 +193,20 @@ class Price:
             lines.append(Line("per request", 1, self.per_request, self.per_request))
         return lines
 
-    def cost(self, *, success: bool = True, **usage: Any) -> Decimal:
-        """The exact cost of a call: the sum of :meth:`breakdown`'s amounts (same keywords),
-        without building its lines (:meth:`terms` takes the usage keywords)."""
-        return self.amount(self.terms(**usage)[1], success=success)
+    def cost(self, counts: TokenCounts, *, success: bool = True, batch: bool = False) -> Decimal:
+        """The exact cost of a call: the sum of :meth:`breakdown`'s amounts, without building
+        its lines."""
+        return self.amount(self.terms(counts, batch=batch)[1], success=success)
+
+    def picos(self, counts: TokenCounts, *, success: bool = True, batch: bool = False) -> int:
+        """:meth:`cost` in whole picos (10⁻¹² of the currency), rounded half to even: in
+        integer arithmetic where every rate is a whole number of picos per token (Decimal
+        arithmetic is most of the cost of pricing a record), else from the Decimal cost."""
+        terms = self.terms(counts, batch=batch)[1]
+        whole = self.amount_picos(terms, success=success)
+        if whole is not None:
+            return whole
+        return int((self.amount(terms, success=success) * PICOS).to_integral_value())
 
     def amount(self, terms: Terms, *, success: bool = True) -> Decimal:
         """The exact cost of a call's :meth:`terms` (plus the per-request fee on success)."""
@@ -195,9 +219,8 @@ class Price:
         return total
 
     def amount_picos(self, terms: Terms, *, success: bool = True) -> int | None:
-        """:meth:`amount` as a whole number of picos (10⁻¹² of the currency), in integer
-        arithmetic; ``None`` when a rate is finer than a pico per token. The batch-write
-        path uses it: there Decimal arithmetic is the main cost."""
+        """:meth:`amount` as a whole number of picos, in integer arithmetic; ``None`` when a
+        rate is finer than a pico per token."""
         total = 0
         for _, tokens, rate in terms:
             if tokens:
@@ -211,20 +234,6 @@ class Price:
                 return None
             total += fee
         return total
-
-    def cost_of(self, rec: Any) -> Decimal:
-        """The exact cost of a call record — a dict, or anything with a ``get`` like one
-        (fields of README: The record; missing counts are 0)."""
-        return self.cost(
-            input_tokens=rec.get("input_tokens") or 0,
-            output_tokens=rec.get("output_tokens") or 0,
-            cache_read_tokens=rec.get("cache_read_tokens") or 0,
-            cache_write_tokens=rec.get("cache_write_tokens") or 0,
-            cache_write_1h_tokens=rec.get("cache_write_1h_tokens") or 0,
-            reasoning_tokens=rec.get("reasoning_tokens") or 0,
-            success=rec.get("success", True) is not False,
-            batch=rec.get("service_tier") == "batch",
-        )
 
 
 _PICOS: dict[tuple[Decimal, int], int | None] = {}

@@ -1,6 +1,6 @@
 """Validating, pricing and serialising records in bulk (``record --batch`` and imports).
 
-:func:`aiusage.records.tracking.prepare` is the one definition of a valid record; at ~25 µs a record
+:func:`aiusage.records.prepare.prepare` is the one definition of a valid record; at ~25 µs a record
 it is too slow for a batch of millions. Here a typed ``msgspec`` decoder checks types and
 ranges in C, and a few lines of Python do the checks between fields. Whatever this fast path
 does not accept outright (an int where a string goes, a model name with spaces around it, a
@@ -27,8 +27,10 @@ from msgspec import UNSET, Meta, UnsetType
 
 from aiusage.engine.processes import map_in_processes
 from aiusage.errors import AiusageError, ValidationError
-from aiusage.pricing.price import Price
-from aiusage.pricing.table import PricingTable, to_float
+from aiusage.pricing.cost import cost_of_record
+from aiusage.pricing.price import TokenCounts
+from aiusage.pricing.table import PricingTable
+from aiusage.records.prepare import prepare
 from aiusage.records.schema import MAX_COUNT, MAX_TIMESTAMP, hostname, mask_api_key, serialize
 from aiusage.store.dayfiles import DAY_SECONDS, append_lines, day_of, day_path, ensure_data_dir
 
@@ -85,7 +87,6 @@ class Prepared(NamedTuple):
 
 _decoder = msgspec.json.Decoder(Incoming)
 _encoder = msgspec.json.Encoder()
-PICOS = 10**12
 
 
 class Preparer:
@@ -119,30 +120,31 @@ class Preparer:
         return self._fast(rec, fields, out)
 
     def _fast(self, rec: Incoming, original: Any, out: bytearray) -> Prepared:
-        counts = _complete(rec, self)
-        if counts is None:
+        completed = _complete(rec, self)
+        if completed is None:
             fields = orjson.loads(original) if isinstance(original, bytes) else original
             return self._slow(fields, out)
+        counts, timestamp = completed
         entry = self.table.lookup(rec.model)
-        unpriced = None
-        if entry is None:
-            if rec.cost is None:
-                unpriced = rec.model
-        else:
-            if rec.provider is None:
-                rec.provider = entry.provider
-            if rec.cost is None:
-                rec.cost = _cost(entry, counts, rec)
-                rec.currency = entry.currency
-                rec.price_ref = self.table.price_ref(entry)
-            elif rec.currency is None:
-                # A cost given without a currency is in the model's price currency.
-                rec.currency = entry.currency
-        if rec.currency is None:
-            rec.currency = self.default_currency
+        if entry is not None and rec.provider is None:
+            rec.provider = entry.provider
+        cost = None if rec.cost is UNSET else rec.cost
+        charge = cost_of_record(
+            entry,
+            counts,
+            cost=cost,
+            currency=rec.currency,
+            success=rec.success is not False,
+            batch=rec.service_tier == "batch",
+            default_currency=self.default_currency,
+        )
+        rec.currency = charge.currency
+        if charge.price is not None:
+            rec.cost = charge.amount
+            rec.price_ref = self.table.price_ref(charge.price)
         _encoder.encode_into(rec, out, -1)
         out += b"\n"
-        return Prepared(counts[5], unpriced)
+        return Prepared(timestamp, rec.model if charge.picos is None else None)
 
     def new_id(self) -> str:
         """A fresh random id (as :func:`aiusage.records.schema.new_id`; random bytes are read
@@ -154,8 +156,6 @@ class Preparer:
         return self._ids[at : at + 32]
 
     def _slow(self, fields: Any, out: bytearray) -> Prepared:
-        from aiusage.records.tracking import prepare
-
         if not isinstance(fields, Mapping):
             raise ValidationError("not a JSON object")
         rec = prepare(
@@ -166,29 +166,10 @@ class Preparer:
         return Prepared(rec["timestamp"], unpriced)
 
 
-def _cost(entry: Price, counts: tuple[int, int, int, int, int, float], rec: Incoming) -> float:
-    """A call's cost as written: in integer picos where the rates allow (``int / int`` is
-    correctly rounded, so the same float as ``to_float`` of the Decimal cost), else Decimal."""
-    _, terms = entry.terms(
-        input_tokens=counts[0],
-        cache_read_tokens=counts[1],
-        cache_write_tokens=counts[2],
-        output_tokens=counts[3],
-        reasoning_tokens=counts[4],
-        cache_write_1h_tokens=rec.cache_write_1h_tokens or 0,
-        batch=rec.service_tier == "batch",
-    )
-    success = rec.success is not False
-    picos = entry.amount_picos(terms, success=success)
-    if picos is not None:
-        return picos / PICOS
-    return to_float(entry.amount(terms, success=success))
-
-
-def _complete(rec: Incoming, preparer: Preparer) -> tuple[int, int, int, int, int, float] | None:
-    """Fill the defaults of a decoded record; its token counts (input, cache read, cache
-    write, output, reasoning) and timestamp, or ``None`` when a check between fields fails or
-    a value needs the general path (which then raises or normalises it)."""
+def _complete(rec: Incoming, preparer: Preparer) -> tuple[TokenCounts, float] | None:
+    """Fill the defaults of a decoded record; its token counts and timestamp, or ``None``
+    when a check between fields fails or a value needs the general path (which then raises
+    or normalises it)."""
     model = rec.model
     if not model or model[0].isspace() or model[-1].isspace():
         return None
@@ -199,22 +180,19 @@ def _complete(rec: Incoming, preparer: Preparer) -> tuple[int, int, int, int, in
     timestamp = rec.timestamp
     if timestamp is UNSET:
         timestamp = rec.timestamp = preparer.now
-    counts = (
-        0 if rec.input_tokens is UNSET else rec.input_tokens,
-        0 if rec.cache_read_tokens is UNSET else rec.cache_read_tokens,
-        0 if rec.cache_write_tokens is UNSET else rec.cache_write_tokens,
-        0 if rec.output_tokens is UNSET else rec.output_tokens,
-        0 if rec.reasoning_tokens is UNSET else rec.reasoning_tokens,
-        timestamp,
+    inp = rec.input_tokens = 0 if rec.input_tokens is UNSET else rec.input_tokens
+    read = rec.cache_read_tokens = 0 if rec.cache_read_tokens is UNSET else rec.cache_read_tokens
+    write = rec.cache_write_tokens = (
+        0 if rec.cache_write_tokens is UNSET else rec.cache_write_tokens
     )
-    rec.input_tokens, rec.cache_read_tokens, rec.cache_write_tokens = counts[:3]
-    rec.output_tokens, rec.reasoning_tokens = counts[3:5]
-    if counts[4] > counts[3]:
+    out = rec.output_tokens = 0 if rec.output_tokens is UNSET else rec.output_tokens
+    reasoning = rec.reasoning_tokens = 0 if rec.reasoning_tokens is UNSET else rec.reasoning_tokens
+    if reasoning > out:
         return None
     one_hour = rec.cache_write_1h_tokens
-    if one_hour is not None and (one_hour > counts[2] or not one_hour):
+    if one_hour is not None and (one_hour > write or not one_hour):
         return None
-    total = counts[0] + counts[1] + counts[2] + counts[3]
+    total = inp + read + write + out
     if rec.total_tokens is not None and rec.total_tokens != total:
         return None
     rec.total_tokens = total
@@ -238,7 +216,8 @@ def _complete(rec: Incoming, preparer: Preparer) -> tuple[int, int, int, int, in
         rec.tags = None
     if rec.host is None:
         rec.host = hostname()
-    return counts
+    counts = TokenCounts(inp, out, read, write, one_hour or 0, reasoning)
+    return counts, timestamp
 
 
 # --- batches ---------------------------------------------------------------------------------

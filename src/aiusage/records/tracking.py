@@ -1,82 +1,31 @@
-"""Recording calls: turning fields into priced records and appending them to the store.
-
-:func:`record` and :func:`track` are the Python API (``aiusage.record``,
-``@aiusage.track``); they never raise into the caller's code — their own failures (bad data
-dir, full disk, invalid field) are logged on the ``aiusage`` logger instead. The CLI's
-``record`` command uses :func:`prepare` and :func:`write`, which do raise.
-"""
+"""Recording calls: appending prepared records to the store, in the caller's thread or
+through the background writer, and the per-request context (:func:`context`) laid under
+every record made inside it. The public functions over it (``aiusage.record()``,
+``@aiusage.track``) are in :mod:`aiusage.api`."""
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
-import logging
 import os
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import orjson
 
-from aiusage.pricing.table import PricingTable, to_float
 from aiusage.records.background import BackgroundWriter
 from aiusage.records.batch import Preparer
-from aiusage.records.schema import Record, build_record, new_id, ordered, serialize
+from aiusage.records.schema import Record, new_id, serialize
 from aiusage.store.dayfiles import append_lines, day_of, day_path, ensure_data_dir
-
-logger = logging.getLogger("aiusage")
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 _context: contextvars.ContextVar[Mapping[str, Any] | None] = contextvars.ContextVar(
     "aiusage_context", default=None
 )
 _background: BackgroundWriter | None = None
 _settings = {"background": os.environ.get("AIUSAGE_BACKGROUND", "") not in ("", "0")}
-
-
-def price(rec: Record, table: PricingTable, *, force: bool = False) -> bool:
-    """Fill ``cost``, ``currency``, ``provider`` and ``price_ref`` of a call record from
-    ``table`` where they are missing (every record with ``force``: re-pricing). An unknown
-    model keeps its cost (``null`` when it had none). Whether the cost changed."""
-    if rec.get("kind", "call") != "call":
-        return False
-    entry = table.lookup(rec["model"])
-    if entry is None:
-        return False
-    if rec.get("provider") is None:
-        rec["provider"] = entry.provider
-    if rec.get("cost") is not None and not force:
-        return False
-    cost = to_float(entry.cost_of(rec))
-    changed = (rec.get("cost"), rec.get("currency")) != (cost, entry.currency)
-    rec["cost"] = cost
-    rec["currency"] = entry.currency
-    rec["price_ref"] = table.price_ref(entry)
-    return changed
-
-
-def prepare(
-    fields: Mapping[str, Any],
-    *,
-    table: PricingTable,
-    default_currency: str = "USD",
-    now: float | None = None,
-) -> Record:
-    """Validate ``fields`` into a complete, priced record (raises on invalid fields)."""
-    t = time.time() if now is None else now
-    currency_given = fields.get("currency") is not None
-    rec = build_record(fields, now=t, default_currency=default_currency)
-    if not currency_given and rec.get("cost") is not None and rec["kind"] == "call":
-        # A cost given without a currency is in the model's price currency.
-        entry = table.lookup(rec["model"])
-        if entry is not None:
-            rec["currency"] = entry.currency
-    price(rec, table)
-    return ordered(rec)
 
 
 READY_KEPT = 64  # data dirs known to exist, so appends skip the mkdir

@@ -16,6 +16,8 @@ from typing import Any
 
 from aiusage.engine.rollup import COST_SCALE, Filters, Query, filter_function
 from aiusage.engine.timerange import TimeRange
+from aiusage.pricing.cost import cost_of_record
+from aiusage.pricing.price import TokenCounts
 from aiusage.records.reader import ALL_FIELDS, DayReader, Row, Skipped, line_reader
 from aiusage.store.dayfiles import DAY_SECONDS, DayFile, day_of, day_path
 from aiusage.views.document import Source, fold, money
@@ -158,17 +160,18 @@ class Follower:
             )
         )
         state.tokens += tokens
-        cost = row.cost
-        currency = row.currency
-        if cost is None:
-            price = self.source.pricing.lookup(row.model)
-            if price is not None:
-                cost, currency = float(price.cost_of(row)), price.currency
-        if cost is not None:
-            rate = self.source.pricing.rate(
-                currency or self.source.default_currency, self.source.currency
-            )
-            state.cost += float(round(cost * COST_SCALE) * rate) / COST_SCALE
+        charge = cost_of_record(
+            self.source.pricing.lookup(row.model),
+            TokenCounts.of(row),
+            cost=row.cost,
+            currency=row.currency,
+            success=row.success,
+            batch=row.service_tier == "batch",
+            default_currency=self.source.default_currency,
+        )
+        if charge.picos is not None:
+            rate = self.source.pricing.rate(charge.currency, self.source.currency)
+            state.cost += float(charge.picos * rate) / COST_SCALE
         minute = int(row.timestamp // 60)
         state.per_minute[minute] = state.per_minute.get(minute, 0) + 1
         state.latest.appendleft(
@@ -178,8 +181,8 @@ class Follower:
                 "model": row.model,
                 "function": row.function,
                 "tokens": tokens,
-                "cost": cost,
-                "currency": currency,
+                "cost": row.cost if charge.price is None else charge.amount,
+                "currency": charge.currency,
                 "success": row.success,
                 "duration_ms": row.duration_ms,
             }

@@ -9,8 +9,9 @@ from decimal import Decimal
 from typing import Any
 
 from aiusage.errors import UsageError
-from aiusage.pricing.price import RATE_FIELDS, Price, Rates
-from aiusage.pricing.table import PricingTable, to_float
+from aiusage.pricing.cost import cost_of_record
+from aiusage.pricing.price import RATE_FIELDS, Price, Rates, TokenCounts
+from aiusage.pricing.table import PricingTable
 
 
 def _num(value: Decimal | None) -> float | None:
@@ -86,47 +87,36 @@ def show(table: PricingTable, model: str) -> dict[str, Any]:
     return doc
 
 
+# The option of each token count, for error messages.
+COUNT_FLAGS = {
+    "input": "--input",
+    "output": "--output",
+    "cache_read": "--cache-read",
+    "cache_write": "--cache-write",
+    "cache_write_1h": "--cache-write-1h",
+    "reasoning": "--reasoning",
+}
+
+
 def cost(
-    table: PricingTable,
-    model: str,
-    *,
-    input_tokens: int = 0,
-    output_tokens: int = 0,
-    cache_read_tokens: int = 0,
-    cache_write_tokens: int = 0,
-    cache_write_1h_tokens: int = 0,
-    reasoning_tokens: int = 0,
-    batch: bool = False,
+    table: PricingTable, model: str, counts: TokenCounts, *, batch: bool = False
 ) -> dict[str, Any]:
-    """The ``aiusage.pricing-cost/1`` document: a call's cost, line by line."""
+    """The ``aiusage.pricing-cost/1`` document: a successful call's cost, line by line."""
     price = table.lookup(model)
     if price is None:
         raise UsageError(f"no price for {model!r}: see `aiusage pricing show {model}`")
-    for name, value in (
-        ("--input", input_tokens),
-        ("--output", output_tokens),
-        ("--cache-read", cache_read_tokens),
-        ("--cache-write", cache_write_tokens),
-        ("--cache-write-1h", cache_write_1h_tokens),
-        ("--reasoning", reasoning_tokens),
-    ):
+    for name, flag in COUNT_FLAGS.items():
+        value = getattr(counts, name)
         if value < 0:
-            raise UsageError(f"{name} must be ≥ 0, got {value}")
-    lines = price.breakdown(
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        cache_read_tokens=cache_read_tokens,
-        cache_write_tokens=cache_write_tokens,
-        cache_write_1h_tokens=cache_write_1h_tokens,
-        reasoning_tokens=reasoning_tokens,
-        batch=batch,
-    )
+            raise UsageError(f"{flag} must be ≥ 0, got {value}")
+    charge = cost_of_record(price, counts, cost=None, currency=None, batch=batch)
+    lines = price.breakdown(counts, batch=batch)
     total = sum((line.amount for line in lines), Decimal(0))
     return {
         "schema": "aiusage.pricing-cost/1",
         "model": model,
         "entry": price.name,
-        "currency": price.currency,
+        "currency": charge.currency,
         "lines": [
             {
                 "item": line.label,
@@ -136,7 +126,7 @@ def cost(
             }
             for line in lines
         ],
-        "cost": to_float(total),
+        "cost": charge.amount,
         "exact": str(total.normalize()),
         "price_ref": table.price_ref(price),
     }

@@ -39,6 +39,7 @@ import orjson
 from aiusage.engine.rollup import Acc, Filters, Query
 from aiusage.engine.timerange import TimeRange, resolve_tz
 from aiusage.errors import UsageError
+from aiusage.pricing.price import TokenCounts
 from aiusage.pricing.table import PricingTable
 from aiusage.views.document import Source, envelope, fold, money, run_query
 
@@ -313,13 +314,13 @@ def _priced(billed: Billed, table: PricingTable) -> Decimal | None:
     entry = table.lookup(billed.model)
     if entry is None or billed.tokens is None:
         return None
-    return entry.cost(
-        input_tokens=billed.tokens["input_tokens"],
-        output_tokens=billed.tokens["output_tokens"],
-        cache_read_tokens=billed.tokens["cache_read_tokens"],
-        cache_write_tokens=billed.tokens["cache_write_tokens"],
-        success=False,  # per-request fees are not in token usage
+    counts = TokenCounts(
+        input=billed.tokens["input_tokens"],
+        output=billed.tokens["output_tokens"],
+        cache_read=billed.tokens["cache_read_tokens"],
+        cache_write=billed.tokens["cache_write_tokens"],
     )
+    return entry.cost(counts, success=False)  # per-request fees are not in token usage
 
 
 def _close(a: float, b: float) -> bool:

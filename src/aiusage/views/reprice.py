@@ -25,8 +25,8 @@ from aiusage.engine.rollup import Acc, Filters, Query, filter_function
 from aiusage.engine.timerange import TimeRange
 from aiusage.errors import DataError
 from aiusage.pricing.table import PricingTable
+from aiusage.records.prepare import reprice
 from aiusage.records.reader import line_reader
-from aiusage.records.tracking import price
 from aiusage.store.dayfiles import DayFile, lock
 from aiusage.views.document import (
     Source,
@@ -143,7 +143,7 @@ def _repriced_line(
         return None
     if keep is not None and not keep(rec):
         return None
-    if not price(rec, table, force=True):
+    if not reprice(rec, table):
         return None
     return orjson.dumps(rec, option=orjson.OPT_APPEND_NEWLINE)
 
