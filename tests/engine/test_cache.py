@@ -17,11 +17,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aiusage.engine.cache import RollupCache
-from aiusage.engine.processes import map_in_processes
 from aiusage.engine.rollup import Acc, Query
 from aiusage.engine.timerange import TimeRange, make_range
 from aiusage.pricing.table import load_table
 from aiusage.store.dayfiles import files_between, list_files
+from aiusage.store.processes import map_in_processes
 from aiusage.views.document import Source, run_query
 from aiusage.views.stats import window_starts
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from aiusage.output.formatting import count, money
+from aiusage.views.formatting import count, money
 
 SAMPLE_LOGS = Path(__file__).resolve().parents[2] / "sample_logs"
 CHROMIUM = (

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from aiusage.output.formatting import money, record_line
 from aiusage.output.terminal import report_view, top_users_view
+from aiusage.views.formatting import money, record_line
 
 SAMPLE_LOGS = Path(__file__).resolve().parents[2] / "sample_logs"
 

@@ -30,7 +30,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point."""
     args = list(sys.argv[1:] if argv is None else argv)
     if args == ["--version"]:
-        from aiusage import __version__
+        from aiusage._version import __version__
 
         sys.stdout.write(f"aiusage {__version__}\n")
         return

@@ -11,7 +11,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from typer.core import TyperGroup
 
-from aiusage import __version__
+from aiusage._version import __version__
 from aiusage.errors import AiusageError
 
 try:

@@ -212,7 +212,7 @@ def record(
     if as_json:
         sys.stdout.write(orjson.dumps(rec).decode() + "\n")
     else:
-        from aiusage.output.formatting import record_line
+        from aiusage.views.formatting import record_line
 
         sys.stdout.write(record_line(rec) + "\n")
     _warn_unpriced([rec])

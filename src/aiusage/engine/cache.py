@@ -35,9 +35,7 @@ from typing import Any
 
 import orjson
 
-from aiusage import __version__
-from aiusage.engine.gc_pause import gc_paused
-from aiusage.engine.processes import map_in_processes
+from aiusage._version import __version__
 from aiusage.engine.rollup import Query, Rollup
 from aiusage.engine.scan import (
     Progress,
@@ -52,6 +50,8 @@ from aiusage.errors import DataError
 from aiusage.pricing.table import PricingTable
 from aiusage.store.atomic import write_atomic
 from aiusage.store.dayfiles import DAY_SECONDS, DayFile, day_of, is_open
+from aiusage.store.gc_pause import gc_paused
+from aiusage.store.processes import map_in_processes
 
 logger = logging.getLogger("aiusage")
 

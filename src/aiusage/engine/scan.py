@@ -14,10 +14,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from aiusage.engine.gc_pause import gc_paused
 from aiusage.engine.histogram import BUCKET_OFFSET, BUCKETS, LOG_GAMMA, MIN_VALUE, ZERO_BUCKET
 from aiusage.engine.intervals import Intervals
-from aiusage.engine.processes import map_in_processes
 from aiusage.engine.rollup import (
     COST_SCALE,
     Acc,
@@ -34,6 +32,8 @@ from aiusage.pricing.price import TokenCounts
 from aiusage.pricing.table import PricingTable
 from aiusage.records.reader import DayReader
 from aiusage.store.dayfiles import DayFile, day_of, is_open
+from aiusage.store.gc_pause import gc_paused
+from aiusage.store.processes import map_in_processes
 
 Progress = Callable[[int, int], None]
 

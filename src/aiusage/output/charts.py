@@ -9,7 +9,7 @@ from typing import Any
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from aiusage.output.formatting import count, money
+from aiusage.views.formatting import count, money
 
 BLOCKS = " ▏▎▍▌▋▊▉█"
 SHADES = ("·", "░", "▒", "▓", "█")

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from aiusage.output.formatting import count, money, percent
+from aiusage.views.formatting import count, money, percent
 
 if TYPE_CHECKING:
     from aiusage.views.document import Metrics, ReportRow, TopUser

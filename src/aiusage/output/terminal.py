@@ -17,7 +17,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from aiusage.output.formatting import cost_digits, count, money, percent
+from aiusage.views.formatting import cost_digits, count, money, percent
 
 if TYPE_CHECKING:
     from aiusage.views.document import Metrics, ReportRow, TopUser

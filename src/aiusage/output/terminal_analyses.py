@@ -9,8 +9,8 @@ from typing import Any
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from aiusage.output.formatting import cost_digits, count, money, percent
 from aiusage.output.terminal import cost_cell, fixed_table, label, notes, rate_cell, title
+from aiusage.views.formatting import cost_digits, count, money, percent
 
 
 def _ms(value: float | None) -> str:

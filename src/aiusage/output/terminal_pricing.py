@@ -9,8 +9,8 @@ from typing import Any
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from aiusage.output.formatting import count, money
 from aiusage.output.terminal import fixed_table
+from aiusage.views.formatting import count, money
 
 RATE_HEADINGS = (
     ("input", "Input"),

@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from aiusage.output.formatting import cost_digits, count, money, percent
 from aiusage.output.terminal import fixed_table, label, rate_cell
+from aiusage.views.formatting import cost_digits, count, money, percent
 
 WINDOW_LABELS = {
     "last_1m": "Last minute",

@@ -25,7 +25,6 @@ import msgspec
 import orjson
 from msgspec import UNSET, Meta, UnsetType
 
-from aiusage.engine.processes import map_in_processes
 from aiusage.errors import AiusageError, ValidationError
 from aiusage.pricing.cost import cost_of_record
 from aiusage.pricing.price import TokenCounts
@@ -33,6 +32,7 @@ from aiusage.pricing.table import PricingTable
 from aiusage.records.prepare import prepare
 from aiusage.records.schema import MAX_COUNT, MAX_TIMESTAMP, hostname, mask_api_key, serialize
 from aiusage.store.dayfiles import DAY_SECONDS, append_lines, day_of, day_path, ensure_data_dir
+from aiusage.store.processes import map_in_processes
 
 Count = Annotated[int, Meta(ge=0, le=MAX_COUNT)]
 Amount = Annotated[float, Meta(ge=0, le=sys.float_info.max)]

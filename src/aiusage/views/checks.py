@@ -82,7 +82,7 @@ class Spending:
 
     def fmt(self, amount: float) -> str:
         """``amount`` as money in the report currency."""
-        from aiusage.output.formatting import money as text
+        from aiusage.views.formatting import money as text
 
         return text(amount, self.currency)
 

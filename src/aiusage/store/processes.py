@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from aiusage.engine.gc_pause import gc_paused
+from aiusage.store.gc_pause import gc_paused
 
 Job = TypeVar("Job")
 Result = TypeVar("Result")

@@ -4,7 +4,7 @@ import gc
 
 import pytest
 
-from aiusage.engine.gc_pause import gc_paused
+from aiusage.store.gc_pause import gc_paused
 
 
 def test_paused_inside_and_restored_after_even_on_error() -> None:

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from aiusage.engine.processes import map_in_processes
+from aiusage.store.processes import map_in_processes
 
 PARENT = os.getpid()
 
