@@ -162,48 +162,66 @@ def build_record(
     Unknown fields, wrong types and negative counts raise :class:`ValidationError` naming the
     field. ``id``, ``timestamp`` (``now``), ``host`` and ``total_tokens`` are filled when
     absent; ``api_key`` is masked. ``cost`` and ``provider`` are left as given: pricing fills
-    them (see :func:`aiusage.pricing.table.PricingTable.apply`).
+    them (see :func:`aiusage.records.prepare.prepare`).
     """
     unknown = sorted(set(fields) - FIELDS)
     if unknown:
         raise ValidationError(f"unknown field {unknown[0]!r}")
-    rec: Record = {}
+    rec = _identity(fields, now)
+    for name in STRING_FIELDS:
+        rec[name] = _as_optional_str(name, fields.get(name))
+    if rec["host"] is None:
+        rec["host"] = hostname()
+    rec.update(_token_counts(fields))
+    rec.update(_money(fields, default_currency))
+    for name in OPTIONAL_FLOAT_FIELDS:
+        rec[name] = _as_optional_number(name, fields.get(name))
+    rec.update(_outcome(fields, failed=rec["error_msg"] is not None))
+    rec.update(_labels(fields))
+    for name in OPTIONAL_INT_FIELDS:
+        value = fields.get(name)
+        rec[name] = None if value is None else _as_count(name, value)
+    if rec["kind"] == "counter":
+        rec.update(_counter(fields))
+    return ordered(rec)
+
+
+def _identity(fields: Mapping[str, Any], now: float) -> Record:
+    """``v``, ``id``, ``kind``, ``timestamp`` and ``model``, checked and filled in."""
     v = fields.get("v", SCHEMA_VERSION)
     if v != SCHEMA_VERSION:
         raise _field_error("v", str(SCHEMA_VERSION), v)
-    rec["v"] = SCHEMA_VERSION
     rid = fields.get("id")
     if rid is None:
         rid = new_id()
     elif not isinstance(rid, str) or not rid:
         raise _field_error("id", "a non-empty string", rid)
-    rec["id"] = rid
     kind = fields.get("kind", "call")
     if kind not in ("call", "counter"):
         raise _field_error("kind", "'call' or 'counter'", kind)
-    rec["kind"] = kind
-
     ts = fields.get("timestamp")
     if ts is None:
         ts = now
     if not _is_number(ts) or not math.isfinite(ts) or not 0 <= ts <= MAX_TIMESTAMP:
         raise _field_error("timestamp", "epoch seconds (a number ≥ 0)", ts)
-    rec["timestamp"] = float(ts)
-
     model = fields.get("model")
     if kind == "counter" and model is None:
         model = ""
     if not isinstance(model, str) or (kind == "call" and not model.strip()):
         raise _field_error("model", "a non-empty string", model)
-    rec["model"] = model.strip()
+    return {
+        "v": SCHEMA_VERSION,
+        "id": rid,
+        "kind": kind,
+        "timestamp": float(ts),
+        "model": model.strip(),
+    }
 
-    for name in STRING_FIELDS:
-        rec[name] = _as_optional_str(name, fields.get(name))
-    if rec["host"] is None:
-        rec["host"] = hostname()
 
-    for name in TOKEN_FIELDS:
-        rec[name] = _as_count(name, fields.get(name, 0))
+def _token_counts(fields: Mapping[str, Any]) -> Record:
+    """The token counts, their sums checked (1-hour cache writes are part of the cache
+    writes, reasoning of the output) and ``total_tokens`` derived."""
+    rec: Record = {name: _as_count(name, fields.get(name, 0)) for name in TOKEN_FIELDS}
     one_hour = fields.get("cache_write_1h_tokens")
     if (
         one_hour is not None
@@ -232,60 +250,57 @@ def build_record(
             f"output ({total})"
         )
     rec["total_tokens"] = total
+    return rec
 
-    rec["cost"] = _as_optional_number("cost", fields.get("cost"))
+
+def _money(fields: Mapping[str, Any], default_currency: str) -> Record:
+    """``cost`` (as given, or ``None``) and its ``currency`` (an ISO code)."""
+    cost = _as_optional_number("cost", fields.get("cost"))
     currency = fields.get("currency")
     if currency is None:
         currency = default_currency
     if not isinstance(currency, str) or not _CURRENCY_RE.match(currency.upper()):
         raise _field_error("currency", "an ISO 4217 code such as USD", currency)
-    rec["currency"] = currency.upper()
+    return {"cost": cost, "currency": currency.upper()}
 
-    for name in OPTIONAL_FLOAT_FIELDS:
-        rec[name] = _as_optional_number(name, fields.get(name))
 
+def _outcome(fields: Mapping[str, Any], *, failed: bool) -> Record:
+    """``success`` (false by default when there is an error message) and ``status_code``."""
     success = fields.get("success")
     if success is None:
-        success = rec["error_msg"] is None
+        success = not failed
     if not isinstance(success, bool):
         raise _field_error("success", "true or false", success)
-    rec["success"] = success
-
     status = fields.get("status_code")
     if status is not None and (
         isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599
     ):
         raise _field_error("status_code", "an HTTP status 100–599", status)
-    rec["status_code"] = status
+    return {"success": success, "status_code": status}
 
+
+def _labels(fields: Mapping[str, Any]) -> Record:
+    """The masked ``api_key`` and the ``tags`` (string → string)."""
     key = fields.get("api_key")
     if key is not None and not isinstance(key, str):
         raise _field_error("api_key", "a string", key)
-    rec["api_key"] = mask_api_key(key) if key else None
-
     tags = fields.get("tags") or {}
     if not isinstance(tags, Mapping) or not all(
         isinstance(k, str) and isinstance(val, str) for k, val in tags.items()
     ):
         raise _field_error("tags", "an object of string → string", tags)
-    rec["tags"] = dict(tags) or None
+    return {"api_key": mask_api_key(key) if key else None, "tags": dict(tags) or None}
 
-    for name in OPTIONAL_INT_FIELDS:
-        value = fields.get(name)
-        rec[name] = None if value is None else _as_count(name, value)
 
-    if kind == "counter":
-        counter_key = fields.get("key")
-        if not isinstance(counter_key, str) or not counter_key:
-            raise _field_error("key", "a non-empty counter name", counter_key)
-        rec["key"] = counter_key
-        n = fields.get("n", 1)
-        if isinstance(n, bool) or not isinstance(n, int):
-            raise _field_error("n", "an integer", n)
-        rec["n"] = n
-    return {
-        k: rec[k] for k in FIELD_ORDER if k in rec and (rec[k] is not None or k in ALWAYS_WRITTEN)
-    }
+def _counter(fields: Mapping[str, Any]) -> Record:
+    """A counter record's ``key`` and ``n``."""
+    counter_key = fields.get("key")
+    if not isinstance(counter_key, str) or not counter_key:
+        raise _field_error("key", "a non-empty counter name", counter_key)
+    n = fields.get("n", 1)
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise _field_error("n", "an integer", n)
+    return {"key": counter_key, "n": n}
 
 
 def ordered(rec: Record) -> Record:
@@ -318,6 +333,11 @@ def check_read(obj: Any) -> str | None:
         model = obj.get("model")
         if not isinstance(model, str) or not model:
             return "model missing or not a string"
+    return _bad_number(obj) or _bad_shape(obj)
+
+
+def _bad_number(obj: dict[str, Any]) -> str | None:
+    """Why a record's counts, cost or durations are not readable, or ``None``."""
     for name in (*TOKEN_FIELDS, "cache_write_1h_tokens"):
         value = obj.get(name, 0)
         if value is None:
@@ -331,6 +351,11 @@ def check_read(obj: Any) -> str | None:
         value = obj.get(name)
         if value is not None and (not _is_number(value) or value < 0):
             return f"{name} is not a number ≥ 0"
+    return None
+
+
+def _bad_shape(obj: dict[str, Any]) -> str | None:
+    """Why a record's ``success``, ``currency`` or ``tags`` are not readable, or ``None``."""
     if not isinstance(obj.get("success", True), bool):
         return "success is not true or false"
     currency = obj.get("currency")
