@@ -131,6 +131,59 @@ def duckdb_seconds(
     return median_of(repeat, [sys.executable, "-c", code])[0]
 
 
+def measure_set(
+    name: str, repeat: int, aiusage: list[str]
+) -> list[tuple[str, float, float | None, float, str]]:
+    """The benchmark rows of one data set: each command cold and warm, against DuckDB."""
+    rows: list[tuple[str, float, float | None, float, str]] = []
+    path, n = dataset(name)
+    env = {**os.environ, "TZ": "UTC"}
+    now = f"--until={END.isoformat()}"
+    report = [*aiusage, "report", "-d", str(path), "--json"]
+    limits = [
+        "--daily-budget",
+        "1e6",
+        "--monthly-budget",
+        "1e7",
+        "--user-quota",
+        "user_001=1e6",
+    ]
+
+    def clear(path: Path = path) -> None:
+        shutil.rmtree(path / ".cache", ignore_errors=True)
+
+    full_duck = duckdb_seconds(path, None, repeat)
+    bare_duck = duckdb_seconds(path, None, repeat, bare=True)
+    window_duck = duckdb_seconds(path, 30, repeat)
+    users_duck = duckdb_seconds(path, 30, repeat, by="user_id, model")
+    for label, argv, duck, count in (
+        (f"{name}: cold full scan, day×model", [*report, "--all", "--by", "model", "--no-cache"], full_duck, n),
+        (f"{name}: cold one day's file", [*report, f"--since={END}", f"--until={END}", "--no-cache"], None, None),
+        (f"{name}: warm one day's file", [*report, f"--since={END}", f"--until={END}"], None, None),
+        (f"{name}: cold `report --days 30`", [*report, "--days", "30", now, "--no-cache"], window_duck, None),
+        (f"{name}: warm `report --days 30`", [*report, "--days", "30", now], window_duck, None),
+        (f"{name}: cold `top-users --days 30`", [*aiusage, "top-users", "-d", str(path), "--days", "30", now, "--json", "--no-cache"], users_duck, None),
+        (f"{name}: warm `top-users --days 30`", [*aiusage, "top-users", "-d", str(path), "--days", "30", now, "--json"], users_duck, None),
+        (f"{name}: cold `trend`", [*aiusage, "trend", "-d", str(path), "--json", "--no-cache"], None, None),
+        (f"{name}: warm `trend`", [*aiusage, "trend", "-d", str(path), "--json"], None, None),
+        (f"{name}: cold `stats`", [*aiusage, "stats", "-d", str(path), "--json", "--no-cache"], None, None),
+        (f"{name}: warm `stats`", [*aiusage, "stats", "-d", str(path), "--json"], None, None),
+        (f"{name}: cold `check` (budget, quota)", [*aiusage, "check", "-d", str(path), *limits, "--no-cache"], None, None),
+        (f"{name}: warm `check` (budget, quota)", [*aiusage, "check", "-d", str(path), *limits], None, None),
+    ):  # fmt: skip
+        warm = "warm" in label
+        if warm:
+            measure(argv, env)  # build the cache first
+        seconds, rss = median_of(repeat, argv, env, None if warm else clear)
+        rate = f"{count / seconds:,.0f}" if count else ""
+        ratio = f"{duck / seconds:.2f}× DuckDB ({duck:.2f} s)" if duck else ""
+        if "full scan" in label and duck and bare_duck:
+            ratio += f"; DuckDB's bare 5-sum query: {bare_duck:.2f} s"
+        rows.append((label, seconds, count / seconds if count else None, rss, ratio))
+        print(f"{label}: {seconds:.3f} s {rate} {rss:.0f} MB {ratio}", file=sys.stderr)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -155,51 +208,7 @@ def main() -> None:
     rows.append(("`aiusage --version`", start_up[0], None, start_up[1], ""))
 
     for name in filter(None, args.sets.split(",")):
-        path, n = dataset(name)
-        env = {**os.environ, "TZ": "UTC"}
-        now = f"--until={END.isoformat()}"
-        report = [*aiusage, "report", "-d", str(path), "--json"]
-        limits = [
-            "--daily-budget",
-            "1e6",
-            "--monthly-budget",
-            "1e7",
-            "--user-quota",
-            "user_001=1e6",
-        ]
-
-        def clear(path: Path = path) -> None:
-            shutil.rmtree(path / ".cache", ignore_errors=True)
-
-        full_duck = duckdb_seconds(path, None, args.repeat)
-        bare_duck = duckdb_seconds(path, None, args.repeat, bare=True)
-        window_duck = duckdb_seconds(path, 30, args.repeat)
-        users_duck = duckdb_seconds(path, 30, args.repeat, by="user_id, model")
-        for label, argv, duck, count in (
-            (f"{name}: cold full scan, day×model", [*report, "--all", "--by", "model", "--no-cache"], full_duck, n),
-            (f"{name}: cold one day's file", [*report, f"--since={END}", f"--until={END}", "--no-cache"], None, None),
-            (f"{name}: warm one day's file", [*report, f"--since={END}", f"--until={END}"], None, None),
-            (f"{name}: cold `report --days 30`", [*report, "--days", "30", now, "--no-cache"], window_duck, None),
-            (f"{name}: warm `report --days 30`", [*report, "--days", "30", now], window_duck, None),
-            (f"{name}: cold `top-users --days 30`", [*aiusage, "top-users", "-d", str(path), "--days", "30", now, "--json", "--no-cache"], users_duck, None),
-            (f"{name}: warm `top-users --days 30`", [*aiusage, "top-users", "-d", str(path), "--days", "30", now, "--json"], users_duck, None),
-            (f"{name}: cold `trend`", [*aiusage, "trend", "-d", str(path), "--json", "--no-cache"], None, None),
-            (f"{name}: warm `trend`", [*aiusage, "trend", "-d", str(path), "--json"], None, None),
-            (f"{name}: cold `stats`", [*aiusage, "stats", "-d", str(path), "--json", "--no-cache"], None, None),
-            (f"{name}: warm `stats`", [*aiusage, "stats", "-d", str(path), "--json"], None, None),
-            (f"{name}: cold `check` (budget, quota)", [*aiusage, "check", "-d", str(path), *limits, "--no-cache"], None, None),
-            (f"{name}: warm `check` (budget, quota)", [*aiusage, "check", "-d", str(path), *limits], None, None),
-        ):  # fmt: skip
-            warm = "warm" in label
-            if warm:
-                measure(argv, env)  # build the cache first
-            seconds, rss = median_of(args.repeat, argv, env, None if warm else clear)
-            rate = f"{count / seconds:,.0f}" if count else ""
-            ratio = f"{duck / seconds:.2f}× DuckDB ({duck:.2f} s)" if duck else ""
-            if "full scan" in label and duck and bare_duck:
-                ratio += f"; DuckDB's bare 5-sum query: {bare_duck:.2f} s"
-            rows.append((label, seconds, count / seconds if count else None, rss, ratio))
-            print(f"{label}: {seconds:.3f} s {rate} {rss:.0f} MB {ratio}", file=sys.stderr)
+        rows += measure_set(name, args.repeat, aiusage)
 
     with tempfile.TemporaryDirectory() as tmp:
         code = (

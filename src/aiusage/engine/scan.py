@@ -227,7 +227,9 @@ def scan_merged(
     return rollup
 
 
-def scan_file(
+# The per-record loop of every report: one function, its cases inlined, because a call per
+# record costs more than the work (measured: 16% on a plain report).
+def scan_file(  # noqa: C901, PLR0912, PLR0915
     day_file: DayFile,
     query: Query,
     pricing: PricingTable,
