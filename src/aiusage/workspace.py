@@ -65,23 +65,28 @@ def expand_dirs(given: DirsArg) -> list[Path]:
     return list(dict.fromkeys(out))
 
 
+FileStamp = tuple[int, int, int]  # mtime (ns), size, inode; zeros for a missing file
+
+
 @dataclass(frozen=True)
 class Stamp:
-    """What a workspace's settings were read from, to tell when they changed."""
+    """What a workspace's settings were read from, to tell when they changed (a file
+    edited in place, replaced by a rename, created or removed)."""
 
-    config: float
-    pricing: float
+    config: FileStamp
+    pricing: FileStamp
 
     @classmethod
     def of(cls, data_dir: Path) -> Stamp:
-        return cls(_mtime(data_dir / CONFIG_FILE), _mtime(data_dir / "pricing.yaml"))
+        return cls(_stamp(data_dir / CONFIG_FILE), _stamp(data_dir / "pricing.yaml"))
 
 
-def _mtime(path: Path) -> float:
+def _stamp(path: Path) -> FileStamp:
     try:
-        return path.stat().st_mtime
+        st = path.stat()
     except OSError:
-        return 0.0
+        return (0, 0, 0)
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
 class Workspace:
