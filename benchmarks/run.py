@@ -27,7 +27,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
 SETS = {"1m": (1_000_000, 30), "10m": (10_000_000, 365)}
-END = dt.date(2026, 11, 23)
+# The sets end today (UTC): `stats`, `check` and `trend` have no range flags and read the
+# windows that end now, so data that ended earlier would leave them nothing to read.
+END = dt.datetime.now(dt.UTC).date()
 WRAP = (
     "import resource, subprocess, sys, time; t = time.perf_counter(); "
     "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
@@ -59,9 +61,11 @@ def median_of(
 
 def dataset(name: str) -> tuple[Path, int]:
     records, days = SETS[name]
-    path = DATA / name
+    path = DATA / f"{name}-{END}"
     marker = path / ".complete"
     if not marker.exists():
+        for stale in DATA.glob(f"{name}-*"):  # sets of other days
+            shutil.rmtree(stale, ignore_errors=True)
         shutil.rmtree(path, ignore_errors=True)
         subprocess.run([sys.executable, str(HERE / "generate.py"), str(path), "--records", str(records),
                         "--days", str(days), "--end", END.isoformat(), "--seed", "7"], check=True)  # fmt: skip
