@@ -197,3 +197,15 @@ def test_remaining_memo_is_bounded(store: Path, monkeypatch: pytest.MonkeyPatch)
     for i in range(10):
         ws.remaining(user_id=f"user-{i}")
     assert len(ws._memo) == 3
+
+
+def test_python_arguments_are_checked_like_flags(store: Path) -> None:
+    ws = aiusage.open(store)
+    by_model = _without_clock(ws.report(by="model", days=2))
+    assert by_model == _without_clock(ws.report(by=["model"], days=2))
+    assert {r["model"] for r in by_model["rows"]} == {"gpt-4o", "gpt-4o-mini"}
+    assert ws.report(tag="env=prod", days=2)["totals"]["requests"] == 0
+    with pytest.raises(UsageError, match="unknown filter 'usr'"):
+        ws.report(usr="ann")
+    with pytest.raises(UsageError, match="--limit must be at least 1"):
+        ws.logs(limit=0)

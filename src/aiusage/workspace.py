@@ -255,7 +255,7 @@ class Workspace:
         self,
         *,
         period: str = "day",
-        by: Sequence[str] = (),
+        by: str | Sequence[str] = (),
         sort: str | None = None,
         limit: int | None = None,
         days: int | None = None,
@@ -264,13 +264,20 @@ class Workspace:
         all_time: bool = False,
         **filters: Any,
     ) -> dict[str, Any]:
-        """``aiusage report --json``: usage and cost per period (× ``by`` dimensions)."""
+        """``aiusage report --json``: usage and cost per period (× ``by``: a dimension, a
+        comma-separated list or a list of them)."""
         from aiusage.engine.rollup import Query, group_by
         from aiusage.views.report import build_report
 
         now = time.time()
         rng = self.time_range(days=days, since=since, until=until, all_time=all_time, now=now)
-        query = Query(group_by(by), period, self.tz, rng, make_filters(**filters))
+        query = Query(
+            group_by([by] if isinstance(by, str) else by),
+            period,
+            self.tz,
+            rng,
+            make_filters(**filters),
+        )
         return build_report(self.source(), query, sort=sort, limit=limit, now=now)
 
     def top_users(
@@ -397,6 +404,9 @@ class Workspace:
         return sum(row["value"] for row in doc["counters"] if row["key"] == key)
 
 
+FILTERS = ("user", "model", "function", "provider", "session", "anchor", "key")
+
+
 def make_filters(
     *,
     user: Sequence[str] | str | None = None,
@@ -406,11 +416,19 @@ def make_filters(
     session: Sequence[str] | str | None = None,
     anchor: Sequence[str] | str | None = None,
     key: Sequence[str] | str | None = None,
-    tag: Mapping[str, str] | Sequence[str] | None = None,
+    tag: Mapping[str, str] | Sequence[str] | str | None = None,
+    **unknown: Any,
 ) -> Filters:
     """Filters from the filter options: each a value or several (any of them matches);
     ``tag`` a mapping or ``KEY=VALUE`` strings (all must match)."""
     from aiusage.engine.rollup import Filters
+
+    if unknown:
+        raise UsageError(
+            f"unknown filter {sorted(unknown)[0]!r} (filters: {', '.join(FILTERS)}, tag)"
+        )
+    if isinstance(tag, str):
+        tag = [tag]
 
     given = {
         "user": user,

@@ -106,13 +106,16 @@ def test_eight_writers_across_midnight_lose_nothing(tmp_path: Path) -> None:
     assert total == 8 * N
 
 
+# "ready" once the first record is on disk: on a loaded machine the kill may come before the
+# loop has written anything, and the test needs a day file to tear.
 WRITER = """
 import sys, aiusage
 d = sys.argv[1]
-print("ready", flush=True)
 i = 0
 while True:
     aiusage.record(data_dir=d, raise_errors=True, model="gpt-4o", input_tokens=i, tags={"pad": "x" * 3000})
+    if i == 0:
+        print("ready", flush=True)
     i += 1
 """
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from aiusage.engine.rollup import Filters, filter_function
 from aiusage.engine.timerange import TimeRange
+from aiusage.errors import UsageError
 from aiusage.records.reader import DayReader, Skipped
 from aiusage.store.dayfiles import DAY_SECONDS
 from aiusage.views.document import Source, source_files
@@ -30,6 +31,8 @@ def newest_calls(
 ) -> tuple[list[dict[str, Any]], Skipped]:
     """The ``limit`` newest call records in the range that pass the filters, newest first.
     Over several data dirs, a record whose ``id`` was seen that day in another is shown once."""
+    if limit < 1:
+        raise UsageError(f"--limit must be at least 1, got {limit}")
     keep = filter_function(filters or Filters(), source.pricing.lookup)
     files = source_files(source, time_range.first_day(), time_range.last_day())
     skipped = Skipped()
