@@ -243,7 +243,7 @@ class Workspace:
         an unwritable data dir."""
         from aiusage.records.tracking import record_now
 
-        return record_now(self.data_dir, self.preparer(), dict(fields))
+        return record_now(self.data_dir, self.preparer(), fields)  # a fresh dict: **fields
 
     def incr(self, key: str, n: int = 1, **fields: Any) -> Record:
         """Add ``n`` to the counter ``key`` (a counter record); the record written."""

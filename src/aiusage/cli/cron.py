@@ -51,7 +51,12 @@ def export(
     by: Annotated[
         list[str] | None, typer.Option("--by", "-b", help="Group by (repeatable), as in report.")
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="json, csv, prom, html or parquet (a directory of day parts).")] = "json",
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format", "-f", help="json, csv, prom, html or parquet (a directory of day parts)."
+        ),
+    ] = "json",
     columns: Annotated[
         str,
         typer.Option(
