@@ -209,3 +209,19 @@ def test_python_arguments_are_checked_like_flags(store: Path) -> None:
         ws.report(usr="ann")
     with pytest.raises(UsageError, match="--limit must be at least 1"):
         ws.logs(limit=0)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"model": "gpt-4o", "user_id": "\udc80"},
+        {"model": "gpt-4o", "cost": 1e300},
+        {"kind": "counter", "key": "k", "n": 2**70},
+    ],
+)
+def test_module_level_record_never_raises_into_the_caller(
+    data_dir: Path, fields: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    assert aiusage.record(data_dir=data_dir, **fields) is None
+    assert "call not recorded" in caplog.text
+    assert not any(data_dir.glob("usage_*"))

@@ -59,6 +59,11 @@ def record(
             raise
         logger.error("aiusage: call not recorded: %s", exc)
         return None
+    except Exception as exc:  # a value no check foresaw: still never break the caller
+        if raise_errors:
+            raise
+        logger.error("aiusage: call not recorded: %s: %s", type(exc).__name__, exc)
+        return None
     if rec.get("cost") is None and rec["kind"] == "call" and rec["model"] not in _warned_models:
         if len(_warned_models) >= WARNED_KEPT:
             _warned_models.clear()  # bounded: a service that invents model names warns again
