@@ -171,6 +171,13 @@ def _scrub(text: str) -> str:
     return text
 
 
+def scrub_cut(text: str, limit: int) -> str:
+    """``text`` scrubbed, then cut to ``limit`` characters. Scrubbing comes first because a
+    key cut in two is no longer recognised; it reads twice the limit, so that a key across
+    the cut is seen whole, and a huge text costs no more than a short one."""
+    return scrub(text[: 2 * limit])[:limit]
+
+
 def scrub_fields(rec: MutableMapping[str, Any]) -> None:
     """Scrub, in place, the free-text fields of a record and its tag names and values."""
     for name in SCRUBBED_FIELDS:
