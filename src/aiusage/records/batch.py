@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import mmap
+import operator
 import os
 import sys
 import time
@@ -176,6 +177,7 @@ class Preparer:
 # The text fields _complete scrubs as build_record does (SCRUBBED_FIELDS; ``id`` apart, a
 # counter's ``key`` never reaches it).
 _SCRUBBED = tuple(name for name in SCRUBBED_FIELDS if name not in ("id", "key"))
+_texts = operator.attrgetter(*_SCRUBBED)
 
 
 # Once per record of every batch, import and aiusage.record(): the checks between fields are
@@ -192,9 +194,9 @@ def _complete(rec: Incoming, preparer: Preparer) -> tuple[TokenCounts, float] | 
         rec.id = preparer.new_id()  # random hex: nothing to scrub
     elif len(rec.id) >= MIN_SECRET:
         rec.id = scrub(rec.id)
-    for name in _SCRUBBED:
+    for name in itertools.compress(_SCRUBBED, _texts(rec)):  # the fields given
         value = getattr(rec, name)
-        if value is not None and len(value) >= MIN_SECRET:
+        if len(value) >= MIN_SECRET:
             setattr(rec, name, scrub(value))
     rec.kind = "call"
     timestamp = rec.timestamp

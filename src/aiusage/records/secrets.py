@@ -17,6 +17,7 @@ scrubbing twice gives what scrubbing once gave.
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -114,10 +115,12 @@ _ID_PREFIXES = (
 
 
 # Lower-case hex and dashes (record ids, UUIDs, hashes) can hold no secret of any rule.
-_HEX_IDS = "0123456789abcdef-"
-# The same user, session, tags and error recur from record to record: texts already
-# scrubbed are remembered (a few, and short ones only).
-_REMEMBERED, _REMEMBERED_LENGTH = 1024, 1024
+_HEX_ID_BYTES = b"0123456789abcdef-"
+_WORD_BYTES = (string.ascii_letters + string.digits + "-_").encode()
+# The same error message and tags recur from record to record: long texts already scrubbed
+# are remembered (a few, up to 1 kB). Short ones scrub faster than remembering them costs
+# (most are unique ids).
+_REMEMBERED, _REMEMBERED_FROM, _REMEMBERED_UP_TO = 1024, 64, 1024
 _scrubbed: dict[str, str] = {}
 
 
@@ -139,31 +142,38 @@ def mask_api_key(key: str) -> str:
 
 def scrub(text: str) -> str:
     """``text`` with every secret in it masked (the rules of the module docstring)."""
-    if len(text) < MIN_SECRET or not text.strip(_HEX_IDS):
+    if len(text) < MIN_SECRET:
         return text
+    encoded = text.encode("utf-8", "surrogatepass")
+    if not encoded.translate(None, _HEX_ID_BYTES):
+        return text
+    if len(text) < _REMEMBERED_FROM:
+        return _scrub(text, encoded)
     done = _scrubbed.get(text)
     if done is None:
-        done = _scrub(text)
-        if len(text) <= _REMEMBERED_LENGTH:
+        done = _scrub(text, encoded)
+        if len(text) <= _REMEMBERED_UP_TO:
             if len(_scrubbed) >= _REMEMBERED:
                 _scrubbed.clear()  # bounded: forgetting costs one scrub per text
             _scrubbed[text] = done
     return done
 
 
-def _scrub(text: str) -> str:
-    # A named value first: a key is masked whole as a value, while masking a key inside a
-    # longer token first would break the token in two, and leave its start unmasked.
-    lower = text.lower()
-    for word, pattern in _NAMED:
-        if word in lower:
-            text = pattern.sub(_mask_value, text)
-    if "bearer" in lower:
-        text = _BEARER.sub(_mask_value, text)
+def _scrub(text: str, encoded: bytes) -> str:
     # Pre-checks in C, so that clean text costs little: a key holds 16 letters and digits
     # in a row or is found by its prefix; a random token holds 32. Masking only shortens
-    # such stretches, so a check made before it holds after.
-    alnum = text.encode("utf-8", "surrogatepass").translate(_ALNUM_CHARS)
+    # such stretches, so checks made before it hold after.
+    alnum = encoded.translate(_ALNUM_CHARS)
+    # A named value first: a key is masked whole as a value, while masking a key inside a
+    # longer token first would break the token in two, and leave its start unmasked.
+    # Both need a separator after a word: one word alone (most ids) skips them.
+    if encoded.translate(None, _WORD_BYTES):
+        lower = text.lower()
+        for word, pattern in _NAMED:
+            if word in lower:
+                text = pattern.sub(_mask_value, text)
+        if "bearer" in lower:
+            text = _BEARER.sub(_mask_value, text)
     if _STRETCH_16 in alnum or any(prefix in text for prefix in _LOOSE_PREFIXES):
         text = _KEYS.sub(_mask_key, text)
     if _STRETCH_32 in alnum:
