@@ -1,14 +1,14 @@
 """Secret scrubbing (README: The record, "Secrets"): API keys, tokens and credentials in the
 free text of a record are masked before it is written, as ``api_key`` is (``sk-…9f3a``).
 
-Two passes over a string. The first masks what is recognised by its shape: the key formats of
-OpenAI, Anthropic, DeepSeek and OpenRouter (``sk-``), Google (``AIza``), xAI (``xai-``), Groq
-(``gsk_``), Hugging Face (``hf_``), AWS access key ids, GitHub tokens, JSON web tokens, and the
-value after ``Bearer``, ``Authorization:``, ``api_key=``, ``token:``, ``password=`` and the
-like. The second masks any other long token that looks random: a run of letters, digits, ``-``
-and ``_`` holding 32 letters and digits in a row that mix upper case, lower case and digits —
-unless it starts with a provider's id prefix (``chatcmpl-``, ``msg_``, ``req_``, ...). Hex ids,
-UUIDs, record ids, model names, paths and words are never touched.
+Three kinds of rule, in this order: the value after a credential's name (``Authorization:``,
+``api_key=``, ``"token": "``, ``password=`` and the like) and after ``Bearer``; the key
+formats of OpenAI, Anthropic, DeepSeek and OpenRouter (``sk-``), Google (``AIza``), xAI
+(``xai-``), Groq (``gsk_``), Hugging Face (``hf_``), AWS access key ids, GitHub tokens and JSON
+web tokens, by their prefix; and any other long token that looks random: a run of letters,
+digits, ``-`` and ``_`` holding 32 letters and digits in a row that mix upper case, lower case
+and digits — unless it starts with a provider's id prefix (``chatcmpl-``, ``msg_``, ``req_``,
+...). Hex ids, UUIDs, record ids, model names, paths and words are never touched.
 
 Masking keeps a short prefix and the last 4 characters, and leaves masked text as it is:
 scrubbing twice gives what scrubbing once gave.
@@ -63,7 +63,7 @@ _KEYS = re.compile(
 # with a fixed word is found quickly, an alternation of words is not.
 _VALUE = (
     r"[\\\"']*\s*[:=]\s*[\\\"']*(?:(?:bearer|basic|token)\s+)?)"
-    r"(?P<value>[^\s\"'\\,;&<>(){}\[\]]{8,})"
+    r"(?P<value>[^\s\"'\\,;&<>(){}\[\]…]{8,})"  # (up to a mask: masked text stays as it is)
 )
 _BEFORE_KEY = ("apikey", "api.key", "secretkey", "secret.key", "access.key", "private.key")
 _NAMED = tuple(
