@@ -20,6 +20,7 @@ from aiusage.errors import AiusageError
 from aiusage.records.extract import usage_from_response
 from aiusage.records.prepare import prepare
 from aiusage.records.schema import Record
+from aiusage.records.secrets import scrub_cut
 from aiusage.records.streams import AsyncTrackedStream, TrackedStream, is_stream
 from aiusage.records.tracking import in_background, submit, with_context
 from aiusage.workspace import default_workspace
@@ -73,7 +74,10 @@ def record(
 
 
 def _failure_fields(exc: BaseException) -> dict[str, Any]:
-    fields: dict[str, Any] = {"success": False, "error_msg": f"{type(exc).__name__}: {exc}"[:500]}
+    fields: dict[str, Any] = {
+        "success": False,
+        "error_msg": scrub_cut(f"{type(exc).__name__}: {exc}", 500),
+    }
     status = getattr(exc, "status_code", None) or getattr(exc, "status", None)
     if isinstance(status, int) and 100 <= status <= 599:
         fields["status_code"] = status

@@ -17,14 +17,21 @@ from aiusage.records import batch as ingest
 from aiusage.records.batch import Preparer, batch_errors, read_batch, read_batch_file, write_batch
 from aiusage.records.prepare import prepare
 from aiusage.records.schema import serialize
+from strategies import secrets_in_text
 
 TABLE = load_table()
 NOW = 1_795_000_000.5
 
 counts = st.one_of(st.integers(0, 10**6), st.just(-1), st.just(True), st.just(2.0))
-texts = st.one_of(st.none(), st.text(max_size=6), st.integers(0, 99))
+# Texts holding secrets too: both paths scrub them alike.
+secret_texts = secrets_in_text().map(lambda placed: placed[0])
+texts = st.one_of(st.none(), st.text(max_size=6), st.integers(0, 99), secret_texts)
 fields = st.fixed_dictionaries(
-    {"id": st.one_of(st.text(min_size=1, max_size=8), st.just(""))},
+    {
+        "id": st.one_of(
+            st.text(min_size=1, max_size=8), st.just(""), st.just("id AKIAIOSFODNN7EXAMPLE")
+        )
+    },
     optional={
         "v": st.sampled_from([1, 2, 1.0]),
         "kind": st.sampled_from(["call", "counter", "other"]),
@@ -32,7 +39,17 @@ fields = st.fixed_dictionaries(
             st.floats(0, 4e9, allow_nan=False), st.integers(0, 4_000_000_000), st.just(-5)
         ),
         "model": st.sampled_from(
-            ["gpt-4o", "claude-sonnet-4-5", "qwen-plus", " gpt-4o", "mystery-model", "", 7]
+            [
+                "gpt-4o",
+                "claude-sonnet-4-5",
+                "qwen-plus",
+                " gpt-4o",
+                "mystery-model",
+                "",
+                7,
+                "gsk_Ab1Ab1Ab1Ab1Ab1Ab1Ab1Ab1Ab1Ab1",
+                " AKIAIOSFODNN7EXAMPLE",
+            ]
         ),
         "provider": texts,
         "user_id": texts,
@@ -51,7 +68,12 @@ fields = st.fixed_dictionaries(
         "error_msg": texts,
         "status_code": st.sampled_from([None, 200, 429, 99, True]),
         "api_key": st.sampled_from([None, "", "sk-abcdefghijklmnop", "short", "sk-…9f3a"]),
-        "tags": st.sampled_from([None, {}, {"team": "a"}, {"n": 1}]),
+        "tags": st.one_of(
+            st.sampled_from([None, {}, {"team": "a"}, {"n": 1}]),
+            st.dictionaries(
+                st.text(max_size=3) | secret_texts, secret_texts, min_size=1, max_size=2
+            ),
+        ),
         "service_tier": st.sampled_from([None, "batch", "default"]),
         "host": st.sampled_from([None, "", "box"]),
         "key": st.just("k"),

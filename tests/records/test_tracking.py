@@ -172,3 +172,26 @@ def test_record_writes_what_prepare_would_and_threads_get_distinct_ids(tmp_path:
         for line in f.read_bytes().splitlines()
     ]
     assert len(ids) == len(set(ids)) == 1201
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_key_across_the_message_cut_is_masked_whole(data_dir: Path, stream: bool) -> None:
+    # The message is cut to 500 characters: a key across the cut must not leave its start.
+    message = "x" * 475 + " AKIAIOSFODNN7EXAMPLE rejected"
+
+    def chunks() -> Any:
+        raise PermissionError(message)
+        yield
+
+    @aiusage.track(model="gpt-4o", data_dir=data_dir)
+    def call() -> Any:
+        raise PermissionError(message)
+
+    with pytest.raises(PermissionError):
+        list(
+            aiusage.track_stream(chunks(), model="gpt-4o", data_dir=data_dir)
+        ) if stream else call()
+    (rec,) = _records(data_dir)
+    assert rec["error_msg"].startswith("PermissionError: xxx")
+    assert "AKIAIOS" not in rec["error_msg"]
+    assert len(rec["error_msg"]) <= 500

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import mmap
+import operator
 import os
 import sys
 import time
@@ -30,7 +31,14 @@ from aiusage.pricing.cost import cost_of_record
 from aiusage.pricing.price import TokenCounts
 from aiusage.pricing.table import PricingTable
 from aiusage.records.prepare import prepare
-from aiusage.records.schema import MAX_COUNT, MAX_TIMESTAMP, hostname, mask_api_key, serialize
+from aiusage.records.schema import MAX_COUNT, MAX_TIMESTAMP, hostname, serialize
+from aiusage.records.secrets import (
+    MIN_SECRET,
+    SCRUBBED_FIELDS,
+    mask_api_key,
+    scrub,
+    scrub_tags,
+)
 from aiusage.store.dayfiles import DAY_SECONDS, append_lines, day_of, day_path, ensure_data_dir
 from aiusage.store.processes import map_in_processes
 
@@ -166,6 +174,12 @@ class Preparer:
         return Prepared(rec["timestamp"], unpriced)
 
 
+# The text fields _complete scrubs as build_record does (SCRUBBED_FIELDS; ``id`` apart, a
+# counter's ``key`` never reaches it).
+_SCRUBBED = tuple(name for name in SCRUBBED_FIELDS if name not in ("id", "key"))
+_texts = operator.attrgetter(*_SCRUBBED)
+
+
 # Once per record of every batch, import and aiusage.record(): the checks between fields are
 # inlined, a call per check would cost more than the check.
 def _complete(rec: Incoming, preparer: Preparer) -> tuple[TokenCounts, float] | None:  # noqa: C901, PLR0912
@@ -177,7 +191,13 @@ def _complete(rec: Incoming, preparer: Preparer) -> tuple[TokenCounts, float] | 
         return None
     rec.v = 1
     if rec.id is UNSET:
-        rec.id = preparer.new_id()
+        rec.id = preparer.new_id()  # random hex: nothing to scrub
+    elif len(rec.id) >= MIN_SECRET:
+        rec.id = scrub(rec.id)
+    for name in itertools.compress(_SCRUBBED, _texts(rec)):  # the fields given
+        value = getattr(rec, name)
+        if len(value) >= MIN_SECRET:
+            setattr(rec, name, scrub(value))
     rec.kind = "call"
     timestamp = rec.timestamp
     if timestamp is UNSET:
@@ -214,8 +234,8 @@ def _complete(rec: Incoming, preparer: Preparer) -> tuple[TokenCounts, float] | 
         if not rec.api_key:
             return None
         rec.api_key = mask_api_key(rec.api_key)
-    if rec.tags is not None and not rec.tags:
-        rec.tags = None
+    if rec.tags is not None:
+        rec.tags = scrub_tags(rec.tags) if rec.tags else None
     if rec.host is None:
         rec.host = hostname()
     counts = TokenCounts(inp, out, read, write, one_hour or 0, reasoning)

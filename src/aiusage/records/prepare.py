@@ -14,6 +14,7 @@ from aiusage.pricing.cost import CostMode, RecordCost, cost_of_record
 from aiusage.pricing.price import TokenCounts
 from aiusage.pricing.table import PricingTable
 from aiusage.records.schema import Record, build_record, ordered
+from aiusage.records.secrets import scrub_fields
 
 
 def prepare(
@@ -34,10 +35,12 @@ def prepare(
 
 def reprice(rec: Record, table: PricingTable) -> bool:
     """Price a call record read from a day file again with ``table`` (cost mode
-    ``current``; a model the table does not know keeps its cost). Whether its cost or
+    ``current``; a model the table does not know keeps its cost), and scrub it as it is about
+    to be written again (one written before scrubbing may hold a key). Whether its cost or
     currency changed."""
     if rec.get("kind", "call") != "call":
         return False
+    scrub_fields(rec)
     before = (rec.get("cost"), rec.get("currency"))
     if _price(rec, table, currency=rec.get("currency"), mode="current").price is None:
         return False

@@ -1,5 +1,5 @@
 """The usage record (JSONL schema v1, README: The record): strict building on write, tolerant checks
-on read, key masking and serialisation.
+on read, masking (of ``api_key`` and of secrets anywhere) and serialisation.
 
 A record is a plain ``dict[str, Any]`` whose keys are the fields of README: The record. On write
 every field is present except the optional ones that are ``None`` (``cost`` is always
@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from aiusage.errors import ValidationError
+from aiusage.records.secrets import mask_api_key, scrub, scrub_fields
 
 SCHEMA_VERSION = 1
 
@@ -99,24 +100,8 @@ def hostname() -> str:
     """This machine's name, as written in the ``host`` field."""
     global _HOST
     if _HOST is None:
-        _HOST = socket.gethostname()
+        _HOST = scrub(socket.gethostname())
     return _HOST
-
-
-def mask_api_key(key: str) -> str:
-    """Mask an API key to a short prefix and its last 4 characters (``sk-…9f3a``).
-
-    A value that is already masked (holds ``…``) is returned as it is, so masking twice is
-    harmless; keys too short to keep anything of are reduced to ``…``.
-    """
-    key = key.strip()
-    if "…" in key:
-        return key
-    if len(key) >= 12:
-        return f"{key[:3]}…{key[-4:]}"
-    if len(key) >= 8:
-        return f"…{key[-4:]}"
-    return "…"
 
 
 def _is_number(value: Any) -> bool:
@@ -161,7 +146,8 @@ def build_record(
 
     Unknown fields, wrong types and negative counts raise :class:`ValidationError` naming the
     field. ``id``, ``timestamp`` (``now``), ``host`` and ``total_tokens`` are filled when
-    absent; ``api_key`` is masked. ``cost`` and ``provider`` are left as given: pricing fills
+    absent; ``api_key`` is masked and secrets in the other text fields and the tags are
+    (:mod:`aiusage.records.secrets`). ``cost`` and ``provider`` are left as given: pricing fills
     them (see :func:`aiusage.records.prepare.prepare`).
     """
     unknown = sorted(set(fields) - FIELDS)
@@ -183,6 +169,7 @@ def build_record(
         rec[name] = None if value is None else _as_count(name, value)
     if rec["kind"] == "counter":
         rec.update(_counter(fields))
+    scrub_fields(rec)
     return ordered(rec)
 
 

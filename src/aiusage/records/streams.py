@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from aiusage.records.extract import Usage, get, text, usage_from_response
+from aiusage.records.secrets import scrub_cut
 
 Finish = Callable[[dict[str, Any]], None]
 
@@ -147,7 +148,7 @@ class _Timing:
         if self.first is not None:
             fields["ttfb_ms"] = (self.first - self.start) * 1000
         if exc is not None:
-            fields.update(success=False, error_msg=f"{type(exc).__name__}: {exc}"[:500])
+            fields.update(success=False, error_msg=scrub_cut(f"{type(exc).__name__}: {exc}", 500))
             status = getattr(exc, "status_code", None)
             if isinstance(status, int) and 100 <= status <= 599:
                 fields["status_code"] = status
