@@ -14,6 +14,7 @@ from aiusage.cli.common import (
     DataDirOpt,
     NoCacheOpt,
     PricingOpt,
+    RawCsvOpt,
     StrictOpt,
     TzOpt,
     check_unpriced,
@@ -71,6 +72,7 @@ def export(
             help="File, or directory for a usage_report_<time> file; - for stdout.",
         ),
     ] = None,
+    raw_csv: RawCsvOpt = False,
     tz: TzOpt = None,
     pricing: PricingOpt = None,
     currency: CurrencyOpt = None,
@@ -111,9 +113,9 @@ def export(
         if columns == "focus":
             from aiusage.output.json_csv import FOCUS_COLUMNS
 
-            data = to_csv(FOCUS_COLUMNS, focus_rows(doc, ctx.tz))
+            data = to_csv(FOCUS_COLUMNS, focus_rows(doc, ctx.tz), neutralise=not raw_csv)
         else:
-            data = to_csv(report_columns(doc), doc["rows"])
+            data = to_csv(report_columns(doc), doc["rows"], neutralise=not raw_csv)
     elif fmt == "prom":
         from aiusage.output.prometheus import to_prometheus
 

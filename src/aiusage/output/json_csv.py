@@ -19,22 +19,32 @@ def to_json(doc: Mapping[str, Any]) -> str:
     return orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n"
 
 
-def _cell(value: Any) -> Any:
+# A spreadsheet reads a cell that starts with one of these as a formula (OWASP: CSV
+# injection); tab and CR are in the list because some programs strip them first.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any, *, neutralise: bool) -> Any:
     if value is None:
         return ""
     if isinstance(value, list | tuple):
-        return ";".join(str(v) for v in value)
+        value = ";".join(str(v) for v in value)
+    if neutralise and isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value  # numbers are never strings here: -1.5 stays a number
     return value
 
 
-def to_csv(columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> str:
+def to_csv(
+    columns: Sequence[str], rows: Sequence[Mapping[str, Any]], *, neutralise: bool = True
+) -> str:
     """Rows as CSV: one header row, then one row per mapping (lists joined with ``;``,
-    ``None`` as an empty cell)."""
+    ``None`` as an empty cell). Text cells a spreadsheet would take for a formula get a
+    leading ``'`` unless not ``neutralise``; numbers are written as they are."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(columns)
+    writer.writerow([_cell(c, neutralise=neutralise) for c in columns])
     for row in rows:
-        writer.writerow([_cell(row.get(c)) for c in columns])
+        writer.writerow([_cell(row.get(c), neutralise=neutralise) for c in columns])
     return buf.getvalue()
 
 
