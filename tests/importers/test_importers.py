@@ -204,6 +204,38 @@ def test_mapped_errors(cli, tmp_path: Path, data_dir: Path, args: list[str], mes
     assert list(data_dir.iterdir()) == []
 
 
+@pytest.mark.parametrize("kind", ["csv", "jsonl"])
+@pytest.mark.parametrize("junk", [b"caf\xe9", b"\xff\xfe", b"\xc3", b"\xed\xa0\x80"])
+def test_mapped_files_read_bytes_that_are_not_utf8_as_fffd(
+    cli, tmp_path: Path, data_dir: Path, kind: str, junk: bytes
+) -> None:  # type: ignore[no-untyped-def]
+    source = tmp_path / f"latin.{kind}"
+    if kind == "csv":
+        source.write_bytes(b"ts,model,user\n2026-11-01T10:00:00Z,gpt-4o,ann" + junk + b"\n")
+    else:
+        source.write_bytes(
+            b'{"ts":"2026-11-01T10:00:00Z","model":"gpt-4o","user":"ann' + junk + b'"}\n'
+        )
+    args = ["import", kind, source, "-d", data_dir, "--map", "timestamp=ts", "--map", "model=model", "--map", "user_id=user"]  # fmt: skip
+    result = cli(*args)
+    assert result.exit_code == 0, result.stderr
+    (record,) = _stored(data_dir)
+    assert record["user_id"] == "ann" + junk.decode(errors="replace")
+    assert "\ufffd" in record["user_id"]
+    assert cli(*args, "--json").json()["imported"] == 0  # the same id again: idempotent
+
+
+def test_a_csv_field_beyond_the_limit_is_a_usage_error(cli, tmp_path: Path, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    source = tmp_path / "huge.csv"
+    source.write_bytes(b'ts,model\n2026-11-01T10:00:00Z,"' + b"x" * 200_000 + b'"\n')
+    result = cli("import", "csv", source, "-d", data_dir, "--map", "timestamp=ts", "--map", "model=model")  # fmt: skip
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1
+    assert str(source) in result.stderr
+    assert "nothing imported" in result.stderr
+    assert list(data_dir.iterdir()) == []
+
+
 def _codex_session(path: Path) -> None:
     lines = [
         {"timestamp": "2026-11-03T09:00:00.000Z", "type": "session_meta", "payload": {"id": "sess-c1", "cwd": "/home/ann/api", "cli_version": "0.58.0"}},
