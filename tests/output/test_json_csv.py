@@ -100,7 +100,7 @@ def test_interrupted_export_leaves_no_partial_file(
     target = tmp_path / "report.json"
     target.write_text("previous report")
 
-    def boom(*args: object) -> None:
+    def boom(*args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr("os.replace", boom)

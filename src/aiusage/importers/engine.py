@@ -41,6 +41,7 @@ from aiusage.store.dayfiles import (
     list_files,
     open_data,
 )
+from aiusage.store.safepath import private_mkdir
 
 if TYPE_CHECKING:
     from aiusage.workspace import Workspace
@@ -192,7 +193,7 @@ class Offsets:
     def save(self) -> None:
         """Write the offsets of this run."""
         self.state.update(self.updates)
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_mkdir(self.path.parent)
         write_atomic(self.path, orjson.dumps(self.state))
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -106,22 +105,8 @@ def focus_rows(doc: Mapping[str, Any], tz: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def export_path(out: Path | None, suffix: str, *, now: float) -> Path:
-    """Where an export goes: ``out`` itself, or a ``usage_report_YYYYMMDD_HHMMSS`` file in
-    the directory ``out`` (default: the current one). Refuses ``..`` components and writing
-    through a symbolic link, so a path cannot be steered somewhere else."""
+def report_file_name(suffix: str, *, now: float) -> str:
+    """The name of an export written into a directory: ``usage_report_YYYYMMDD_HHMMSS``."""
     import datetime as dt
 
-    from aiusage.errors import UsageError
-
-    name = dt.datetime.fromtimestamp(now).strftime(f"usage_report_%Y%m%d_%H%M%S.{suffix}")
-    target = Path(".") if out is None else out
-    if ".." in target.parts:
-        raise UsageError(f"--out {target}: '..' is not allowed; give the path itself")
-    if target.is_dir():
-        target = target / name
-    if target.is_symlink():
-        raise UsageError(f"--out {target}: refusing to write through a symbolic link")
-    if not target.parent.is_dir():
-        raise UsageError(f"--out {target}: directory {target.parent} does not exist")
-    return target
+    return dt.datetime.fromtimestamp(now).strftime(f"usage_report_%Y%m%d_%H%M%S.{suffix}")

@@ -15,13 +15,16 @@ refused before it is built, in time and memory linear in its text.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 from pathlib import Path
 from typing import Any
 
 import orjson
+
+from aiusage.errors import DataError
+from aiusage.store.atomic import write_atomic
+from aiusage.store.safepath import private_mkdir
 
 FORMAT = "aiusage.yaml/1"
 # The packaged pricing table has about 6,000 nodes; a hundred times that is still a
@@ -128,22 +131,17 @@ def _children(node: Any) -> list[Any]:
 
 
 def _store(entry: Path, value: dict[str, Any]) -> None:
-    """Write a cache entry whole (a temporary file renamed over it), only for documents
-    JSON holds exactly: dates, sets or non-text keys would come back different."""
+    """Write a cache entry whole, only for documents JSON holds exactly: dates, sets or
+    non-text keys would come back different."""
     try:
         data = orjson.dumps(value)
     except TypeError:
         return
     if orjson.loads(data) != value:
         return
-    tmp = entry.with_name(f"{entry.name}.{os.getpid()}.tmp")
     try:
         # Private like the data dir: config.yaml names users and keys.
-        entry.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with open(fd, "wb") as out:
-            out.write(data)
-        os.replace(tmp, entry)
-    except OSError:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
+        private_mkdir(entry.parent)
+        write_atomic(entry, data, durable=False)
+    except (OSError, DataError):
+        pass  # no cache: the document is parsed again next time
