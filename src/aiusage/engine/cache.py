@@ -145,7 +145,7 @@ class RollupCache:
             return 0
         removed = 0
         try:
-            marker.touch()
+            marker.touch(mode=0o600)
             present = {p.name for p in self.data_dir.iterdir()}
             for shape in self.root.iterdir():
                 if not shape.is_dir():
