@@ -193,6 +193,18 @@ def test_export_refuses_path_tricks(cli, store: Path, tmp_path: Path) -> None:  
     assert "symbolic link" in result.stderr
     assert real.read_text() == "keep"
     assert cli("export", "-d", store, "--all", "--out", tmp_path / "no" / "r.json").exit_code == 2
+    # a directory link in a directory anyone may write to: refused, the real path suggested
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    (shared / "dir").symlink_to(victim, target_is_directory=True)
+    for fmt in ("json", "csv", "prom", "html", "parquet"):
+        through = cli("export", "-d", store, "--all", "--format", fmt, "--out", shared / "dir" / "r")
+        assert through.exit_code == 2, fmt
+        assert f"give the real path ({victim}/r)" in through.stderr, fmt
+    assert list(victim.iterdir()) == []
 
 
 def test_json_export_matches_the_shipped_schema(cli, store: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

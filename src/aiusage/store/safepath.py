@@ -126,11 +126,15 @@ def _refuse_dots(path: Path, flag: str) -> None:
         raise UsageError(f"{flag} {path}: '..' is not allowed; give the path itself")
 
 
-def open_out_dir(path: Path, *, flag: str = "--out", create: bool = False) -> OutDir:
+def open_out_dir(
+    path: Path, *, flag: str = "--out", create: bool = False, typed: Path | None = None
+) -> OutDir:
     """The directory ``path`` opened for writing, its links checked as described above
-    (:class:`UsageError` naming an untrusted one and the real path); missing directories
-    are created 0700 with ``create``, else refused."""
+    (:class:`UsageError` naming an untrusted one and the real path of ``typed``, the whole
+    path the user gave, ``path`` itself by default); missing directories are created 0700
+    with ``create``, else refused."""
     _refuse_dots(path, flag)
+    typed = path if typed is None else typed
     fd = os.open("/" if path.is_absolute() else ".", _DIR_FLAGS & ~_NOFOLLOW)
     pending = deque(path.parts[1:] if path.is_absolute() else path.parts)
     walked = Path(path.anchor or ".")
@@ -141,11 +145,11 @@ def open_out_dir(path: Path, *, flag: str = "--out", create: bool = False) -> Ou
             try:
                 next_fd = os.open(name, _DIR_FLAGS, dir_fd=fd)
             except OSError:
-                target = _step_failed(name, fd, walked, path, flag, create=create)
+                target = _step_failed(name, fd, walked, typed, flag, create=create)
                 if target is not None:
                     links += 1
                     if links > MAX_LINKS:
-                        raise UsageError(f"{flag} {path}: too many symbolic links") from None
+                        raise UsageError(f"{flag} {typed}: too many symbolic links") from None
                     parts = Path(target).parts
                     if os.path.isabs(target):
                         os.close(fd)
@@ -199,7 +203,7 @@ def open_export(out: Path | None, default_name: str, *, flag: str = "--out") -> 
     _refuse_dots(target, flag)
     if target.name == "":  # "." or "/"
         return open_out_dir(target, flag=flag), default_name
-    parent = open_out_dir(target.parent, flag=flag)
+    parent = open_out_dir(target.parent, flag=flag, typed=target)
     try:
         info = os.stat(target.name, dir_fd=parent.fd, follow_symlinks=False)
     except FileNotFoundError:
