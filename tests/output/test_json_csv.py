@@ -201,7 +201,9 @@ def test_export_refuses_path_tricks(cli, store: Path, tmp_path: Path) -> None:  
     shared.chmod(0o777)
     (shared / "dir").symlink_to(victim, target_is_directory=True)
     for fmt in ("json", "csv", "prom", "html", "parquet"):
-        through = cli("export", "-d", store, "--all", "--format", fmt, "--out", shared / "dir" / "r")
+        through = cli(
+            "export", "-d", store, "--all", "--format", fmt, "--out", shared / "dir" / "r"
+        )
         assert through.exit_code == 2, fmt
         assert f"give the real path ({victim}/r)" in through.stderr, fmt
     assert list(victim.iterdir()) == []
