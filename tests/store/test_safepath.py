@@ -124,6 +124,15 @@ def test_link_loops_and_dangling_links(cli, store: Path, tmp_path: Path) -> None
     assert len(list(real.iterdir())) == 1
 
 
+def test_a_device_or_a_pipe_is_never_replaced(cli, store: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    result = _export(cli, store, "json", fifo)
+    assert result.exit_code == 2
+    assert "not a regular file" in result.stderr
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+
+
 def test_a_typed_path_through_a_file_is_a_usage_error(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
     with pytest.raises(UsageError, match="not a directory"):

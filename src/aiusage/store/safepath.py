@@ -223,4 +223,7 @@ def open_export(out: Path | None, default_name: str, *, flag: str = "--out") -> 
             f"{flag} {target}: refusing to write through a symbolic link; "
             f"give the real path ({os.path.realpath(target)})"
         )
+    if not stat.S_ISREG(info.st_mode):  # a device or a pipe: renaming over it would replace it
+        parent.close()
+        raise UsageError(f"{flag} {target}: not a regular file (use {flag} - for stdout)")
     return parent, target.name
