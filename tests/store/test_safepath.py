@@ -239,3 +239,23 @@ def test_everything_aiusage_creates_is_private(
         if not p.is_symlink() and stat.S_IMODE(p.lstat().st_mode) & 0o077
     }
     assert loose == {}
+
+
+def test_pricing_import_out_follows_the_same_rules(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    litellm = tmp_path / "litellm.json"
+    litellm.write_text(
+        '{"gpt-x": {"litellm_provider": "openai", "mode": "chat", "input_cost_per_token": 1e-06, "output_cost_per_token": 2e-06}}'
+    )
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    (shared / "conf").symlink_to(victim, target_is_directory=True)
+    refused = cli("pricing", "import", litellm, "--out", shared / "conf" / "pricing.yaml")
+    assert refused.exit_code == 2
+    assert "symbolic link" in refused.stderr
+    assert list(victim.iterdir()) == []
+    into_dir = cli("pricing", "import", litellm, "--out", victim)
+    assert into_dir.exit_code == 0, into_dir.stderr
+    assert stat.S_IMODE((victim / "pricing.yaml").stat().st_mode) == 0o600
