@@ -187,6 +187,74 @@ def test_mapped_csv_and_jsonl(cli, tmp_path: Path, data_dir: Path) -> None:  # t
     assert ok.json()["imported"] == 1
 
 
+def test_links_are_followed_only_inside_the_folder(
+    cli, claude: Path, tmp_path: Path, data_dir: Path
+) -> None:  # type: ignore[no-untyped-def]
+    projects = claude / "projects"
+    outside = tmp_path / "outside"
+    _write(
+        outside / "o.jsonl",
+        [
+            _assistant(
+                "2026-11-03T08:00:00.000Z",
+                "msg_o",
+                "req_o",
+                "claude-haiku-4-5",
+                "so",
+                "/o",
+                input_tokens=7,
+            )
+        ],
+    )
+    _write(
+        claude / "archive" / "-old" / "s9.jsonl",
+        [
+            _assistant(
+                "2026-11-03T09:00:00.000Z",
+                "msg_9",
+                "req_9",
+                "claude-haiku-4-5",
+                "s9",
+                "/old",
+                input_tokens=9,
+            )
+        ],
+    )
+    (projects / "-old").symlink_to(claude / "archive" / "-old")  # a dir, inside: followed
+    (projects / "-home-ann-cli" / "again.jsonl").symlink_to(
+        projects / "-home-ann-cli" / "s2.jsonl"
+    )  # a file, inside: once
+    (projects / "-home-ann-cli" / "loop").symlink_to(projects)  # a loop: walked once
+    (projects / "-out").symlink_to(outside)  # a dir, outside: skipped
+    (projects / "-home-ann-cli" / "o.jsonl").symlink_to(
+        outside / "o.jsonl"
+    )  # a file, outside: skipped
+    (projects / "-gone").symlink_to(tmp_path / "nowhere")  # dangling, outside: skipped
+    (projects / "broken.jsonl").symlink_to(claude / "missing.jsonl")  # dangling, inside: no file
+    result = cli("import", "claude-code", claude, "-d", data_dir, "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = result.json()
+    assert (doc["imported"], doc["files"]) == (4, 4)
+    assert doc["skipped"]["symbolic link leading out of the folder"] == 3
+    records = {r["request_id"]: r for r in _stored(data_dir)}
+    assert sorted(records) == ["req_1", "req_2", "req_3", "req_9"]
+    assert records["req_9"]["tags"]["project"] == "-old"
+    text = cli("import", "claude-code", claude, "-d", data_dir).stdout
+    assert "3 symbolic link leading out of the folder" in text
+
+
+def test_codex_follows_the_same_link_policy(cli, tmp_path: Path, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    sessions = tmp_path / "codex" / "sessions"
+    sessions.mkdir(parents=True)
+    outside = tmp_path / "elsewhere" / "2026"
+    _codex_session(outside / "rollout.jsonl")
+    (sessions / "2026").symlink_to(outside)
+    result = cli("import", "codex", sessions, "-d", data_dir, "--json")
+    assert result.exit_code == 0, result.stderr
+    assert (result.json()["imported"], result.json()["files"]) == (0, 0)
+    assert result.json()["skipped"] == {"symbolic link leading out of the folder": 1}
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -201,6 +269,38 @@ def test_mapped_errors(cli, tmp_path: Path, data_dir: Path, args: list[str], mes
     result = cli("import", "csv", export, "-d", data_dir, "--map", "timestamp=ts", *args)
     assert result.exit_code == 2
     assert message in result.stderr
+    assert list(data_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize("kind", ["csv", "jsonl"])
+@pytest.mark.parametrize("junk", [b"caf\xe9", b"\xff\xfe", b"\xc3", b"\xed\xa0\x80"])
+def test_mapped_files_read_bytes_that_are_not_utf8_as_fffd(
+    cli, tmp_path: Path, data_dir: Path, kind: str, junk: bytes
+) -> None:  # type: ignore[no-untyped-def]
+    source = tmp_path / f"latin.{kind}"
+    if kind == "csv":
+        source.write_bytes(b"ts,model,user\n2026-11-01T10:00:00Z,gpt-4o,ann" + junk + b"\n")
+    else:
+        source.write_bytes(
+            b'{"ts":"2026-11-01T10:00:00Z","model":"gpt-4o","user":"ann' + junk + b'"}\n'
+        )
+    args = ["import", kind, source, "-d", data_dir, "--map", "timestamp=ts", "--map", "model=model", "--map", "user_id=user"]  # fmt: skip
+    result = cli(*args)
+    assert result.exit_code == 0, result.stderr
+    (record,) = _stored(data_dir)
+    assert record["user_id"] == "ann" + junk.decode(errors="replace")
+    assert "\ufffd" in record["user_id"]
+    assert cli(*args, "--json").json()["imported"] == 0  # the same id again: idempotent
+
+
+def test_a_csv_field_beyond_the_limit_is_a_usage_error(cli, tmp_path: Path, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    source = tmp_path / "huge.csv"
+    source.write_bytes(b'ts,model\n2026-11-01T10:00:00Z,"' + b"x" * 200_000 + b'"\n')
+    result = cli("import", "csv", source, "-d", data_dir, "--map", "timestamp=ts", "--map", "model=model")  # fmt: skip
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1
+    assert str(source) in result.stderr
+    assert "nothing imported" in result.stderr
     assert list(data_dir.iterdir()) == []
 
 

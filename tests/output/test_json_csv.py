@@ -18,6 +18,42 @@ def test_csv_quotes_and_joins() -> None:
     assert list(csv.reader(io.StringIO(text)))[1] == ['x,"y"', "m1;m2", ""]
 
 
+FORMULAS = ['=HYPERLINK("http://x")', "+1+1", "-2+3", "@SUM(A1)", "\tx=1", "\rcmd|' /c calc'!A0"]
+
+
+@pytest.mark.parametrize("text", FORMULAS)
+def test_csv_text_cells_never_start_a_formula(text: str) -> None:
+    rows = [{"user": text, "models": [text, "b"], "cost": -1.5, "requests": -3}]
+    parsed = list(csv.reader(io.StringIO(to_csv(["user", "models", "cost", "requests"], rows))))
+    assert parsed[1] == ["'" + text, "'" + text + ";b", "-1.5", "-3"]
+    raw = list(csv.reader(io.StringIO(to_csv(["user"], rows, neutralise=False))))
+    assert raw[1] == [text]
+
+
+def test_every_csv_output_neutralises_formulas(cli, data_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    evil = "=cmd|' /C calc'!A0"
+    write_jsonl(data_dir / "usage_2026-11-01.jsonl", [
+        call(T, user_id=evil, model="@evil", function="-f", cost=1.5, currency="USD"),
+    ])  # fmt: skip
+    outputs = {
+        "report": ["report", "-d", data_dir, "--all", "--by", "user,model,function", "--csv"],
+        "top-users": ["top-users", "-d", data_dir, "--all", "--csv"],
+        "export": ["export", "-d", data_dir, "--all", "--by", "user", "--format", "csv", "--out", "-"],
+        "focus": ["export", "-d", data_dir, "--all", "--format", "csv", "--columns", "focus", "--out", "-"],
+    }  # fmt: skip
+    for name, args in outputs.items():
+        result = cli(*args)
+        assert result.exit_code == 0, (name, result.stderr)
+        cells = [c for row in csv.reader(io.StringIO(result.stdout)) for c in row]
+        assert evil not in cells, name
+        assert not [c for c in cells if c[:1] in ("=", "+", "@", "\t", "\r")], name
+        assert [c for c in cells if c.startswith("'")], name
+        raw = cli(*args, "--raw-csv").stdout
+        assert "'=" not in raw, name
+        assert "'@" not in raw, name
+        assert evil in raw or "@evil" in raw, name
+
+
 def test_json_keeps_key_order() -> None:
     doc = {"schema": "aiusage.report/1", "b": 1, "a": [1.5, None]}
     text = to_json(doc)
@@ -64,7 +100,7 @@ def test_interrupted_export_leaves_no_partial_file(
     target = tmp_path / "report.json"
     target.write_text("previous report")
 
-    def boom(*args: object) -> None:
+    def boom(*args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr("os.replace", boom)
@@ -157,6 +193,20 @@ def test_export_refuses_path_tricks(cli, store: Path, tmp_path: Path) -> None:  
     assert "symbolic link" in result.stderr
     assert real.read_text() == "keep"
     assert cli("export", "-d", store, "--all", "--out", tmp_path / "no" / "r.json").exit_code == 2
+    # a directory link in a directory anyone may write to: refused, the real path suggested
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    (shared / "dir").symlink_to(victim, target_is_directory=True)
+    for fmt in ("json", "csv", "prom", "html", "parquet"):
+        through = cli(
+            "export", "-d", store, "--all", "--format", fmt, "--out", shared / "dir" / "r"
+        )
+        assert through.exit_code == 2, fmt
+        assert f"give the real path ({victim}/r)" in through.stderr, fmt
+    assert list(victim.iterdir()) == []
 
 
 def test_json_export_matches_the_shipped_schema(cli, store: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

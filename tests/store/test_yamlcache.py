@@ -139,3 +139,67 @@ def test_entries_are_private(tmp_path: Path) -> None:
     (entry,) = cache_dir().iterdir()
     assert entry.stat().st_mode & 0o777 == 0o600
     assert cache_dir().stat().st_mode & 0o777 == 0o700
+
+
+# --- aliases are bounded ------------------------------------------------------------------
+
+
+def _laughs(levels: int = 9, width: int = 9) -> str:
+    """A "billion laughs": each level an anchor holding ``width`` aliases of the one below."""
+    lines = [f"l0: &l0 [{', '.join(['lol'] * width)}]"]
+    lines += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * width)}]" for i in range(1, levels + 1)]
+    return "\n".join(lines) + f"\nmodels:\n  x: *l{levels}\n"
+
+
+@pytest.mark.parametrize("levels", [6, 9, 30])
+def test_nested_aliases_are_refused(tmp_path: Path, levels: int) -> None:
+    with pytest.raises(YamlError, match="aliases are expanded"):
+        load_yaml(_laughs(levels), source=str(tmp_path / "pricing.yaml"))
+    assert not list(cache_dir().glob("*.json"))
+
+
+def test_an_alias_inside_its_own_anchor_is_refused() -> None:
+    with pytest.raises(YamlError, match="refers to the node that contains it"):
+        load_yaml("models: &m\n  x: {input: 1, output: 2}\n  loop: [*m]\n")
+
+
+def test_ordinary_anchors_and_aliases_still_load(tmp_path: Path) -> None:
+    text = (
+        "base: &base {input: 1.5, output: 6, currency: USD}\n"
+        "models:\n  a: *base\n  b: {<<: *base, output: 7}\n  c: *base\n"
+    )
+    source = str(tmp_path / "pricing.yaml")
+    for _ in range(2):  # parsed, then from the cache
+        doc = load_yaml(text, source=source)
+        assert doc["models"]["a"] == doc["models"]["c"] == doc["base"]
+        assert doc["models"]["b"] == {"input": 1.5, "output": 7, "currency": "USD"}
+    # well under the bound: six levels of five aliases expand to about 230,000 nodes
+    assert load_yaml(_laughs(6, 5))["models"]["x"][0][0][0][0][0][0] == ["lol"] * 5
+
+
+@pytest.mark.parametrize("where", ["pricing.yaml", "config.yaml", "--pricing"])
+def test_a_laughs_file_is_a_usage_error_in_bounded_memory(tmp_path: Path, where: str) -> None:
+    import resource
+    import subprocess
+    import sys
+
+    def limit_memory() -> None:  # 1 GB of address space: the expanded document needs 5 GB
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    bomb = tmp_path / "bomb.yaml" if where == "--pricing" else data_dir / where
+    bomb.write_text(_laughs(9).replace("models:\n  x:", "currency: USD\nmodels:\n  x:"))
+    extra = ["--pricing", str(bomb)] if where == "--pricing" else []
+    result = subprocess.run(
+        [sys.executable, "-m", "aiusage", "report", "-d", str(data_dir), *extra],
+        capture_output=True,
+        text=True,
+        preexec_fn=limit_memory,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1
+    assert str(bomb) in result.stderr
+    assert "aliases are expanded" in result.stderr

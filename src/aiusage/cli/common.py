@@ -43,6 +43,14 @@ StrictOpt = Annotated[
     typer.Option("--strict", help="Exit 3 if any line is malformed or any request has no price."),
 ]
 CsvOpt = Annotated[bool, typer.Option("--csv", help="CSV on stdout.")]
+RawCsvOpt = Annotated[
+    bool,
+    typer.Option(
+        "--raw-csv",
+        help="CSV text cells as they are: no ' before a leading = + - @ (which a spreadsheet "
+        "would run as a formula).",
+    ),
+]
 NoCacheOpt = Annotated[
     bool,
     typer.Option(
@@ -162,9 +170,11 @@ def emit(
     view: Any,
     strict: bool = False,
     csv: tuple[list[str], list[dict[str, Any]]] | None = None,
+    raw_csv: bool = False,
 ) -> None:
-    """Print ``doc`` as JSON, as CSV (``csv`` = columns and rows), or as the rich view
-    ``view(doc, width=...)``, after saying what was skipped."""
+    """Print ``doc`` as JSON, as CSV (``csv`` = columns and rows; formula-like text cells
+    neutralised unless ``raw_csv``), or as the rich view ``view(doc, width=...)``, after
+    saying what was skipped."""
     from aiusage.output.json_csv import to_csv, to_json
 
     if SETTINGS["progress"] is not None:
@@ -172,7 +182,7 @@ def emit(
     warn_skipped(doc, strict)
     check_unpriced(doc, strict)
     if csv is not None:
-        sys.stdout.write(to_csv(*csv))
+        sys.stdout.write(to_csv(*csv, neutralise=not raw_csv))
         return
     if as_json:
         sys.stdout.write(to_json(doc))

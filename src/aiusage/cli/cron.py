@@ -1,6 +1,7 @@
 """Commands for unattended use: ``export`` (reports as files)."""
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -14,6 +15,7 @@ from aiusage.cli.common import (
     DataDirOpt,
     NoCacheOpt,
     PricingOpt,
+    RawCsvOpt,
     StrictOpt,
     TzOpt,
     check_unpriced,
@@ -71,6 +73,7 @@ def export(
             help="File, or directory for a usage_report_<time> file; - for stdout.",
         ),
     ] = None,
+    raw_csv: RawCsvOpt = False,
     tz: TzOpt = None,
     pricing: PricingOpt = None,
     currency: CurrencyOpt = None,
@@ -79,10 +82,8 @@ def export(
     strict: StrictOpt = False,
 ) -> None:
     """Write a report to a file, atomically (never a partial file), and print its path."""
-    from aiusage.engine.rollup import Query, group_by
-    from aiusage.output.json_csv import export_path, focus_rows, to_csv, to_json
-    from aiusage.store.atomic import write_atomic
-    from aiusage.views.report import build_report, report_columns
+    from aiusage.output.json_csv import report_file_name
+    from aiusage.store.safepath import open_export
 
     if fmt not in FORMATS:
         raise UsageError(f"unknown --format {fmt!r} (choose from {', '.join(FORMATS)})")
@@ -95,36 +96,57 @@ def export(
     if fmt == "parquet":
         _parquet(source, rng, filters, out, strict)
         return
-    to_stdout = out == Path("-")
-    target = None if to_stdout else export_path(out, FORMATS[fmt], now=ctx.now)
-    dims = group_by(by or ())
-    if fmt == "prom":
+    shape = _Shape(fmt, columns, period, tuple(by or ()), strict, raw_csv)
+    if out == Path("-"):  # the report itself on stdout, for a pipe
+        sys.stdout.write(_report_text(source, ctx, rng, filters, shape))
+        return
+    out_dir, name = open_export(out, report_file_name(FORMATS[fmt], now=ctx.now))
+    with out_dir:
+        data = _report_text(source, ctx, rng, filters, shape).encode("utf-8")
+        written = out_dir.write(name, lambda fh: fh.write(data))
+    sys.stdout.write(f"{written}\n")
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What an export holds: format, CSV columns, period and group-by, strictness, and
+    whether CSV cells are left raw."""
+
+    fmt: str
+    columns: str
+    period: str
+    by: tuple[str, ...]
+    strict: bool
+    raw_csv: bool
+
+
+def _report_text(
+    source: "Source", ctx: Context, rng: "TimeRange", filters: "Filters", shape: _Shape
+) -> str:
+    """The report of an export, as text in its format."""
+    from aiusage.engine.rollup import Query, group_by
+    from aiusage.output.json_csv import FOCUS_COLUMNS, focus_rows, to_csv, to_json
+    from aiusage.views.report import build_report, report_columns
+
+    dims, period = group_by(shape.by), shape.period
+    if shape.fmt == "prom":
         dims, period = ("user", "model", "function"), "total"
-    elif fmt == "csv" and columns == "focus" and not dims:
+    elif shape.fmt == "csv" and shape.columns == "focus" and not dims:
         dims = ("model", "provider", "user")
     doc = build_report(source, Query(dims, period, ctx.tz, rng, filters), now=ctx.now)
-    warn_skipped(doc, strict)
-    check_unpriced(doc, strict)
-    if fmt == "json":
-        data = to_json(doc)
-    elif fmt == "csv":
-        if columns == "focus":
-            from aiusage.output.json_csv import FOCUS_COLUMNS
-
-            data = to_csv(FOCUS_COLUMNS, focus_rows(doc, ctx.tz))
-        else:
-            data = to_csv(report_columns(doc), doc["rows"])
-    elif fmt == "prom":
+    warn_skipped(doc, shape.strict)
+    check_unpriced(doc, shape.strict)
+    if shape.fmt == "json":
+        return to_json(doc)
+    if shape.fmt == "csv" and shape.columns == "focus":
+        return to_csv(FOCUS_COLUMNS, focus_rows(doc, ctx.tz), neutralise=not shape.raw_csv)
+    if shape.fmt == "csv":
+        return to_csv(report_columns(doc), doc["rows"], neutralise=not shape.raw_csv)
+    if shape.fmt == "prom":
         from aiusage.output.prometheus import to_prometheus
 
-        data = to_prometheus(doc)
-    else:
-        data = _html(source, ctx, rng, filters, doc)
-    if target is None:  # --out -: the report itself on stdout, for a pipe
-        sys.stdout.write(data)
-        return
-    write_atomic(target, data.encode("utf-8"), mode=0o600)
-    sys.stdout.write(f"{target}\n")
+        return to_prometheus(doc)
+    return _html(source, ctx, rng, filters, doc)
 
 
 def _parquet(

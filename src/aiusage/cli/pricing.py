@@ -191,11 +191,13 @@ def pricing_import(
     if out is None:
         sys.stdout.write(text)
         return
-    from aiusage.store.atomic import write_atomic
+    from aiusage.store.safepath import open_export
 
-    write_atomic(out, text.encode())
-    table = load_table(extra=out)
-    sys.stderr.write(f"aiusage: wrote {out} ({len(table.prices)} models after merging)\n")
+    out_dir, name = open_export(out, "pricing.yaml")
+    with out_dir:
+        written = out_dir.write(name, lambda fh: fh.write(text.encode()))
+    table = load_table(extra=written)
+    sys.stderr.write(f"aiusage: wrote {written} ({len(table.prices)} models after merging)\n")
 
 
 @app.command(epilog=EPILOG_REPRICE)

@@ -16,6 +16,7 @@ from aiusage.cli.common import (
     JsonOpt,
     NoCacheOpt,
     PricingOpt,
+    RawCsvOpt,
     StrictOpt,
     TzOpt,
     emit,
@@ -105,6 +106,7 @@ def report(
         int | None, typer.Option("--limit", "-n", help="Show at most N rows.", min=1)
     ] = None,
     as_csv: CsvOpt = False,
+    raw_csv: RawCsvOpt = False,
     as_json: JsonOpt = False,
     chart: Annotated[
         bool, typer.Option("--chart", help="Also draw cost per period as bars.")
@@ -145,7 +147,7 @@ def report(
 
         return Group(report_view(d, width=width), period_chart(d, width=width))
 
-    emit(doc, as_json=as_json, view=view, strict=strict, csv=csv)
+    emit(doc, as_json=as_json, view=view, strict=strict, csv=csv, raw_csv=raw_csv)
 
 
 @app.command("top-users", epilog=EPILOG_TOP)
@@ -155,6 +157,7 @@ def top_users(
     limit: Annotated[int, typer.Option("--limit", "-n", help="How many users.", min=1)] = 10,
     by: Annotated[str, typer.Option("--by", help="Rank by cost, tokens or requests.")] = "cost",
     as_csv: CsvOpt = False,
+    raw_csv: RawCsvOpt = False,
     as_json: JsonOpt = False,
     tz: TzOpt = None,
     pricing: PricingOpt = None,
@@ -175,7 +178,7 @@ def top_users(
         by=by, limit=limit, **selection.range_values, **selection.filter_values
     )
     csv = (top_users_columns(), doc["users"]) if as_csv else None
-    emit(doc, as_json=as_json, view=top_users_view, strict=strict, csv=csv)
+    emit(doc, as_json=as_json, view=top_users_view, strict=strict, csv=csv, raw_csv=raw_csv)
 
 
 @app.command(epilog=EPILOG_MODELS)

@@ -52,6 +52,7 @@ from aiusage.store.atomic import write_atomic
 from aiusage.store.dayfiles import DAY_SECONDS, DayFile, day_of, is_open
 from aiusage.store.gc_pause import gc_paused
 from aiusage.store.processes import map_in_processes
+from aiusage.store.safepath import private_mkdir
 
 logger = logging.getLogger("aiusage")
 
@@ -144,7 +145,7 @@ class RollupCache:
             return 0
         removed = 0
         try:
-            marker.touch()
+            marker.touch(mode=0o600)
             present = {p.name for p in self.data_dir.iterdir()}
             for shape in self.root.iterdir():
                 if not shape.is_dir():
@@ -280,7 +281,7 @@ class RollupCache:
             data = orjson.dumps(
                 {"format": FORMAT, "offset": offset, "identity": identity, "rollup": part.state()}
             )
-            entry.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            private_mkdir(entry.parent)
             # Not synced: after a crash, a torn entry is caught on load and rebuilt.
             write_atomic(entry, data, durable=False)
         except (OSError, DataError, TypeError) as exc:

@@ -25,6 +25,7 @@ from aiusage.importers.engine import (
     derived_id,
     epoch,
     given_dirs,
+    source_files,
 )
 
 if TYPE_CHECKING:
@@ -88,13 +89,12 @@ def claude_dirs(given: Sequence[Path] = ()) -> list[Path]:
     return [home / ".config" / "claude", home / ".claude"]
 
 
-def claude_files(dirs: Iterable[Path]) -> list[Path]:
-    """Every ``projects/**/*.jsonl`` below the dirs."""
+def claude_files(dirs: Iterable[Path], result: ImportResult) -> list[Path]:
+    """Every ``projects/**/*.jsonl`` below the dirs (links as
+    :func:`~aiusage.importers.engine.source_files` follows them)."""
     files: list[Path] = []
     for directory in dirs:
-        projects = directory / "projects"
-        if projects.is_dir():
-            files += sorted(projects.rglob("*.jsonl"))
+        files += source_files(directory, ".jsonl", result, below="projects")
     return files
 
 
@@ -170,7 +170,7 @@ def import_claude_code(
 ) -> ImportResult:
     """Import Claude Code session logs (see :mod:`aiusage.importers.engine`)."""
     result = ImportResult("claude-code")
-    files = claude_files(claude_dirs(dirs))
+    files = claude_files(claude_dirs(dirs), result)
     offsets = Offsets(workspace.data_dir, "claude-code")
     sink = Sink(result, workspace)
     starts = [offsets.start(path) for path in files]

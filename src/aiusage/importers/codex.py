@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from aiusage.errors import AiusageError
-from aiusage.importers.engine import ImportResult, Sink, derived_id, epoch, given_dirs
+from aiusage.importers.engine import (
+    ImportResult,
+    Sink,
+    derived_id,
+    epoch,
+    given_dirs,
+    source_files,
+)
 
 if TYPE_CHECKING:
     from aiusage.workspace import Workspace
@@ -118,7 +125,7 @@ def import_codex(
     result = ImportResult("codex")
     sink = Sink(result, workspace)
     for directory in codex_dirs(dirs):
-        for path in sorted(directory.rglob("*.jsonl")) if directory.is_dir() else []:
+        for path in source_files(directory, ".jsonl", result):
             result.files += 1
             for fields in codex_records(path, result):
                 if sink.seen_before(fields["id"]):

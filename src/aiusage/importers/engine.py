@@ -14,12 +14,17 @@ Imports are idempotent and incremental:
 
 Nothing is written until the whole source has been read: an import that fails (a bad
 mapped row) writes nothing.
+
+Source folders are walked by :func:`source_files`, one symbolic-link policy for every
+importer: a link (to a file or a directory) is followed only when its target stays inside
+the folder being imported; any other is skipped and counted. Loops are walked once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +46,7 @@ from aiusage.store.dayfiles import (
     list_files,
     open_data,
 )
+from aiusage.store.safepath import private_mkdir
 
 if TYPE_CHECKING:
     from aiusage.workspace import Workspace
@@ -53,8 +59,9 @@ Progress = Callable[[int, int], None]
 
 @dataclass
 class ImportResult:
-    """What an import did: records written, already present, and lines skipped (why);
-    ``records`` holds the first few records, for a dry run to show."""
+    """What an import did: records written, already present, and lines (and symbolic links
+    out of the folder) skipped, by why; ``records`` holds the first few records, for a dry
+    run to show."""
 
     source: str
     files: int = 0
@@ -192,8 +199,58 @@ class Offsets:
     def save(self) -> None:
         """Write the offsets of this run."""
         self.state.update(self.updates)
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_mkdir(self.path.parent)
         write_atomic(self.path, orjson.dumps(self.state))
+
+
+OUTSIDE_LINK = "symbolic link leading out of the folder"
+
+
+def source_files(
+    folder: Path, suffix: str, result: ImportResult, *, below: str | None = None
+) -> list[Path]:
+    """The files named ``*suffix`` anywhere below ``folder`` (or its subfolder ``below``),
+    sorted, each file once: a symbolic link is followed only when its target is inside
+    ``folder`` (else it is counted in ``result.skipped``), and a directory reached twice (a
+    loop) is walked once."""
+    start = folder / below if below else folder
+    if not start.is_dir():
+        return []
+    top = os.path.realpath(folder)
+    found: dict[tuple[int, int], tuple[bool, Path]] = {}  # file identity: (via a link, path)
+    walked: set[tuple[int, int]] = set()
+    pending = [start]
+    while pending:
+        directory = pending.pop()
+        try:
+            info = directory.stat()
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError:
+            continue
+        if (info.st_dev, info.st_ino) in walked:
+            continue
+        walked.add((info.st_dev, info.st_ino))
+        for entry in entries:
+            link = entry.is_symlink()
+            if link and not _inside(os.path.realpath(entry.path), top):
+                result.skip(OUTSIDE_LINK)
+                continue
+            try:
+                if entry.is_dir():
+                    pending.append(Path(entry.path))
+                    continue
+                if not entry.is_file() or not entry.name.endswith(suffix):
+                    continue
+                identity = (entry.stat().st_dev, entry.stat().st_ino)
+            except OSError:  # vanished meanwhile
+                continue
+            if identity not in found or (found[identity][0] and not link):
+                found[identity] = (link, Path(entry.path))
+    return sorted(path for _, path in found.values())
+
+
+def _inside(path: str, top: str) -> bool:
+    return path == top or path.startswith(top.rstrip(os.sep) + os.sep)
 
 
 def given_dirs(given: Sequence[Path]) -> list[Path]:

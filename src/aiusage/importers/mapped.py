@@ -13,6 +13,7 @@ import orjson
 
 from aiusage.errors import AiusageError, UsageError
 from aiusage.importers.engine import ImportResult, Sink, derived_id, epoch
+from aiusage.records.reader import whole_record
 from aiusage.records.schema import FIELDS
 
 if TYPE_CHECKING:
@@ -87,15 +88,20 @@ def _convert(target: str, value: Any) -> Any:
 
 
 def mapped_rows(raw: bytes, kind: str) -> Iterator[Mapping[str, Any]]:
-    """The rows of a JSONL or CSV file."""
+    """The rows of a JSONL or CSV file, read like a day file: bytes that are not UTF-8 as
+    U+FFFD (a line that is not a JSON object is an empty row)."""
     if kind == "csv":
-        yield from csv.DictReader(io.StringIO(raw.decode("utf-8-sig")))
+        reader = csv.DictReader(io.StringIO(raw.decode("utf-8-sig", errors="replace")))
+        try:
+            yield from reader
+        except csv.Error as exc:  # a field beyond the csv module's limit
+            raise UsageError(f"line {reader.line_num + 1}: {exc}") from None
         return
     for line in raw.splitlines():
         if line.strip():
             try:
-                obj = orjson.loads(line)
-            except orjson.JSONDecodeError:
+                obj = whole_record(line)
+            except (ValueError, AttributeError):  # not JSON; a non-object only msgspec reads
                 yield {}
                 continue
             yield obj if isinstance(obj, dict) else {}
@@ -138,7 +144,11 @@ def import_mapped(
     result.files = 1
     sink = Sink(result, workspace)
     errors: list[str] = []
-    for number, row in enumerate(mapped_rows(raw, kind), 1):
+    try:
+        rows = list(mapped_rows(raw, kind))
+    except UsageError as exc:
+        raise UsageError(f"{path}: {exc}; nothing imported") from None
+    for number, row in enumerate(rows, 1):
         result.lines += 1
         if not row:
             result.skip("malformed line")

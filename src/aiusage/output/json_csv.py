@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -19,22 +18,32 @@ def to_json(doc: Mapping[str, Any]) -> str:
     return orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n"
 
 
-def _cell(value: Any) -> Any:
+# A spreadsheet reads a cell that starts with one of these as a formula (OWASP: CSV
+# injection); tab and CR are in the list because some programs strip them first.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any, *, neutralise: bool) -> Any:
     if value is None:
         return ""
     if isinstance(value, list | tuple):
-        return ";".join(str(v) for v in value)
+        value = ";".join(str(v) for v in value)
+    if neutralise and isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value  # numbers are never strings here: -1.5 stays a number
     return value
 
 
-def to_csv(columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> str:
+def to_csv(
+    columns: Sequence[str], rows: Sequence[Mapping[str, Any]], *, neutralise: bool = True
+) -> str:
     """Rows as CSV: one header row, then one row per mapping (lists joined with ``;``,
-    ``None`` as an empty cell)."""
+    ``None`` as an empty cell). Text cells a spreadsheet would take for a formula get a
+    leading ``'`` unless not ``neutralise``; numbers are written as they are."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(columns)
+    writer.writerow([_cell(c, neutralise=neutralise) for c in columns])
     for row in rows:
-        writer.writerow([_cell(row.get(c)) for c in columns])
+        writer.writerow([_cell(row.get(c), neutralise=neutralise) for c in columns])
     return buf.getvalue()
 
 
@@ -96,22 +105,8 @@ def focus_rows(doc: Mapping[str, Any], tz: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def export_path(out: Path | None, suffix: str, *, now: float) -> Path:
-    """Where an export goes: ``out`` itself, or a ``usage_report_YYYYMMDD_HHMMSS`` file in
-    the directory ``out`` (default: the current one). Refuses ``..`` components and writing
-    through a symbolic link, so a path cannot be steered somewhere else."""
+def report_file_name(suffix: str, *, now: float) -> str:
+    """The name of an export written into a directory: ``usage_report_YYYYMMDD_HHMMSS``."""
     import datetime as dt
 
-    from aiusage.errors import UsageError
-
-    name = dt.datetime.fromtimestamp(now).strftime(f"usage_report_%Y%m%d_%H%M%S.{suffix}")
-    target = Path(".") if out is None else out
-    if ".." in target.parts:
-        raise UsageError(f"--out {target}: '..' is not allowed; give the path itself")
-    if target.is_dir():
-        target = target / name
-    if target.is_symlink():
-        raise UsageError(f"--out {target}: refusing to write through a symbolic link")
-    if not target.parent.is_dir():
-        raise UsageError(f"--out {target}: directory {target.parent} does not exist")
-    return target
+    return dt.datetime.fromtimestamp(now).strftime(f"usage_report_%Y%m%d_%H%M%S.{suffix}")

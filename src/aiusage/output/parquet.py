@@ -3,13 +3,15 @@
 directly. Needs the optional extra: ``pip install 'aiusage[parquet]'`` (pyarrow).
 
 Each day's part is written to a temporary file and renamed into place, so a re-run replaces
-days whole and a killed export leaves no partial file. Records are read with the same
+days whole and a killed export leaves no partial file. Directories are created 0700 and
+parts 0600; ``--out`` is checked like every export's path, and a partition dir that is a
+symbolic link is refused (:mod:`aiusage.store.safepath`). Records are read with the same
 tolerant reader as every report (bad lines skipped and counted); costs stay as recorded.
 """
 
 from __future__ import annotations
 
-import os
+import functools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,9 +19,10 @@ from typing import Any
 import orjson
 
 from aiusage.engine.timerange import TimeRange
-from aiusage.errors import DataError, UsageError
+from aiusage.errors import UsageError
 from aiusage.records.reader import DayReader, Skipped
 from aiusage.store.dayfiles import DayFile
+from aiusage.store.safepath import open_out_dir
 
 COLUMNS = (
     ("id", "string"),
@@ -93,6 +96,21 @@ def _cell(value: Any, kind: str) -> Any:
     return value
 
 
+def _columns(records: Iterator[dict[str, Any]]) -> dict[str, list[Any]]:
+    """Records as the columns of a part."""
+    columns: dict[str, list[Any]] = {name: [] for name, _ in COLUMNS}
+    columns["tags"] = []
+    for rec in records:
+        for name, kind in COLUMNS:
+            value = rec.get(name)
+            if kind == "int64" and value is None and name.endswith("_tokens"):
+                value = 0
+            columns[name].append(_cell(value, kind))
+        tags = rec.get("tags")
+        columns["tags"].append(orjson.dumps(tags).decode() if tags else None)
+    return columns
+
+
 def write_parquet(
     files: list[DayFile],
     out: Path,
@@ -106,39 +124,18 @@ def write_parquet(
     schema = pa.schema(
         [(name, getattr(pa, kind)()) for name, kind in COLUMNS] + [("tags", pa.string())]
     )
-    if ".." in out.parts or out.is_symlink():
-        raise UsageError(f"--out {out}: give a plain directory path (no '..', no symbolic link)")
-    out.mkdir(parents=True, exist_ok=True)
     skipped = Skipped()
     written = []
     days: dict[str, list[DayFile]] = {}
     for day_file in files:
         days.setdefault(day_file.day.isoformat(), []).append(day_file)
-    for day, day_files in sorted(days.items()):
-        columns: dict[str, list[Any]] = {name: [] for name, _ in COLUMNS}
-        columns["tags"] = []
-        for rec in _rows(day_files, time_range, skipped, keep):
-            for name, kind in COLUMNS:
-                value = rec.get(name)
-                if kind == "int64" and value is None and name.endswith("_tokens"):
-                    value = 0
-                columns[name].append(_cell(value, kind))
-            tags = rec.get("tags")
-            columns["tags"].append(orjson.dumps(tags).decode() if tags else None)
-        if not columns["timestamp"]:
-            continue
-        part_dir = out / f"date={day}"
-        part_dir.mkdir(exist_ok=True)
-        target = part_dir / "part-0.parquet"
-        tmp = part_dir / f".part-0.parquet.tmp-{os.getpid()}"
-        try:
+    with open_out_dir(out, create=True) as root:
+        for day, day_files in sorted(days.items()):
+            columns = _columns(_rows(day_files, time_range, skipped, keep))
+            if not columns["timestamp"]:
+                continue
             table = pa.table(columns, schema=schema)
-            pa.parquet.write_table(table, tmp)
-            os.replace(tmp, target)
-        except OSError as exc:
-            raise DataError(f"cannot write {target}: {exc.strerror or exc}") from exc
-        finally:
-            if tmp.exists():
-                tmp.unlink()
-        written.append(target)
+            with root.subdir(f"date={day}") as part:
+                fill = functools.partial(pa.parquet.write_table, table)
+                written.append(part.write("part-0.parquet", fill))
     return written, skipped

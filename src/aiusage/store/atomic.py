@@ -14,7 +14,10 @@ def write_atomic(path: Path, data: bytes, *, mode: int = 0o600, durable: bool = 
     so a reader never sees half a file."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        # A temporary file is always new and never a link followed somewhere else.
+        tmp.unlink(missing_ok=True)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(tmp, flags, mode)
         try:
             view = memoryview(data)
             while view:
@@ -27,5 +30,5 @@ def write_atomic(path: Path, data: bytes, *, mode: int = 0o600, durable: bool = 
     except OSError as exc:
         raise DataError(f"cannot write {path}: {exc.strerror or exc}") from exc
     finally:
-        if tmp.exists():
+        if tmp.is_symlink() or tmp.exists():
             tmp.unlink()

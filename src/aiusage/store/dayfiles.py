@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO
 
 from aiusage.errors import DataError
+from aiusage.store.safepath import private_mkdir
 
 try:
     import fcntl
@@ -80,7 +81,7 @@ def ensure_data_dir(path: Path) -> Path:
         return path
     try:
         if path == default_data_dir():
-            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+            private_mkdir(path)
         elif not path.parent.is_dir():
             raise DataError(f"cannot create data dir {path}: {path.parent} does not exist")
         else:
