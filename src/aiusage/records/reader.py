@@ -20,19 +20,22 @@ import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 import orjson
 
-from aiusage.records.schema import MAX_COUNT, MAX_TIMESTAMP, Record, check_read
+from aiusage.bounds import MAX_COST, MAX_DURATION_MS, MAX_TIMESTAMP, MAX_TOKENS, MIN_TIMESTAMP
+from aiusage.records.schema import Record, check_read, counter_ok
 from aiusage.store.dayfiles import DAY_SECONDS, DayFile, day_of, is_open, open_data, settled_size
 
 BOM = b"\xef\xbb\xbf"
 MAX_LOCATIONS = 1000  # how many problem lines are remembered (all are counted)
 
-Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_COUNT)]
-Amount = Annotated[float, msgspec.Meta(ge=0)]
+# The types are the bounds of README "The record" (:mod:`aiusage.bounds`), checked in C.
+Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_TOKENS)]
+Cost = Annotated[float, msgspec.Meta(ge=0, le=MAX_COST)]
+Duration = Annotated[float, msgspec.Meta(ge=0, le=MAX_DURATION_MS)]
 # What a call must name. The fast decoder asks it of every line, which only records without
 # a model (counters) fail: they take the tolerant path, where the rule depends on ``kind``.
 Model = Annotated[str, msgspec.Meta(min_length=1)]
@@ -70,20 +73,20 @@ class Row(msgspec.Struct, gc=False):
     """The fields of a record the commands read, typed as a record's must be to be read.
     Fields the views group by are ``Any``: reading is tolerant of foreign files."""
 
-    timestamp: Annotated[float, msgspec.Meta(ge=0, le=MAX_TIMESTAMP)]
+    timestamp: Annotated[float, msgspec.Meta(ge=MIN_TIMESTAMP, lt=MAX_TIMESTAMP)]
     id: Any = None
     model: Any = None
-    kind: Any = "call"
+    kind: Literal["call", "counter"] = "call"
     input_tokens: Count | None = 0
     output_tokens: Count | None = 0
     cache_read_tokens: Count | None = 0
     cache_write_tokens: Count | None = 0
     cache_write_1h_tokens: Count | None = 0
     reasoning_tokens: Count | None = 0
-    cost: Amount | None = None
+    cost: Cost | None = None
     currency: str | None = None
-    duration_ms: Amount | None = None
-    ttfb_ms: Amount | None = None
+    duration_ms: Duration | None = None
+    ttfb_ms: Duration | None = None
     success: bool = True
     user_id: Any = None
     session_id: Any = None
@@ -111,7 +114,7 @@ class Shape(msgspec.Struct, gc=False):
 
 
 # What every pass reads: the metrics, what prices a record (``service_tier``: batch rates),
-# and what decides whether a line is a call.
+# and what decides whether a line is a record (a counter's ``key`` and ``n``).
 READ_ALWAYS = frozenset(
     {
         "timestamp",
@@ -129,6 +132,8 @@ READ_ALWAYS = frozenset(
         "ttfb_ms",
         "success",
         "service_tier",
+        "key",
+        "n",
     }
 )
 
@@ -178,33 +183,40 @@ class LineReader:
     def row(self, line: bytes) -> Any | None:
         """The row of a line, or ``None`` when it is not a record."""
         try:
-            return self.decode(line)
-        except (ValueError, RecursionError):  # msgspec's decode and validation errors
+            row = self.decode(line)
+        except Exception:  # msgspec's errors, nesting too deep: whatever a line may raise
             return self.refused(line)
+        return row if row.kind == "call" else self.refused(line)
 
     def refused(self, line: bytes) -> Any | None:
-        """The row of a line :attr:`decode` refused, when it is a record after all — a
-        byte-order mark some editors leave in front, bytes that are not UTF-8 (read as
-        U+FFFD: a narrow row never looks at the members it skips), a record other than a
-        call without a model — else ``None``."""
+        """The row of a line :attr:`decode` refused (or a counter's, which it does not
+        check), when it is a record after all — a byte-order mark some editors leave in
+        front, bytes that are not UTF-8 (read as U+FFFD: a narrow row never looks at the
+        members it skips), a counter (without a model) — else ``None``."""
         line = line.removeprefix(BOM)
         try:
             row = self._tolerant(line)
-        except RecursionError:
-            return None
-        except ValueError:
-            try:
-                line.decode()
-            except UnicodeDecodeError:
-                try:
-                    row = self._tolerant(line.decode(errors="replace").encode())
-                except (ValueError, RecursionError):
-                    return None
-            else:
+        except Exception:  # whatever a line may raise: it is not a record, or not UTF-8
+            row = self._replaced(line)
+            if row is None:
                 return None
-        if row.kind == "call" and (type(row.model) is not str or not row.model):
+        if row.kind == "call":
+            if type(row.model) is not str or not row.model:
+                return None
+        elif not counter_ok(row.key, row.n):
             return None
         return row
+
+    def _replaced(self, line: bytes) -> Any | None:
+        """The row of a line whose bytes are not all UTF-8, read as U+FFFD, else ``None``."""
+        try:
+            line.decode()
+        except UnicodeDecodeError:
+            try:
+                return self._tolerant(line.decode(errors="replace").encode())
+            except Exception:  # whatever a line may raise: it is not a record
+                return None
+        return None
 
     def record(self, line: bytes) -> Record | None:
         """The whole record of a line (every member), or ``None`` when it is not a record."""
@@ -252,11 +264,21 @@ def _in_64_bits(value: Any) -> Any:
 
 def why_skipped(line: bytes) -> str:
     """Why a line that is not a record is not one (the slow, explaining path)."""
+    text = line.removeprefix(BOM).decode(errors="replace")
     try:
-        obj = orjson.loads(line.removeprefix(BOM).decode(errors="replace"))
+        obj = orjson.loads(text)
     except orjson.JSONDecodeError:
         return TORN if not line.endswith(b"\n") else "bad JSON"
-    return check_read(obj) or "not a valid record"
+    reason = check_read(obj)
+    if reason is not None:
+        return reason
+    try:
+        _UNTYPED.decode(text)
+    except RecursionError:
+        return "nested too deeply"
+    except Exception as exc:  # whatever else made the typed reader refuse it
+        return f"not a valid record ({type(exc).__name__})"
+    return "not a valid record"
 
 
 class DayReader:
@@ -339,7 +361,11 @@ class DayReader:
                     offset += len(line)
                     try:
                         row = decode(line)
-                    except (ValueError, RecursionError):  # msgspec's decode and validation
+                        # A counter's key and n are checked on the tolerant path (rare).
+                        accepted = row.kind == "call"
+                    except Exception:  # msgspec's errors, nesting too deep: whatever a line raises
+                        accepted = False
+                    if not accepted:
                         row = refused(line)
                         if row is None:
                             if line.strip():
