@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from aiusage.bounds import MAX_STATUS, MIN_STATUS
 from aiusage.engine.timerange import TimeRange
 from aiusage.errors import DataError, UsageError
 from aiusage.records.reader import DayReader, Skipped
@@ -79,16 +80,20 @@ def _rows(
 
 
 INT64 = range(-(2**63), 2**63)
+STATUS_CODES = range(MIN_STATUS, MAX_STATUS + 1)
 
 
-def _cell(value: Any, kind: str) -> Any:
+def _cell(name: str, value: Any, kind: str) -> Any:
     """A record's value as its column holds it: strings as text; a field no reader checks
-    (``status_code``) that is not an integer of the column's range is left empty."""
+    (``status_code``) outside its bounds (an HTTP status 100–599) is left empty, as it is
+    read."""
     if value is None:
         return None
     if kind == "string":
         return str(value)
     if kind == "int64" and (type(value) is not int or value not in INT64):
+        return None
+    if name == "status_code" and value not in STATUS_CODES:
         return None
     return value
 
@@ -122,7 +127,7 @@ def write_parquet(
                 value = rec.get(name)
                 if kind == "int64" and value is None and name.endswith("_tokens"):
                     value = 0
-                columns[name].append(_cell(value, kind))
+                columns[name].append(_cell(name, value, kind))
             tags = rec.get("tags")
             columns["tags"].append(orjson.dumps(tags).decode() if tags else None)
         if not columns["timestamp"]:

@@ -17,10 +17,11 @@ from __future__ import annotations
 import functools
 import math
 import time
+import types
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 import msgspec
 import orjson
@@ -114,7 +115,7 @@ class Shape(msgspec.Struct, gc=False):
 
 
 # What every pass reads: the metrics, what prices a record (``service_tier``: batch rates),
-# and what decides whether a line is a record (a counter's ``key`` and ``n``).
+# and what decides whether a line is a call.
 READ_ALWAYS = frozenset(
     {
         "timestamp",
@@ -132,20 +133,24 @@ READ_ALWAYS = frozenset(
         "ttfb_ms",
         "success",
         "service_tier",
-        "key",
-        "n",
     }
 )
+# What decides whether a counter is one: read by the tolerant decoder, which every counter
+# takes (the fast one reads calls only).
+COUNTER_FIELDS = frozenset({"key", "n"})
 
 
 def _decoder(fields: frozenset[str], *, fast: bool) -> msgspec.json.Decoder[Any]:
     """A decoder of lines into rows holding ``fields`` and :data:`READ_ALWAYS`, typed as in
-    :class:`Row` (with ``fast``, the model as a call's must be)."""
+    :class:`Row` (with ``fast``, calls only, their model as a call's must be; else with
+    :data:`COUNTER_FIELDS` too)."""
     specs: list[tuple[str, Any, Any]] = []
-    wanted = fields | READ_ALWAYS
+    wanted = fields | READ_ALWAYS | (frozenset() if fast else COUNTER_FIELDS)
     for info in msgspec.structs.fields(Row):
         if fast and info.name == "model":
             specs.append(("model", Model, msgspec.NODEFAULT))
+        elif fast and info.name == "kind":
+            specs.append(("kind", Literal["call"], "call"))
         elif info.name in wanted:
             specs.append((info.name, info.type, info.default))
         elif info.name == "tags":
@@ -183,16 +188,15 @@ class LineReader:
     def row(self, line: bytes) -> Any | None:
         """The row of a line, or ``None`` when it is not a record."""
         try:
-            row = self.decode(line)
+            return self.decode(line)
         except Exception:  # msgspec's errors, nesting too deep: whatever a line may raise
             return self.refused(line)
-        return row if row.kind == "call" else self.refused(line)
 
     def refused(self, line: bytes) -> Any | None:
-        """The row of a line :attr:`decode` refused (or a counter's, which it does not
-        check), when it is a record after all — a byte-order mark some editors leave in
-        front, bytes that are not UTF-8 (read as U+FFFD: a narrow row never looks at the
-        members it skips), a counter (without a model) — else ``None``."""
+        """The row of a line :attr:`decode` refused, when it is a record after all — a
+        byte-order mark some editors leave in front, bytes that are not UTF-8 (read as
+        U+FFFD: a narrow row never looks at the members it skips), a counter with a key
+        and a whole ``n`` — else ``None``."""
         line = line.removeprefix(BOM)
         try:
             row = self._tolerant(line)
@@ -327,6 +331,17 @@ class DayReader:
         self._reading = self._read(whole=True)
         return self._reading
 
+    def skip_last(self, reason: str) -> None:
+        """Count the line of the record just read as skipped, for ``reason`` (its reader
+        could not use it after all)."""
+        # The reading loop's own line count: read here, on this rare path, rather than
+        # stored for every line on the hot one.
+        frame = cast(types.GeneratorType, self._reading).gi_frame  # type: ignore[type-arg]
+        if frame is None:
+            raise RuntimeError("skip_last: no record is being read")
+        line = frame.f_locals["lines_before"]() + frame.f_locals["lineno"]
+        self.skipped.add(self.day_file.path.name, line, reason)
+
     def __enter__(self) -> DayReader:
         return self
 
@@ -361,11 +376,7 @@ class DayReader:
                     offset += len(line)
                     try:
                         row = decode(line)
-                        # A counter's key and n are checked on the tolerant path (rare).
-                        accepted = row.kind == "call"
                     except Exception:  # msgspec's errors, nesting too deep: whatever a line raises
-                        accepted = False
-                    if not accepted:
                         row = refused(line)
                         if row is None:
                             if line.strip():
