@@ -169,7 +169,10 @@ def _flag_instant(
 ) -> float:
     """:func:`parse_instant` of a range flag's value, or a :class:`UsageError` naming the
     flag when it lies outside 1900-01-01 to 2200-01-01 (every record lies well inside)."""
-    ts = parse_instant(text, tz, now=now, end_of_day=end_of_day)
+    try:
+        ts = parse_instant(text, tz, now=now, end_of_day=end_of_day)
+    except UsageError as exc:
+        raise UsageError(f"{flag}: {exc}") from None
     if not MIN_RANGE <= ts <= MAX_RANGE:
         raise UsageError(f"{flag} {text!r} is out of range (use a date from 1900 to 2200)")
     return ts

@@ -14,12 +14,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from aiusage.bounds import MAX_STATUS, MIN_STATUS
 from aiusage.engine.timerange import TimeRange
 from aiusage.errors import DataError, UsageError
 from aiusage.records.reader import DayReader, Skipped
+from aiusage.records.schema import serialize
 from aiusage.store.dayfiles import DayFile
 
 COLUMNS = (
@@ -129,7 +128,7 @@ def write_parquet(
                     value = 0
                 columns[name].append(_cell(name, value, kind))
             tags = rec.get("tags")
-            columns["tags"].append(orjson.dumps(tags).decode() if tags else None)
+            columns["tags"].append(serialize(tags)[:-1].decode() if tags else None)
         if not columns["timestamp"]:
             continue
         part_dir = out / f"date={day}"

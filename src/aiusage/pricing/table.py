@@ -212,7 +212,10 @@ def build_table(documents: list[tuple[str, Mapping[str, Any]]]) -> PricingTable:
         for cur, rate in fx.items():
             if not isinstance(cur, str) or not _CURRENCY_RE.match(cur):
                 raise PricingError(f"pricing file {where}: fx: {cur!r} is not a currency code")
-            value = _decimal(f"fx {cur}", "rate", rate)
+            try:
+                value = _decimal(f"fx {cur}", "rate", rate)
+            except PricingError as exc:
+                raise PricingError(f"pricing file {where}: {exc}") from None
             if value < MIN_FX_RATE:
                 raise PricingError(
                     f"pricing file {where}: fx rate for {cur} must be at least {shown(MIN_FX_RATE)}"

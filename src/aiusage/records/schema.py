@@ -15,6 +15,7 @@ import socket
 from collections.abc import Mapping
 from typing import Any
 
+import msgspec
 import orjson
 
 from aiusage.bounds import (
@@ -329,8 +330,13 @@ def ordered(rec: Record) -> Record:
 
 
 def serialize(rec: Record) -> bytes:
-    """One JSONL line for ``rec``, newline included."""
-    return orjson.dumps(rec, option=orjson.OPT_APPEND_NEWLINE)
+    """One JSONL line for ``rec``, newline included. A record read from a file may hold
+    what orjson does not write (members nested more than 254 deep, integers beyond 64
+    bits): msgspec writes those."""
+    try:
+        return orjson.dumps(rec, option=orjson.OPT_APPEND_NEWLINE)
+    except orjson.JSONEncodeError:
+        return msgspec.json.encode(rec) + b"\n"
 
 
 def counter_ok(key: Any, n: Any) -> bool:

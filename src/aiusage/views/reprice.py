@@ -19,14 +19,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 
-import orjson
-
 from aiusage.engine.rollup import Acc, Filters, Query, filter_function
 from aiusage.engine.timerange import TimeRange
 from aiusage.errors import DataError
 from aiusage.pricing.table import PricingTable
 from aiusage.records.prepare import reprice
 from aiusage.records.reader import line_reader
+from aiusage.records.schema import serialize
 from aiusage.store.dayfiles import DayFile, lock
 from aiusage.views.document import (
     Source,
@@ -145,7 +144,7 @@ def _repriced_line(
         return None
     if not reprice(rec, table):
         return None
-    return orjson.dumps(rec, option=orjson.OPT_APPEND_NEWLINE)
+    return serialize(rec)
 
 
 def apply(
