@@ -272,7 +272,10 @@ def why_skipped(line: bytes) -> str:
     try:
         obj = orjson.loads(text)
     except orjson.JSONDecodeError:
-        return TORN if not line.endswith(b"\n") else "bad JSON"
+        try:
+            obj = _UNTYPED.decode(text)  # a number beyond a float (1e999) reads as infinity
+        except Exception:  # whatever a line may raise: it is not JSON
+            return TORN if not line.endswith(b"\n") else "bad JSON"
     reason = check_read(obj)
     if reason is not None:
         return reason

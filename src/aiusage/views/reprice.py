@@ -21,7 +21,7 @@ from typing import IO, Any
 
 from aiusage.engine.rollup import Acc, Filters, Query, filter_function
 from aiusage.engine.timerange import TimeRange
-from aiusage.errors import DataError
+from aiusage.errors import DataError, ValidationError
 from aiusage.pricing.table import PricingTable
 from aiusage.records.prepare import reprice
 from aiusage.records.reader import line_reader
@@ -142,7 +142,12 @@ def _repriced_line(
         return None
     if keep is not None and not keep(rec):
         return None
-    if not reprice(rec, table):
+    try:
+        if not reprice(rec, table):
+            return None
+    except ValidationError:
+        # Today's price puts it beyond the cost bound (README "The record": bounds): a
+        # record is never stored out of bounds, so this one keeps its recorded cost.
         return None
     return serialize(rec)
 
