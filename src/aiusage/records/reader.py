@@ -37,8 +37,8 @@ MAX_LOCATIONS = 1000  # how many problem lines are remembered (all are counted)
 Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_TOKENS)]
 Cost = Annotated[float, msgspec.Meta(ge=0, le=MAX_COST)]
 Duration = Annotated[float, msgspec.Meta(ge=0, le=MAX_DURATION_MS)]
-# What a call must name. The fast decoder asks it of every line, which only records without
-# a model (counters) fail: they take the tolerant path, where the rule depends on ``kind``.
+# What a call must name. The fast decoder asks it of every line, and reads calls only:
+# counters take the tolerant path, where the rule depends on ``kind``.
 Model = Annotated[str, msgspec.Meta(min_length=1)]
 
 TORN = "torn last line (incomplete write)"
@@ -250,7 +250,11 @@ def whole_record(line: bytes) -> Record:
         rec = orjson.loads(text)
     except orjson.JSONDecodeError:
         # A number beyond a float (1e999) in a member the row read as infinity.
-        rec = {k: _in_64_bits(v) for k, v in _UNTYPED.decode(text).items()}
+        members = _UNTYPED.decode(text)
+        try:
+            rec = {k: _in_64_bits(v) for k, v in members.items()}
+        except RecursionError:  # nested nearly as deep as the reader reads: kept as read
+            rec = members
     return rec
 
 
