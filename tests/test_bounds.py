@@ -240,3 +240,23 @@ def test_record_timestamp_beyond_a_calendar_is_a_usage_error(cli, data_dir: Path
         )
         assert result.exit_code == 2, (when, result.stderr)
     assert _stored(data_dir) == []
+
+
+# The importers read epoch numbers from 1e11 up as milliseconds: 253402300799 is in 1978.
+@pytest.mark.parametrize(("name", "value"), [b for b in BEYOND if b[1] != 253402300799.0])
+def test_an_import_with_a_value_beyond_its_bound_imports_nothing(
+    cli, data_dir: Path, tmp_path: Path, name: str, value: Any
+) -> None:  # type: ignore[no-untyped-def]
+    source = tmp_path / "calls.jsonl"
+    rows = [
+        {"id": "a", "timestamp": 1793500000.0, "model": "gpt-4o"},
+        {"id": "b", "model": "gpt-4o", "timestamp": 1793500001.0, name: value},
+    ]
+    source.write_bytes(b"".join(orjson.dumps(row) + b"\n" for row in rows))
+    maps = [
+        arg for field in ("id", "timestamp", "model", name) for arg in ("--map", f"{field}={field}")
+    ]
+    result = cli("import", "jsonl", source, *maps, "-d", data_dir)
+    assert result.exit_code == 2, result.stderr
+    assert f"row 2: field '{name}'" in result.stderr
+    assert _stored(data_dir) == []
