@@ -13,6 +13,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 LAYERS = (
     "aiusage._version",
     "aiusage.errors",
+    "aiusage.bounds",
     "aiusage.store",
     "aiusage.config",
     "aiusage.pricing",

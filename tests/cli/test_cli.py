@@ -373,3 +373,19 @@ def test_no_cache_reads_everything_and_writes_no_cache(
     assert cached.exit_code == 0, cached.stderr
     # Yesterday straddles the start of stats' last 24 hours: read, not cached.
     assert (data_dir / ".cache").exists() == (args[0] != "stats")
+
+
+def test_an_unexpected_error_exits_70_with_one_line(
+    cli, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    from aiusage.workspace import Workspace
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(Workspace, "report", broken)
+    result = cli("report", "-d", data_dir, "--all")
+    assert result.exit_code == 70
+    assert result.stderr.splitlines() == [
+        "aiusage: error: internal error: RuntimeError: a bug (AIUSAGE_DEBUG=1 shows the traceback)"
+    ]

@@ -196,3 +196,24 @@ def test_an_id_that_cannot_be_hashed_is_no_id(tmp_path: Path) -> None:
     files = list_files(tmp_path / "a") + list_files(tmp_path / "b")
     rollup = scan_merged(files, QUERY, TABLE, default_currency="USD")
     assert (rollup.records, rollup.duplicates) == (2, 0)
+
+
+def test_a_record_that_cannot_be_summed_is_a_skipped_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import aiusage.engine.scan as scan_module
+
+    def cost_of_record(price: Any, counts: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("unforeseen")
+
+    monkeypatch.setattr(scan_module, "cost_of_record", cost_of_record)
+    path = tmp_path / "usage_2026-11-01.jsonl"
+    recorded = {"timestamp": 1793500000.0, "model": "gpt-4o", "cost": 0.5, "currency": "USD"}
+    lines = [recorded, {"timestamp": 1793500001.0, "model": "gpt-4o"}, recorded]
+    path.write_bytes(b"".join(orjson.dumps(rec) + b"\n" for rec in lines))
+    rollup = Rollup(QUERY.dims, QUERY.period)
+    scan_file(DayFile(dt.date(2026, 11, 1), path), QUERY, TABLE, rollup, default_currency="USD")
+    assert rollup.records == 2
+    assert rollup.skipped.locations == [
+        (path.name, 2, "cannot be summed (RuntimeError: unforeseen)")
+    ]

@@ -261,3 +261,23 @@ def test_out_dash_prints_the_report_and_writes_no_file(
     parquet = cli("export", "-d", store, "--all", "--format", "parquet", "--out", "-")
     assert parquet.exit_code == 2
     assert "needs --out DIR" in parquet.stderr
+
+
+def test_sums_beyond_64_bits_are_written_exactly(cli, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    count = 2100  # × 2^53 tokens: beyond 2^64, which orjson cannot write
+    rows = [
+        call(1793500000.0 + i, input_tokens=2**53, output_tokens=0, cost=0.0) for i in range(count)
+    ]
+    write_jsonl(data_dir / "usage_2026-11-01.jsonl", rows)
+    report = cli("report", "-d", data_dir, "--all", "--json")
+    assert report.exit_code == 0, report.stderr
+    assert json.loads(report.stdout)["totals"]["input_tokens"] == count * 2**53
+    export = cli("export", "-d", data_dir, "--all", "--format", "json", "--out", "-")
+    assert export.exit_code == 0, export.stderr
+    assert json.loads(export.stdout)["totals"]["input_tokens"] == count * 2**53
+    for fmt in ("csv", "prom", "html"):
+        assert (
+            cli("export", "-d", data_dir, "--all", "--format", fmt, "--out", "-").exit_code == 0
+        ), fmt

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -204,9 +205,15 @@ def test_watch_counts_the_calls_a_report_counts(tmp_path: Path) -> None:
 
 NAMES = st.sampled_from(["ann", "bob", "ümlaut", "", "@"])
 WRONG = st.sampled_from([None, "12", -1, 1.5, [], {}, True, "x", 10**15 + 1, "@", "#"])
+# Values either side of the bounds (README "The record": bounds).
+EDGES = st.sampled_from(
+    [2**53, 2**53 + 1, 1e9, 1e9 * 1.000001, 1e10, 1e11, 1e300, 4102444799.5, 4102444800, 0, 599]
+)
 base_records = st.fixed_dictionaries(
     {
-        "timestamp": st.floats(T0, T0 + 80_000),
+        "timestamp": st.one_of(
+            st.floats(T0, T0 + 80_000), st.sampled_from([0, 4102444799.5, 4102444800, 253402297200])
+        ),
         "model": st.sampled_from(["gpt-4o", "claude-sonnet-4-5", "acme-private", "@"]),
     },
     optional={
@@ -219,9 +226,9 @@ base_records = st.fixed_dictionaries(
         "success": st.booleans(),
         "duration_ms": st.floats(0, 1e5),
         "tags": st.dictionaries(st.just("team"), NAMES, max_size=1),
-        "kind": st.sampled_from(["call", "counter", "other"]),
-        "key": st.just("signups"),
-        "n": st.integers(-3, 3),
+        "kind": st.sampled_from(["call", "counter", "other", 5]),
+        "key": st.sampled_from(["signups", None, ""]),
+        "n": st.one_of(st.integers(-3, 3), st.sampled_from([2**53, 2**53 + 1, "2"])),
         "status_code": st.one_of(st.integers(100, 599), st.just("teapot")),
         "note": NAMES,
     },
@@ -235,16 +242,23 @@ def odd_lines(draw: st.DrawFn) -> bytes:
     or 64 bits (``#``), nesting too deep, junk, blank, or a line cut short."""
     rec = draw(base_records)
     if draw(st.booleans()):
-        rec[draw(st.sampled_from(sorted(rec)))] = draw(WRONG)
+        rec[draw(st.sampled_from(sorted(rec)))] = draw(st.one_of(WRONG, EDGES))
     line = orjson.dumps(rec).replace(b'"@"', draw(st.sampled_from([b'"a\xff"', b'"\xfe\xfe"'])))
-    line = line.replace(b'"#"', draw(st.sampled_from([b"1e999", b"-1e400", b"9" * 30])))
-    form = draw(st.sampled_from(["plain"] * 6 + ["bom", "crlf", "deep", "junk", "blank", "cut"]))
+    line = line.replace(
+        b'"#"', draw(st.sampled_from([b"1e999", b"-1e400", b"9" * 30, str(2**70).encode()]))
+    )
+    form = draw(
+        st.sampled_from(["plain"] * 6 + ["bom", "crlf", "deep", "nested", "junk", "blank", "cut"])
+    )
     if form == "bom":
         return BOM + line
     if form == "crlf":
         return line + b"\r"
     if form == "deep":
         return line[:-1] + b', "x": ' + b"[" * 3000 + b"]" * 3000 + b"}"
+    if form == "nested":  # deeper than orjson writes, or than the typed reader reads
+        depth = draw(st.sampled_from([300, 1000]))
+        return line[:-1] + b', "x": ' + b'{"a":' * depth + b"1" + b"}" * depth + b"}"
     if form == "junk":
         return draw(st.binary(max_size=12).filter(lambda b: b"\n" not in b))
     if form == "blank":
@@ -320,3 +334,95 @@ def test_every_reading_command_counts_the_same_lines(
         day_path(today, day_of(clock)).write_bytes(text)
         query = Query((), "total", ZoneInfo("UTC"), TimeRange(None, None))
         assert follower.poll(clock).requests == run_query(source, query).records
+
+
+def _deep(depth: int) -> bytes:
+    return b"[" * depth + b"1" + b"]" * depth
+
+
+# Lines at and beyond the bounds (README "The record": bounds), and what every reader says.
+BOUND_LINES: list[tuple[bytes, str | None]] = [
+    (_line(id="b1", timestamp=T0, model="gpt-4o", cost=1e300), "cost is beyond 1e9"),
+    (_line(id="b2", timestamp=T0, model="gpt-4o", cost=1e9, input_tokens=2**53), None),
+    (_line(id="b3", timestamp=T0, model="gpt-4o", duration_ms=1e306), "duration_ms is beyond 1e10"),
+    (
+        _line(id="b4", timestamp=T0, model="gpt-4o", ttfb_ms=1.5).replace(b"1.5", b"1e999"),
+        "ttfb_ms is beyond 1e10",
+    ),
+    (
+        _line(id="b5", timestamp=253402297200, model="gpt-4o"),
+        "timestamp is not epoch seconds from 1970-01-01 up to 2100-01-01",
+    ),
+    (
+        _line(id="b6", timestamp=T0, model="gpt-4o", output_tokens=2**53 + 1),
+        "output_tokens is beyond 2^53",
+    ),
+    (_line(id="b7", timestamp=T0, model="gpt-4o", kind=5), "kind is not call or counter"),
+    (_line(id="b8", timestamp=T0, model="gpt-4o", kind="weird"), "kind is not call or counter"),
+    (
+        _line(id="b9", timestamp=T0, kind="counter", key=None),
+        "counter without a key name or a whole n within ±2^53",
+    ),
+    (
+        _line(id="b10", timestamp=T0, kind="counter", key="k", n="2"),
+        "counter without a key name or a whole n within ±2^53",
+    ),
+    (
+        _line(id="b11", timestamp=T0, kind="counter", model="m", key="k", n=2**60),
+        "counter without a key name or a whole n within ±2^53",
+    ),
+    (_line(id="b12", timestamp=T0, kind="counter", key="k", n=-(2**53)), None),
+    (
+        _line(id="b13", timestamp=T0, model="gpt-4o", user_id="@", status_code="@").replace(
+            b'"@"', str(2**70).encode()
+        ),
+        None,
+    ),
+    (
+        _line(id="b14", timestamp=T0, model="gpt-4o", session_id="@", tags={"team": "@"}).replace(
+            b'"@"', _deep(300)
+        ),
+        None,
+    ),
+    (_line(id="b15", timestamp=T0, model="gpt-4o", x="@").replace(b'"@"', _deep(1100)), "bad JSON"),
+    (
+        _line(id="b16", timestamp=T0, model="gpt-4o", x="@").replace(
+            b'"@"', b'{"a":' * 1000 + b"1" + b"}" * 1000
+        ),
+        "nested too deeply",
+    ),
+]
+
+
+def test_every_reading_command_skips_the_same_lines_beyond_the_bounds(
+    cli: Any, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / DAY_FILE).write_bytes(b"".join(line + b"\n" for line, _ in BOUND_LINES))
+    d = ("-d", str(data))
+    users = cli("report", "--all", "--by", "user", "--json", *d)
+    assert users.exit_code == 0, users.stderr
+    rows = json.loads(users.stdout)["rows"]  # orjson would read the id as a float
+    assert sorted(str(row["user_id"]) for row in rows) == [str(2**70), "None"]
+    seen = _read_by_every_command(data, tmp_path / "lake")
+    expected = [(DAY_FILE, n, why) for n, (_, why) in enumerate(BOUND_LINES, 1) if why is not None]
+    calls, skipped = seen["report ()"]
+    assert (calls, skipped.locations) == (3, expected)
+    assert {n for n, _ in seen.values()} == {calls}, seen
+    for name, (_, other) in seen.items():
+        if isinstance(other, Skipped):
+            assert other.locations == expected, name
+    assert run_query(
+        Source(data, load_table(), "USD"),
+        Query(("key",), "total", ZoneInfo("UTC"), TimeRange(None, None), counters=True),
+    ).counters == {"k": -(2**53)}
+    for args in [
+        ("logs", "--json"),
+        ("top-users",),
+        ("export", "--format", "csv", "--out", "-"),
+        ("reprice",),
+    ]:
+        result = cli(*args, "--all", *d)
+        assert result.exit_code == 0, (args, result.stderr)
+    assert cli("report", "--all", "--json", *d).json()["totals"]["requests"] == calls

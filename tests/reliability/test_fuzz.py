@@ -28,6 +28,8 @@ NASTY = [
     b"null\n",
     b'"just a string"\n',
     b"{\n",
+    b'{"timestamp": 32503680000, "model": "gpt-4o"}\n',  # year 3000: beyond the bounds
+    b'{"timestamp": 1793500000, "model": "gpt-4o", "cost": 1e300}\n',  # beyond the bounds
 ]
 ACCEPTED = [
     b'{"timestamp": 1793500000, "model": "gpt-4o", "pad": "'
@@ -37,7 +39,6 @@ ACCEPTED = [
     b"\xef\xbb\xbf" + GOOD,  # a byte-order mark
     b'{"timestamp": 1793500000, "timestamp": 1793500001, "model": "gpt-4o"}\n',  # duplicate keys: the last wins
     b'{"timestamp": 0, "model": "gpt-4o"}\n',  # 1970
-    b'{"timestamp": 32503680000, "model": "gpt-4o"}\n',  # year 3000
     b'{"timestamp": 1793500000, "model": "gpt-4o", "user_id": 42, "tags": {"n": 1}}\n',  # foreign types
     b'{"timestamp": 1793500000, "model": "\xff\xfe invalid utf-8"}\n',  # read as U+FFFD
 ]

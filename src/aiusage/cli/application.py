@@ -20,6 +20,9 @@ except ImportError:  # pragma: no cover - typer releases that use click itself
     from click.exceptions import ClickException  # type: ignore[no-redef,import-not-found,unused-ignore]
 
 
+INTERNAL_ERROR = 70  # an unexpected exception: a bug (EX_SOFTWARE)
+
+
 def fail(message: str, code: int) -> NoReturn:
     """Exit with ``code`` after one error line on stderr."""
     sys.stderr.write(f"aiusage: error: {message}\n")
@@ -85,10 +88,11 @@ class AiusageGroup(SummaryGroup):
         except Exception as exc:
             if os.environ.get("AIUSAGE_DEBUG"):
                 raise
+            # Not 1: that means "a check failed" to cron. 70 is EX_SOFTWARE (sysexits.h).
             fail(
                 f"internal error: {type(exc).__name__}: {exc} "
                 "(AIUSAGE_DEBUG=1 shows the traceback)",
-                1,
+                INTERNAL_ERROR,
             )
         code = rv if isinstance(rv, int) else 0
         if standalone_mode:

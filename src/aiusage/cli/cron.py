@@ -319,7 +319,7 @@ def check(
 ) -> None:
     """Check budgets, quotas and anomalies: one line per breach or warning on stdout; exit 0
     when every limit holds, 1 when one is exceeded (ready for `cron ... || notify`)."""
-    import orjson
+    from aiusage.output.json_csv import to_json
 
     ctx = Context(selection.data_dirs, tz, pricing, currency, use_cache=not no_cache, quiet=as_json)
     limits = ctx.workspace.limits(
@@ -335,7 +335,7 @@ def check(
     doc = ctx.workspace.check(limits, **selection.filter_values)
     warn_skipped(doc, False)
     if as_json:
-        sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")
+        sys.stdout.write(to_json(doc))
     else:
         for entry in doc["checks"]:
             if entry["status"] != "ok":

@@ -4,7 +4,6 @@
 import sys
 from typing import Annotated
 
-import orjson
 import typer
 
 from aiusage.cli.application import app
@@ -22,6 +21,7 @@ from aiusage.cli.common import (
 )
 from aiusage.cli.options import Selection, reading
 from aiusage.errors import DataError
+from aiusage.records.schema import serialize
 
 EPILOG_STATS = """
 Examples:
@@ -107,7 +107,7 @@ def logs(
     )
     warn_skipped(skipped_doc(skipped), strict)
     if as_json:
-        sys.stdout.write("".join(orjson.dumps(r).decode() + "\n" for r in calls))
+        sys.stdout.write(b"".join(serialize(r) for r in calls).decode())
         return
     if not calls:
         sys.stderr.write("aiusage: no calls match\n")

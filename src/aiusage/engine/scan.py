@@ -280,139 +280,144 @@ def scan_file(  # noqa: C901, PLR0912, PLR0915
         misplaced=rollup.misplaced if query.audit else None,
     ) as reader:
         for rec in reader:
-            ts = rec.timestamp
-            kind = rec.kind
-            model = rec.model
-            # An id a foreign file wrote as a list or an object is no id (it cannot be hashed).
-            if seen is not None and isinstance(rec.id, str | int | float):
-                if rec.id in seen:
-                    rollup.duplicates += 1
-                    continue
-                seen.add(rec.id)
-            if ts < since or ts >= until:
-                continue
-            if kind != "call":
-                # Counter records (a key, a user, tags) are filtered like calls.
-                if counters is not None and kind == "counter" and (keep is None or keep(rec)):
-                    counter_key = rec.key
-                    n = rec.n
-                    if type(counter_key) is str and type(n) is int:
-                        counters[counter_key] += n
-                continue
-            if keep is not None and not keep(rec):
-                continue
-            cost = rec.cost
-            currency = rec.currency
-            unpriced = False
-            if cost is not None and currency is not None and not reprice:
-                # cost_of_record's first case, inlined: a recorded cost in a recorded currency
-                # stands. Most records are that, and calling it for each of them makes the
-                # pass ~15% slower.
-                cost_picos = round(cost * COST_SCALE)
-            else:
-                charge = cost_of_record(
-                    price_of(model),
-                    TokenCounts(
-                        rec.input_tokens or 0,
-                        rec.output_tokens or 0,
-                        rec.cache_read_tokens or 0,
-                        rec.cache_write_tokens or 0,
-                        rec.cache_write_1h_tokens or 0,
-                        rec.reasoning_tokens or 0,
-                    ),
-                    cost=cost,
-                    currency=currency,
-                    success=rec.success,
-                    batch=rec.service_tier == "batch",
-                    mode=mode,
-                    default_currency=default_currency,
-                )
-                currency = charge.currency
-                if charge.picos is None:
-                    unpriced = True
-                    unpriced_models[model] += 1
-                    cost_picos = 0
-                else:
-                    cost_picos = charge.picos
-            pk = known_slot(int(ts // SLOT_SECONDS))
-            key = make_key(period_key(ts) if pk is None else pk, rec, currency)
             try:
-                acc = groups.get(key)
-            except TypeError:  # a foreign file's list or object where a name belongs
-                key = tuple(
-                    v if v is None or isinstance(v, str | int | float) else str(v) for v in key
-                )
-                acc = groups.get(key)
-            if acc is None:
-                acc = groups[key] = Acc()
-            acc.requests += 1
-            success = rec.success
-            if success:
-                acc.successes += 1
-            inp = rec.input_tokens
-            if inp:
-                acc.input += inp
-            out = rec.output_tokens
-            if out:
-                acc.output += out
-            cr = rec.cache_read_tokens
-            if cr:
-                acc.cache_read += cr
-                acc.cache_hits += 1
-            cw = rec.cache_write_tokens
-            if cw:
-                acc.cache_write += cw
-            rs = rec.reasoning_tokens
-            if rs:
-                acc.reasoning += rs
-            size = (inp or 0) + (out or 0) + (cr or 0) + (cw or 0)
-            if size > acc.max_tokens:
-                acc.max_tokens = size
-            acc.cost += cost_picos
-            if factor_of is None:
-                acc.actual += cost_picos
-            else:
-                factor = factor_of(rec.user_id, rec.api_key)
-                acc.actual += cost_picos if factor is None else round(cost_picos * factor)
-            if unpriced:
-                acc.unpriced += 1
-            if ts < acc.first_ts:
-                acc.first_ts = ts
-            if ts > acc.last_ts:
-                acc.last_ts = ts
-            if latency:
-                dur = rec.duration_ms
-                if dur is not None:
-                    acc.dur_sum += round(dur * 1000)
-                    hist = acc.dur_hist
-                    # histogram.bucket_of, inlined: this runs twice per record.
-                    b = (
-                        buckets[ceil(log(dur) / LOG_GAMMA) + bucket_base]
-                        if dur > MIN_VALUE
-                        else ZERO_BUCKET
+                ts = rec.timestamp
+                kind = rec.kind
+                model = rec.model
+                # An id a foreign file wrote as a list or an object is no id (it cannot be hashed).
+                if seen is not None and isinstance(rec.id, str | int | float):
+                    if rec.id in seen:
+                        rollup.duplicates += 1
+                        continue
+                    seen.add(rec.id)
+                if ts < since or ts >= until:
+                    continue
+                if kind != "call":
+                    # Counter records (a key, a user, tags) are filtered like calls.
+                    if counters is not None and kind == "counter" and (keep is None or keep(rec)):
+                        counter_key = rec.key
+                        n = rec.n
+                        if type(counter_key) is str and type(n) is int:
+                            counters[counter_key] += n
+                    continue
+                if keep is not None and not keep(rec):
+                    continue
+                cost = rec.cost
+                currency = rec.currency
+                unpriced = False
+                if cost is not None and currency is not None and not reprice:
+                    # cost_of_record's first case, inlined: a recorded cost in a recorded currency
+                    # stands. Most records are that, and calling it for each of them makes the
+                    # pass ~15% slower.
+                    cost_picos = round(cost * COST_SCALE)
+                else:
+                    charge = cost_of_record(
+                        price_of(model),
+                        TokenCounts(
+                            rec.input_tokens or 0,
+                            rec.output_tokens or 0,
+                            rec.cache_read_tokens or 0,
+                            rec.cache_write_tokens or 0,
+                            rec.cache_write_1h_tokens or 0,
+                            rec.reasoning_tokens or 0,
+                        ),
+                        cost=cost,
+                        currency=currency,
+                        success=rec.success,
+                        batch=rec.service_tier == "batch",
+                        mode=mode,
+                        default_currency=default_currency,
                     )
-                    hist[b] = hist.get(b, 0) + 1
-                ttfb = rec.ttfb_ms
-                if ttfb is not None:
-                    acc.ttfb_sum += round(ttfb * 1000)
-                    hist = acc.ttfb_hist
-                    b = (
-                        buckets[ceil(log(ttfb) / LOG_GAMMA) + bucket_base]
-                        if ttfb > MIN_VALUE
-                        else ZERO_BUCKET
-                    )
-                    hist[b] = hist.get(b, 0) + 1
-            if interval_of is not None and success:
-                who = interval_of(rec)
-                if who is not None and not isinstance(who, str | int | float):
-                    who = str(who)
-                if who is not None:
-                    times = call_times.get(who)
-                    if times is None:
-                        call_times[who] = [ts]
+                    currency = charge.currency
+                    if charge.picos is None:
+                        unpriced = True
+                        unpriced_models[model] += 1
+                        cost_picos = 0
                     else:
-                        times.append(ts)
-            count += 1
+                        cost_picos = charge.picos
+                pk = known_slot(int(ts // SLOT_SECONDS))
+                key = make_key(period_key(ts) if pk is None else pk, rec, currency)
+                try:
+                    acc = groups.get(key)
+                except TypeError:  # a foreign file's list or object where a name belongs
+                    key = tuple(
+                        v if v is None or isinstance(v, str | int | float) else str(v) for v in key
+                    )
+                    acc = groups.get(key)
+                if acc is None:
+                    acc = groups[key] = Acc()
+                acc.requests += 1
+                success = rec.success
+                if success:
+                    acc.successes += 1
+                inp = rec.input_tokens
+                if inp:
+                    acc.input += inp
+                out = rec.output_tokens
+                if out:
+                    acc.output += out
+                cr = rec.cache_read_tokens
+                if cr:
+                    acc.cache_read += cr
+                    acc.cache_hits += 1
+                cw = rec.cache_write_tokens
+                if cw:
+                    acc.cache_write += cw
+                rs = rec.reasoning_tokens
+                if rs:
+                    acc.reasoning += rs
+                size = (inp or 0) + (out or 0) + (cr or 0) + (cw or 0)
+                if size > acc.max_tokens:
+                    acc.max_tokens = size
+                acc.cost += cost_picos
+                if factor_of is None:
+                    acc.actual += cost_picos
+                else:
+                    factor = factor_of(rec.user_id, rec.api_key)
+                    acc.actual += cost_picos if factor is None else round(cost_picos * factor)
+                if unpriced:
+                    acc.unpriced += 1
+                if ts < acc.first_ts:
+                    acc.first_ts = ts
+                if ts > acc.last_ts:
+                    acc.last_ts = ts
+                if latency:
+                    dur = rec.duration_ms
+                    if dur is not None:
+                        acc.dur_sum += round(dur * 1000)
+                        hist = acc.dur_hist
+                        # histogram.bucket_of, inlined: this runs twice per record.
+                        b = (
+                            buckets[ceil(log(dur) / LOG_GAMMA) + bucket_base]
+                            if dur > MIN_VALUE
+                            else ZERO_BUCKET
+                        )
+                        hist[b] = hist.get(b, 0) + 1
+                    ttfb = rec.ttfb_ms
+                    if ttfb is not None:
+                        acc.ttfb_sum += round(ttfb * 1000)
+                        hist = acc.ttfb_hist
+                        b = (
+                            buckets[ceil(log(ttfb) / LOG_GAMMA) + bucket_base]
+                            if ttfb > MIN_VALUE
+                            else ZERO_BUCKET
+                        )
+                        hist[b] = hist.get(b, 0) + 1
+                if interval_of is not None and success:
+                    who = interval_of(rec)
+                    if who is not None and not isinstance(who, str | int | float):
+                        who = str(who)
+                    if who is not None:
+                        times = call_times.get(who)
+                        if times is None:
+                            call_times[who] = [ts]
+                        else:
+                            times.append(ts)
+                count += 1
+            except Exception as exc:
+                # Nothing known raises here (the reader checked the bounds): should something
+                # still, the line is skipped and said, and the report carries on.
+                reader.skip_last(f"cannot be summed ({type(exc).__name__}: {exc})")
     rollup.records += count
     _add_intervals(rollup.intervals, call_times)
     return reader.offset

@@ -9,6 +9,7 @@ and ``total``.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 import re
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from aiusage.bounds import MAX_RANGE, MIN_RANGE
 from aiusage.errors import UsageError
 
 PERIODS = ("hour", "day", "week", "month", "total")
@@ -61,8 +63,15 @@ def _local_midnight(day: dt.date, tz: ZoneInfo) -> float:
 def parse_instant(text: str, tz: ZoneInfo, *, now: float, end_of_day: bool = False) -> float:
     """Epoch seconds for ``text``: ``YYYY-MM-DD`` (local midnight in ``tz``; the next
     midnight when ``end_of_day``), an ISO datetime (naive = in ``tz``), epoch seconds, or a
-    relative ``7d``/``24h``/``30m``/``2w`` before ``now``."""
-    text = text.strip()
+    relative ``7d``/``24h``/``30m``/``2w`` before ``now``. A date beyond what a calendar
+    holds (the day after 9999-12-31) is a :class:`UsageError`."""
+    try:
+        return _instant(text.strip(), tz, now=now, end_of_day=end_of_day)
+    except (OverflowError, ValueError, OSError):
+        raise UsageError(f"bad date {text.strip()!r}: out of range") from None
+
+
+def _instant(text: str, tz: ZoneInfo, *, now: float, end_of_day: bool) -> float:
     m = _RELATIVE_RE.match(text)
     if m:
         return now - int(m.group(1)) * _RELATIVE_UNITS[m.group(2)]
@@ -133,21 +142,40 @@ def make_range(
         raise UsageError("--days cannot be combined with --since")
     if all_time:
         return TimeRange(None, None)
-    end = parse_instant(until, tz, now=now, end_of_day=True) if until else None
+    end = _flag_instant("--until", until, tz, now=now, end_of_day=True) if until else None
     if since:
-        start: float | None = parse_instant(since, tz, now=now)
+        start: float | None = _flag_instant("--since", since, tz, now=now)
     else:
         n = days if days is not None else default_days
         if n is None:
             return TimeRange(None, end)
         ref = end - 1e-6 if end is not None else now
         today = dt.datetime.fromtimestamp(ref, tz).date()
-        start = _local_midnight(today - dt.timedelta(days=n - 1), tz)
+        try:
+            start = _local_midnight(today - dt.timedelta(days=n - 1), tz)
+        except (OverflowError, ValueError):
+            start = -math.inf  # before year 1: out of range, said below
+        if start < MIN_RANGE:
+            raise UsageError(f"--days {n} reaches back before 1900-01-01")
         if end is None:
             end = _local_midnight(today + dt.timedelta(days=1), tz)
     if start is not None and end is not None and start >= end:
         raise UsageError("the range is empty: --since must be before --until")
     return TimeRange(start, end)
+
+
+def _flag_instant(
+    flag: str, text: str, tz: ZoneInfo, *, now: float, end_of_day: bool = False
+) -> float:
+    """:func:`parse_instant` of a range flag's value, or a :class:`UsageError` naming the
+    flag when it lies outside 1900-01-01 to 2200-01-01 (every record lies well inside)."""
+    try:
+        ts = parse_instant(text, tz, now=now, end_of_day=end_of_day)
+    except UsageError as exc:
+        raise UsageError(f"{flag}: {exc}") from None
+    if not MIN_RANGE <= ts <= MAX_RANGE:
+        raise UsageError(f"{flag} {text!r} is out of range (use a date from 1900 to 2200)")
+    return ts
 
 
 def _key_formatter(period: str) -> Callable[[dt.datetime], str]:

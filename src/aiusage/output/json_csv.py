@@ -14,8 +14,24 @@ if TYPE_CHECKING:
 
 
 def to_json(doc: Mapping[str, Any]) -> str:
-    """A document as indented JSON, keys in their documented order."""
-    return orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n"
+    """A document as indented JSON, keys in their documented order; integers beyond 64 bits
+    (a sum of many large counts) written exactly."""
+    try:
+        data = orjson.dumps(doc, option=orjson.OPT_INDENT_2)
+    except orjson.JSONEncodeError:  # orjson writes integers of 64 bits at most
+        data = orjson.dumps(_wide_ints(doc), option=orjson.OPT_INDENT_2)
+    return data.decode() + "\n"
+
+
+def _wide_ints(value: Any) -> Any:
+    """``value`` with each integer beyond 64 bits as the JSON text of its digits."""
+    if isinstance(value, Mapping):
+        return {k: _wide_ints(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_wide_ints(v) for v in value]
+    if type(value) is int and not -(2**63) <= value < 2**64:
+        return orjson.Fragment(str(value))
+    return value
 
 
 # A spreadsheet reads a cell that starts with one of these as a formula (OWASP: CSV

@@ -16,11 +16,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
-
+from aiusage.bounds import MAX_STATUS, MIN_STATUS
 from aiusage.engine.timerange import TimeRange
 from aiusage.errors import UsageError
 from aiusage.records.reader import DayReader, Skipped
+from aiusage.records.schema import serialize
 from aiusage.store.dayfiles import DayFile
 from aiusage.store.safepath import open_out_dir
 
@@ -82,16 +82,20 @@ def _rows(
 
 
 INT64 = range(-(2**63), 2**63)
+STATUS_CODES = range(MIN_STATUS, MAX_STATUS + 1)
 
 
-def _cell(value: Any, kind: str) -> Any:
+def _cell(name: str, value: Any, kind: str) -> Any:
     """A record's value as its column holds it: strings as text; a field no reader checks
-    (``status_code``) that is not an integer of the column's range is left empty."""
+    (``status_code``) outside its bounds (an HTTP status 100–599) is left empty, as it is
+    read."""
     if value is None:
         return None
     if kind == "string":
         return str(value)
     if kind == "int64" and (type(value) is not int or value not in INT64):
+        return None
+    if name == "status_code" and value not in STATUS_CODES:
         return None
     return value
 
@@ -105,9 +109,9 @@ def _columns(records: Iterator[dict[str, Any]]) -> dict[str, list[Any]]:
             value = rec.get(name)
             if kind == "int64" and value is None and name.endswith("_tokens"):
                 value = 0
-            columns[name].append(_cell(value, kind))
+            columns[name].append(_cell(name, value, kind))
         tags = rec.get("tags")
-        columns["tags"].append(orjson.dumps(tags).decode() if tags else None)
+        columns["tags"].append(serialize(tags)[:-1].decode() if tags else None)
     return columns
 
 

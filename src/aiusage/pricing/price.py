@@ -21,6 +21,7 @@ from typing import Any, NamedTuple, Protocol
 
 import msgspec
 
+from aiusage.bounds import MAX_PRICE, shown
 from aiusage.errors import PricingError
 
 PER = Decimal(1_000_000)
@@ -265,6 +266,10 @@ def _decimal(model: str, name: str, value: Any) -> Decimal:
         ) from None
     if not result.is_finite() or result < 0:
         raise PricingError(f"model {model!r}: field {name!r} must be a number ≥ 0, got {value!r}")
+    if result > MAX_PRICE:
+        raise PricingError(
+            f"model {model!r}: field {name!r} must be at most {shown(MAX_PRICE)}, got {value!r}"
+        )
     return result
 
 

@@ -26,6 +26,7 @@ from typing import Any
 
 import orjson
 
+from aiusage.bounds import MIN_FX_RATE, shown
 from aiusage.errors import PricingError
 from aiusage.pricing.price import Price, _decimal, entry_dict, parse_entry
 from aiusage.store.yamlcache import YamlError, load_yaml
@@ -211,9 +212,14 @@ def build_table(documents: list[tuple[str, Mapping[str, Any]]]) -> PricingTable:
         for cur, rate in fx.items():
             if not isinstance(cur, str) or not _CURRENCY_RE.match(cur):
                 raise PricingError(f"pricing file {where}: fx: {cur!r} is not a currency code")
-            value = _decimal(f"fx {cur}", "rate", rate)
-            if value == 0:
-                raise PricingError(f"pricing file {where}: fx rate for {cur} must be > 0")
+            try:
+                value = _decimal(f"fx {cur}", "rate", rate)
+            except PricingError as exc:
+                raise PricingError(f"pricing file {where}: {exc}") from None
+            if value < MIN_FX_RATE:
+                raise PricingError(
+                    f"pricing file {where}: fx rate for {cur} must be at least {shown(MIN_FX_RATE)}"
+                )
             rates[cur] = value
     rates.setdefault("USD", Decimal(1))
     digest = hashlib.sha256(

@@ -26,12 +26,21 @@ import msgspec
 import orjson
 from msgspec import UNSET, Meta, UnsetType
 
+from aiusage.bounds import (
+    MAX_COST,
+    MAX_DURATION_MS,
+    MAX_STATUS,
+    MAX_TIMESTAMP,
+    MAX_TOKENS,
+    MIN_STATUS,
+    MIN_TIMESTAMP,
+)
 from aiusage.errors import AiusageError, ValidationError
 from aiusage.pricing.cost import cost_of_record
 from aiusage.pricing.price import TokenCounts
 from aiusage.pricing.table import PricingTable
 from aiusage.records.prepare import prepare
-from aiusage.records.schema import MAX_COUNT, MAX_TIMESTAMP, hostname, serialize
+from aiusage.records.schema import hostname, serialize
 from aiusage.records.secrets import (
     MIN_SECRET,
     SCRUBBED_FIELDS,
@@ -42,8 +51,11 @@ from aiusage.records.secrets import (
 from aiusage.store.dayfiles import DAY_SECONDS, append_lines, day_of, day_path, ensure_data_dir
 from aiusage.store.processes import map_in_processes
 
-Count = Annotated[int, Meta(ge=0, le=MAX_COUNT)]
-Amount = Annotated[float, Meta(ge=0, le=sys.float_info.max)]
+# The bounds of README "The record" (aiusage.bounds): a value beyond them takes the general
+# path, which names the field.
+Count = Annotated[int, Meta(ge=0, le=MAX_TOKENS)]
+Cost = Annotated[float, Meta(ge=0, le=MAX_COST)]
+Duration = Annotated[float, Meta(ge=0, le=MAX_DURATION_MS)]
 Text = str | None
 
 
@@ -54,7 +66,7 @@ class Incoming(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     v: Literal[1] | UnsetType = UNSET
     id: Annotated[str, Meta(min_length=1)] | UnsetType = UNSET
     kind: Literal["call"] | UnsetType = UNSET
-    timestamp: Annotated[float, Meta(ge=0, le=MAX_TIMESTAMP)] | UnsetType = UNSET
+    timestamp: Annotated[float, Meta(ge=MIN_TIMESTAMP, lt=MAX_TIMESTAMP)] | UnsetType = UNSET
     model: str = ""
     provider: Text = None
     user_id: Text = None
@@ -68,13 +80,13 @@ class Incoming(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     reasoning_tokens: Count | UnsetType = UNSET
     cache_write_1h_tokens: Count | None = None
     total_tokens: Count | None = None
-    cost: Amount | UnsetType | None = UNSET
+    cost: Cost | UnsetType | None = UNSET
     currency: str | None = None
-    duration_ms: Amount | None = None
-    ttfb_ms: Amount | None = None
+    duration_ms: Duration | None = None
+    ttfb_ms: Duration | None = None
     success: bool | None = None
     error_msg: Text = None
-    status_code: Annotated[int, Meta(ge=100, le=599)] | None = None
+    status_code: Annotated[int, Meta(ge=MIN_STATUS, le=MAX_STATUS)] | None = None
     request_id: Text = None
     api_key: Text = None
     tags: dict[str, str] | None = None
@@ -146,10 +158,15 @@ class Preparer:
             batch=rec.service_tier == "batch",
             default_currency=self.default_currency,
         )
-        rec.currency = charge.currency
         if charge.price is not None:
-            rec.cost = charge.amount
+            amount = charge.amount
+            if amount is None or amount > MAX_COST:
+                # Beyond the bound: the general path raises the error naming the field.
+                fields = orjson.loads(original) if isinstance(original, bytes) else original
+                return self._slow(fields, out)
+            rec.cost = amount
             rec.price_ref = self.table.price_ref(charge.price)
+        rec.currency = charge.currency
         _encoder.encode_into(rec, out, -1)
         out += b"\n"
         return Prepared(timestamp, rec.model if charge.picos is None else None)

@@ -13,7 +13,7 @@ from typing import Any
 from aiusage.pricing.cost import CostMode, RecordCost, cost_of_record
 from aiusage.pricing.price import TokenCounts
 from aiusage.pricing.table import PricingTable
-from aiusage.records.schema import Record, build_record, ordered
+from aiusage.records.schema import Record, build_record, ordered, priced_cost
 from aiusage.records.secrets import scrub_fields
 
 
@@ -75,6 +75,6 @@ def _price(
         rec["provider"] = entry.provider
     rec["currency"] = charge.currency
     if charge.price is not None:
-        rec["cost"] = charge.amount
+        rec["cost"] = priced_cost(charge.amount)  # type: ignore[arg-type]
         rec["price_ref"] = table.price_ref(charge.price)
     return charge

@@ -17,24 +17,28 @@ from __future__ import annotations
 import functools
 import math
 import time
+import types
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, cast
 
 import msgspec
 import orjson
 
-from aiusage.records.schema import MAX_COUNT, MAX_TIMESTAMP, Record, check_read
+from aiusage.bounds import MAX_COST, MAX_DURATION_MS, MAX_TIMESTAMP, MAX_TOKENS, MIN_TIMESTAMP
+from aiusage.records.schema import Record, check_read, counter_ok
 from aiusage.store.dayfiles import DAY_SECONDS, DayFile, day_of, is_open, open_data, settled_size
 
 BOM = b"\xef\xbb\xbf"
 MAX_LOCATIONS = 1000  # how many problem lines are remembered (all are counted)
 
-Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_COUNT)]
-Amount = Annotated[float, msgspec.Meta(ge=0)]
-# What a call must name. The fast decoder asks it of every line, which only records without
-# a model (counters) fail: they take the tolerant path, where the rule depends on ``kind``.
+# The types are the bounds of README "The record" (:mod:`aiusage.bounds`), checked in C.
+Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_TOKENS)]
+Cost = Annotated[float, msgspec.Meta(ge=0, le=MAX_COST)]
+Duration = Annotated[float, msgspec.Meta(ge=0, le=MAX_DURATION_MS)]
+# What a call must name. The fast decoder asks it of every line, and reads calls only:
+# counters take the tolerant path, where the rule depends on ``kind``.
 Model = Annotated[str, msgspec.Meta(min_length=1)]
 
 TORN = "torn last line (incomplete write)"
@@ -70,20 +74,20 @@ class Row(msgspec.Struct, gc=False):
     """The fields of a record the commands read, typed as a record's must be to be read.
     Fields the views group by are ``Any``: reading is tolerant of foreign files."""
 
-    timestamp: Annotated[float, msgspec.Meta(ge=0, le=MAX_TIMESTAMP)]
+    timestamp: Annotated[float, msgspec.Meta(ge=MIN_TIMESTAMP, lt=MAX_TIMESTAMP)]
     id: Any = None
     model: Any = None
-    kind: Any = "call"
+    kind: Literal["call", "counter"] = "call"
     input_tokens: Count | None = 0
     output_tokens: Count | None = 0
     cache_read_tokens: Count | None = 0
     cache_write_tokens: Count | None = 0
     cache_write_1h_tokens: Count | None = 0
     reasoning_tokens: Count | None = 0
-    cost: Amount | None = None
+    cost: Cost | None = None
     currency: str | None = None
-    duration_ms: Amount | None = None
-    ttfb_ms: Amount | None = None
+    duration_ms: Duration | None = None
+    ttfb_ms: Duration | None = None
     success: bool = True
     user_id: Any = None
     session_id: Any = None
@@ -131,16 +135,22 @@ READ_ALWAYS = frozenset(
         "service_tier",
     }
 )
+# What decides whether a counter is one: read by the tolerant decoder, which every counter
+# takes (the fast one reads calls only).
+COUNTER_FIELDS = frozenset({"key", "n"})
 
 
 def _decoder(fields: frozenset[str], *, fast: bool) -> msgspec.json.Decoder[Any]:
     """A decoder of lines into rows holding ``fields`` and :data:`READ_ALWAYS`, typed as in
-    :class:`Row` (with ``fast``, the model as a call's must be)."""
+    :class:`Row` (with ``fast``, calls only, their model as a call's must be; else with
+    :data:`COUNTER_FIELDS` too)."""
     specs: list[tuple[str, Any, Any]] = []
-    wanted = fields | READ_ALWAYS
+    wanted = fields | READ_ALWAYS | (frozenset() if fast else COUNTER_FIELDS)
     for info in msgspec.structs.fields(Row):
         if fast and info.name == "model":
             specs.append(("model", Model, msgspec.NODEFAULT))
+        elif fast and info.name == "kind":
+            specs.append(("kind", Literal["call"], "call"))
         elif info.name in wanted:
             specs.append((info.name, info.type, info.default))
         elif info.name == "tags":
@@ -179,32 +189,38 @@ class LineReader:
         """The row of a line, or ``None`` when it is not a record."""
         try:
             return self.decode(line)
-        except (ValueError, RecursionError):  # msgspec's decode and validation errors
+        except Exception:  # msgspec's errors, nesting too deep: whatever a line may raise
             return self.refused(line)
 
     def refused(self, line: bytes) -> Any | None:
         """The row of a line :attr:`decode` refused, when it is a record after all — a
         byte-order mark some editors leave in front, bytes that are not UTF-8 (read as
-        U+FFFD: a narrow row never looks at the members it skips), a record other than a
-        call without a model — else ``None``."""
+        U+FFFD: a narrow row never looks at the members it skips), a counter with a key
+        and a whole ``n`` — else ``None``."""
         line = line.removeprefix(BOM)
         try:
             row = self._tolerant(line)
-        except RecursionError:
-            return None
-        except ValueError:
-            try:
-                line.decode()
-            except UnicodeDecodeError:
-                try:
-                    row = self._tolerant(line.decode(errors="replace").encode())
-                except (ValueError, RecursionError):
-                    return None
-            else:
+        except Exception:  # whatever a line may raise: it is not a record, or not UTF-8
+            row = self._replaced(line)
+            if row is None:
                 return None
-        if row.kind == "call" and (type(row.model) is not str or not row.model):
+        if row.kind == "call":
+            if type(row.model) is not str or not row.model:
+                return None
+        elif not counter_ok(row.key, row.n):
             return None
         return row
+
+    def _replaced(self, line: bytes) -> Any | None:
+        """The row of a line whose bytes are not all UTF-8, read as U+FFFD, else ``None``."""
+        try:
+            line.decode()
+        except UnicodeDecodeError:
+            try:
+                return self._tolerant(line.decode(errors="replace").encode())
+            except Exception:  # whatever a line may raise: it is not a record
+                return None
+        return None
 
     def record(self, line: bytes) -> Record | None:
         """The whole record of a line (every member), or ``None`` when it is not a record."""
@@ -234,7 +250,11 @@ def whole_record(line: bytes) -> Record:
         rec = orjson.loads(text)
     except orjson.JSONDecodeError:
         # A number beyond a float (1e999) in a member the row read as infinity.
-        rec = {k: _in_64_bits(v) for k, v in _UNTYPED.decode(text).items()}
+        members = _UNTYPED.decode(text)
+        try:
+            rec = {k: _in_64_bits(v) for k, v in members.items()}
+        except RecursionError:  # nested nearly as deep as the reader reads: kept as read
+            rec = members
     return rec
 
 
@@ -252,11 +272,24 @@ def _in_64_bits(value: Any) -> Any:
 
 def why_skipped(line: bytes) -> str:
     """Why a line that is not a record is not one (the slow, explaining path)."""
+    text = line.removeprefix(BOM).decode(errors="replace")
     try:
-        obj = orjson.loads(line.removeprefix(BOM).decode(errors="replace"))
+        obj = orjson.loads(text)
     except orjson.JSONDecodeError:
-        return TORN if not line.endswith(b"\n") else "bad JSON"
-    return check_read(obj) or "not a valid record"
+        try:
+            obj = _UNTYPED.decode(text)  # a number beyond a float (1e999) reads as infinity
+        except Exception:  # whatever a line may raise: it is not JSON
+            return TORN if not line.endswith(b"\n") else "bad JSON"
+    reason = check_read(obj)
+    if reason is not None:
+        return reason
+    try:
+        _UNTYPED.decode(text)
+    except RecursionError:
+        return "nested too deeply"
+    except Exception as exc:  # whatever else made the typed reader refuse it
+        return f"not a valid record ({type(exc).__name__})"
+    return "not a valid record"
 
 
 class DayReader:
@@ -305,6 +338,17 @@ class DayReader:
         self._reading = self._read(whole=True)
         return self._reading
 
+    def skip_last(self, reason: str) -> None:
+        """Count the line of the record just read as skipped, for ``reason`` (its reader
+        could not use it after all)."""
+        # The reading loop's own line count: read here, on this rare path, rather than
+        # stored for every line on the hot one.
+        frame = cast(types.GeneratorType, self._reading).gi_frame  # type: ignore[type-arg]
+        if frame is None:
+            raise RuntimeError("skip_last: no record is being read")
+        line = frame.f_locals["lines_before"]() + frame.f_locals["lineno"]
+        self.skipped.add(self.day_file.path.name, line, reason)
+
     def __enter__(self) -> DayReader:
         return self
 
@@ -339,7 +383,7 @@ class DayReader:
                     offset += len(line)
                     try:
                         row = decode(line)
-                    except (ValueError, RecursionError):  # msgspec's decode and validation
+                    except Exception:  # msgspec's errors, nesting too deep: whatever a line raises
                         row = refused(line)
                         if row is None:
                             if line.strip():

@@ -9,15 +9,29 @@ written, ``null`` meaning unpriced). On read, missing optional fields take their
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import socket
 from collections.abc import Mapping
 from typing import Any
 
+import msgspec
 import orjson
 
+from aiusage.bounds import (
+    MAX_COST,
+    MAX_COUNTER_STEP,
+    MAX_DURATION_MS,
+    MAX_STATUS,
+    MAX_TOKENS,
+    MIN_STATUS,
+    TIMESTAMP_RULE,
+    amount_ok,
+    count_ok,
+    is_number,
+    shown,
+    timestamp_ok,
+)
 from aiusage.errors import ValidationError
 from aiusage.records.secrets import mask_api_key, scrub, scrub_fields
 
@@ -86,8 +100,6 @@ FIELDS = frozenset(FIELD_ORDER)
 ALWAYS_WRITTEN = frozenset({"v", "id", "kind", "timestamp", "model", "cost", "success"})
 
 _CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
-MAX_TIMESTAMP = 253402300799.0  # 9999-12-31T23:59:59Z, the last second datetime can show
-MAX_COUNT = 10**15  # tokens in one call: far beyond any model, well inside 64-bit sums
 _HOST: str | None = None
 
 
@@ -104,8 +116,6 @@ def hostname() -> str:
     return _HOST
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _field_error(name: str, expected: str, value: Any) -> ValidationError:
@@ -113,17 +123,29 @@ def _field_error(name: str, expected: str, value: Any) -> ValidationError:
 
 
 def _as_count(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
-        raise _field_error(name, "an integer ≥ 0", value)
-    return value
+    if not count_ok(value):
+        raise _field_error(name, "an integer from 0 to 2^53", value)
+    return int(value)
+
+
+# The maximum of each optional number field (README "The record": bounds).
+_MAXIMUM = {"cost": MAX_COST, "duration_ms": MAX_DURATION_MS, "ttfb_ms": MAX_DURATION_MS}
 
 
 def _as_optional_number(name: str, value: Any) -> float | None:
     if value is None:
         return None
-    if not _is_number(value) or not math.isfinite(value) or value < 0:
-        raise _field_error(name, "a number ≥ 0", value)
+    if not amount_ok(value, _MAXIMUM[name]):
+        raise _field_error(name, f"a number from 0 to {shown(_MAXIMUM[name])}", value)
     return float(value)
+
+
+def priced_cost(amount: float) -> float:
+    """A cost pricing computed, or a :class:`ValidationError` naming ``cost`` when it is
+    beyond the bound (a huge count at a high price)."""
+    cost = _as_optional_number("cost", amount)
+    assert cost is not None
+    return cost
 
 
 def _as_optional_str(name: str, value: Any) -> str | None:
@@ -189,8 +211,8 @@ def _identity(fields: Mapping[str, Any], now: float) -> Record:
     ts = fields.get("timestamp")
     if ts is None:
         ts = now
-    if not _is_number(ts) or not math.isfinite(ts) or not 0 <= ts <= MAX_TIMESTAMP:
-        raise _field_error("timestamp", "epoch seconds (a number ≥ 0)", ts)
+    if not timestamp_ok(ts):
+        raise _field_error("timestamp", TIMESTAMP_RULE, ts)
     model = fields.get("model")
     if kind == "counter" and model is None:
         model = ""
@@ -259,9 +281,7 @@ def _outcome(fields: Mapping[str, Any], *, failed: bool) -> Record:
     if not isinstance(success, bool):
         raise _field_error("success", "true or false", success)
     status = fields.get("status_code")
-    if status is not None and (
-        isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599
-    ):
+    if status is not None and (type(status) is not int or not MIN_STATUS <= status <= MAX_STATUS):
         raise _field_error("status_code", "an HTTP status 100–599", status)
     return {"success": success, "status_code": status}
 
@@ -285,8 +305,8 @@ def _counter(fields: Mapping[str, Any]) -> Record:
     if not isinstance(counter_key, str) or not counter_key:
         raise _field_error("key", "a non-empty counter name", counter_key)
     n = fields.get("n", 1)
-    if isinstance(n, bool) or not isinstance(n, int):
-        raise _field_error("n", "an integer", n)
+    if type(n) is not int or abs(n) > MAX_COUNTER_STEP:
+        raise _field_error("n", "an integer from -2^53 to 2^53", n)
     return {"key": counter_key, "n": n}
 
 
@@ -299,27 +319,46 @@ def ordered(rec: Record) -> Record:
 
 
 def serialize(rec: Record) -> bytes:
-    """One JSONL line for ``rec``, newline included."""
-    return orjson.dumps(rec, option=orjson.OPT_APPEND_NEWLINE)
+    """One JSONL line for ``rec``, newline included. A record read from a file may hold
+    what orjson does not write (members nested more than 254 deep, integers beyond 64
+    bits): msgspec writes those."""
+    try:
+        return orjson.dumps(rec, option=orjson.OPT_APPEND_NEWLINE)
+    except orjson.JSONEncodeError:
+        return msgspec.json.encode(rec) + b"\n"
+
+
+def counter_ok(key: Any, n: Any) -> bool:
+    """Whether a counter record's ``key`` (a non-empty name) and ``n`` (an integer within
+    the bounds) can be counted."""
+    return type(key) is str and key != "" and type(n) is int and abs(n) <= MAX_COUNTER_STEP
 
 
 def check_read(obj: Any) -> str | None:
     """Why a decoded line is not a readable record, or ``None`` when it is one.
 
     Tolerant: unknown fields are ignored and optional ones may be missing (seed-003 records
-    have neither ``v`` nor ``id``). Rejected: a non-object, a missing or non-numeric
-    ``timestamp``, a missing ``model`` on a call, negative or non-integer token counts, a
-    negative or non-numeric cost.
+    have neither ``v`` nor ``id``). Rejected: a non-object, a ``timestamp`` missing or
+    outside the bounds, a ``kind`` other than call or counter, a missing ``model`` on a
+    call, a counter without a key or a whole ``n``, token counts, cost or durations of the
+    wrong type or outside the bounds (README "The record": bounds).
     """
     if not isinstance(obj, dict):
         return "not a JSON object"
     ts = obj.get("timestamp")
-    if not _is_number(ts) or not 0 <= ts <= MAX_TIMESTAMP:  # type: ignore[operator]
+    if not is_number(ts):
         return "timestamp missing or not epoch seconds"
-    if obj.get("kind", "call") == "call":
+    if not timestamp_ok(ts):
+        return f"timestamp is not {TIMESTAMP_RULE}"
+    kind = obj.get("kind", "call")
+    if kind == "call":
         model = obj.get("model")
         if not isinstance(model, str) or not model:
             return "model missing or not a string"
+    elif kind != "counter":
+        return "kind is not call or counter"
+    elif not counter_ok(obj.get("key"), obj.get("n", 1)):
+        return "counter without a key name or a whole n within ±2^53"
     return _bad_number(obj) or _bad_shape(obj)
 
 
@@ -329,15 +368,18 @@ def _bad_number(obj: dict[str, Any]) -> str | None:
         value = obj.get(name, 0)
         if value is None:
             continue
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+        if type(value) is not int or value < 0:
             return f"{name} is not an integer ≥ 0"
-    cost = obj.get("cost")
-    if cost is not None and (not _is_number(cost) or cost < 0):
-        return "cost is not a number ≥ 0"
-    for name in OPTIONAL_FLOAT_FIELDS:
+        if value > MAX_TOKENS:
+            return f"{name} is beyond 2^53"
+    for name, maximum in _MAXIMUM.items():
         value = obj.get(name)
-        if value is not None and (not _is_number(value) or value < 0):
+        if value is None:
+            continue
+        if not is_number(value) or value < 0:
             return f"{name} is not a number ≥ 0"
+        if not amount_ok(value, maximum):
+            return f"{name} is beyond {shown(maximum)}"
     return None
 
 

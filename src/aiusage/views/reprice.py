@@ -19,14 +19,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 
-import orjson
-
 from aiusage.engine.rollup import Acc, Filters, Query, filter_function
 from aiusage.engine.timerange import TimeRange
-from aiusage.errors import DataError
+from aiusage.errors import DataError, ValidationError
 from aiusage.pricing.table import PricingTable
 from aiusage.records.prepare import reprice
 from aiusage.records.reader import line_reader
+from aiusage.records.schema import serialize
 from aiusage.store.dayfiles import DayFile, lock
 from aiusage.views.document import (
     Source,
@@ -143,9 +142,14 @@ def _repriced_line(
         return None
     if keep is not None and not keep(rec):
         return None
-    if not reprice(rec, table):
+    try:
+        if not reprice(rec, table):
+            return None
+    except ValidationError:
+        # Today's price puts it beyond the cost bound (README "The record": bounds): a
+        # record is never stored out of bounds, so this one keeps its recorded cost.
         return None
-    return orjson.dumps(rec, option=orjson.OPT_APPEND_NEWLINE)
+    return serialize(rec)
 
 
 def apply(
