@@ -260,8 +260,8 @@ def why_skipped(line: bytes) -> str:
 
 
 class DayReader:
-    """The records of one day file, in file order, from byte ``start`` (a line start) up to
-    byte ``end`` (``None``: its end); lines that are not records are counted in ``skipped``
+    """The records of one day file, in file order, from byte ``start`` (a line start; by
+    default the file's :attr:`~aiusage.store.dayfiles.DayFile.begin`) up to byte ``end`` (``None``: its end); lines that are not records are counted in ``skipped``
     with their file, line number and why. Only what was written when reading began is read:
     a write in progress is never half read. With ``complete_lines_only``, a last line
     without its newline is left for later (a writer may be in the middle of it); by default,
@@ -279,7 +279,7 @@ class DayReader:
         skipped: Skipped,
         *,
         fields: frozenset[str] = frozenset(),
-        start: int = 0,
+        start: int | None = None,
         end: int | None = None,
         complete_lines_only: bool | None = None,
         misplaced: Skipped | None = None,
@@ -287,6 +287,7 @@ class DayReader:
         self.day_file = day_file
         self.skipped = skipped
         self.reader = line_reader(fields)
+        start = day_file.begin if start is None else start
         self.start = start
         self.end = end
         if complete_lines_only is None:
