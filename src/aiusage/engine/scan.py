@@ -245,10 +245,12 @@ def scan_file(  # noqa: C901, PLR0912, PLR0915
     seen: set[Any] | None = None,
 ) -> int:
     """Add one data file's records to ``rollup`` (see :func:`scan`), from byte ``start``
-    (default: its begin) up to byte ``end`` (plain files; both at line starts). With ``complete_lines_only``, a
-    last line without its newline is left for later (a writer may be in the middle of it).
-    With ``seen``, a record whose ``id`` is already in it is a duplicate (the same day
-    merged from several data dirs) and is counted once. Returns the offset read up to."""
+    (default: its begin) up to byte ``end`` (plain files; both at line starts). With
+    ``complete_lines_only``, a last line without its newline is left for later (a writer may be
+    in the middle of it). With ``seen``, a record whose ``id`` is already in it is a duplicate
+    (the same day merged from several data dirs) and is counted once. Returns the offset read up
+    to.
+    """
     mode = parse_cost_mode(cost_mode)
     reprice = mode == "current"
     factor_of = pricing.account_factor if pricing.has_accounts else None
