@@ -123,7 +123,7 @@ def export(
     if target is None:  # --out -: the report itself on stdout, for a pipe
         sys.stdout.write(data)
         return
-    write_atomic(target, data.encode("utf-8"), mode=0o600)
+    write_atomic(target, data.encode("utf-8"), mode=0o600, tidy=(target.name, "usage_report_*"))
     sys.stdout.write(f"{target}\n")
 
 

@@ -19,6 +19,7 @@ import orjson
 from aiusage.engine.timerange import TimeRange
 from aiusage.errors import DataError, UsageError
 from aiusage.records.reader import DayReader, Skipped
+from aiusage.store.atomic import remove_stale_temps, temp_path
 from aiusage.store.dayfiles import DayFile
 
 COLUMNS = (
@@ -130,8 +131,9 @@ def write_parquet(
         part_dir = out / f"date={day}"
         part_dir.mkdir(exist_ok=True)
         target = part_dir / "part-0.parquet"
-        tmp = part_dir / f".part-0.parquet.tmp-{os.getpid()}"
+        tmp = temp_path(target)
         try:
+            remove_stale_temps(part_dir, target.name)  # of a killed export
             table = pa.table(columns, schema=schema)
             pa.parquet.write_table(table, tmp)
             os.replace(tmp, target)

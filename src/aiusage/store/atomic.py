@@ -76,10 +76,20 @@ def sync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(path: Path, data: bytes, *, mode: int = 0o600, durable: bool = True) -> None:
+def write_atomic(
+    path: Path,
+    data: bytes,
+    *,
+    mode: int = 0o600,
+    durable: bool = True,
+    tidy: tuple[str, ...] = (),
+) -> None:
     """Write ``data`` to ``path`` all at once: a temporary file next to it, synced (unless
     not ``durable``: derived data that is rebuilt when found broken), then renamed over it,
-    so a reader never sees half a file."""
+    so a reader never sees half a file. ``tidy``: glob patterns of names whose temporary
+    files left by killed processes are deleted first (exports)."""
+    if tidy:
+        remove_stale_temps(path.parent, *tidy)
     tmp = temp_path(path)
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
