@@ -414,7 +414,9 @@ def test_cached_equals_cold_in_every_state_a_compaction_leaves(cli, tmp_path: Pa
     gz = Path(str(plain) + ".gz")
 
     def requests(*extra: str) -> int:
-        doc = cli("report", "-d", data, "--all", "--period", "day", "--by", "model", "--json", *extra).json()
+        doc = cli(
+            "report", "-d", data, "--all", "--period", "day", "--by", "model", "--json", *extra
+        ).json()
         return doc["totals"]["requests"]  # type: ignore[no-any-return]
 
     def check(expected: int) -> None:

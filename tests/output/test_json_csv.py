@@ -218,7 +218,12 @@ def test_exports_delete_what_a_killed_export_left(cli, store: Path, tmp_path: Pa
     import sys
 
     pytest.importorskip("pyarrow.parquet")
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True).stdout.strip()
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     out = tmp_path / "out"
     (out / "date=2026-11-01").mkdir(parents=True)
     left = [
@@ -228,7 +233,9 @@ def test_exports_delete_what_a_killed_export_left(cli, store: Path, tmp_path: Pa
     ]
     for path in left:
         path.write_bytes(b"half")
-    assert cli("export", "-d", store, "--all", "-f", "csv", "--out", out / "report.csv").exit_code == 0
+    assert (
+        cli("export", "-d", store, "--all", "-f", "csv", "--out", out / "report.csv").exit_code == 0
+    )
     assert cli("export", "-d", store, "--all", "-f", "json", "--out", out).exit_code == 0
     assert cli("export", "-d", store, "--all", "-f", "parquet", "--out", out).exit_code == 0
     assert [p.name for p in left if p.exists()] == []

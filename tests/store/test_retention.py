@@ -78,7 +78,7 @@ def _interrupted_compaction(cli, data_dir: Path, *, legacy: bool) -> Path:  # ty
     it holds. Records without an ``id``: the rule cannot be a de-duplication by id."""
     day, ts = _old_day()
     plain = data_dir / f"usage_{day}.jsonl"
-    write_jsonl(plain, [{k: v for k, v in call(ts + i).items()} for i in range(3)])
+    write_jsonl(plain, [call(ts + i) for i in range(3)])  # no ids
     kept = plain.read_bytes()
     if legacy:  # a gzip of an older aiusage (no header field), or a hand-made one
         with gzip.open(str(plain) + ".gz", "wb") as gz:
@@ -91,7 +91,9 @@ def _interrupted_compaction(cli, data_dir: Path, *, legacy: bool) -> Path:  # ty
 
 
 @pytest.mark.parametrize("legacy", [False, True])
-def test_interrupted_compaction_then_backfill_counts_once(cli, data_dir: Path, legacy: bool) -> None:  # type: ignore[no-untyped-def]
+def test_interrupted_compaction_then_backfill_counts_once(
+    cli, data_dir: Path, legacy: bool
+) -> None:  # type: ignore[no-untyped-def]
     plain = _interrupted_compaction(cli, data_dir, legacy=legacy)
     assert _requests(cli, data_dir, cache=True) == 3  # cached now, from the plain file's start
     _, ts = _old_day()
@@ -105,7 +107,7 @@ def test_interrupted_compaction_then_backfill_counts_once(cli, data_dir: Path, l
 
 
 def test_backfill_into_a_compacted_day_is_merged_by_compact(cli, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
-    day, ts = _old_day()
+    day, _ = _old_day()
     _days(data_dir, [10])
     assert cli("compact", "--older-than", "7", "-d", data_dir).exit_code == 0
     for n in range(2):  # back-filled twice, compacted twice: weekly `compact && prune`
@@ -125,7 +127,12 @@ def test_a_killed_compaction_leaves_nothing_behind(cli, data_dir: Path) -> None:
     import sys
 
     _days(data_dir, [10])
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     (plain,) = data_dir.glob("usage_*.jsonl")
     leftover = data_dir / f".{plain.name}.gz.tmp-{gone.stdout.strip()}"
     leftover.write_bytes(b"\x1f\x8b half a gzip")

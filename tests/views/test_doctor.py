@@ -62,7 +62,12 @@ def test_leftovers_and_days_in_two_files_are_reported(cli, data_dir: Path) -> No
     assert cli("compact", "--older-than", "7", "-d", data_dir).exit_code == 0
     write_jsonl(plain, [call(ts + 2)])  # back-filled after the compaction
     os.chmod(plain, 0o600)
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     leftover = data_dir / f".{plain.name}.gz.tmp-{gone.stdout.strip()}"  # a killed compact's
     leftover.write_bytes(b"12345")
     result = cli("doctor", "-d", data_dir, "--json")

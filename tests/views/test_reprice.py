@@ -134,7 +134,19 @@ def test_reprice_of_a_compacted_day_writes_a_gzip(cli, data_dir: Path, backfille
     os.utime(path, (DAY, DAY))
     assert cli("compact", "--older-than", "1", "-d", data_dir).exit_code == 0
     if backfilled:  # a day in both files: the back-fill is priced and folded in too
-        write_jsonl(path, [call(DAY + 3, model="gpt-4o", input_tokens=1000, output_tokens=100, cost=0.5, currency="USD")])
+        write_jsonl(
+            path,
+            [
+                call(
+                    DAY + 3,
+                    model="gpt-4o",
+                    input_tokens=1000,
+                    output_tokens=100,
+                    cost=0.5,
+                    currency="USD",
+                )
+            ],
+        )
     result = cli("reprice", "-d", data_dir, "--all", "--json")
     assert result.exit_code == 0, result.stderr
     assert result.json()["rewritten"] == {path.name + ".gz": 2 if backfilled else 1}
