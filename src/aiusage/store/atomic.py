@@ -15,7 +15,7 @@ from pathlib import Path
 
 from aiusage.errors import DataError
 
-TEMP_RE = re.compile(r"^\.(?P<name>.+)\.(?:tmp|reprice)-(?P<pid>\d+)$")  # reprice-: before 18
+TEMP_RE = re.compile(r"^\.(?P<name>.+)\.(?:tmp|reprice)-(?P<pid>\d+)$")  # reprice-: older runs
 
 
 def temp_path(path: Path) -> Path:

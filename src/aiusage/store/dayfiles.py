@@ -13,7 +13,7 @@ subfield ``AU``) of its length and SHA-256, which ``zcat`` and every gzip reader
 Readers read the gzip whole and the plain file from :attr:`DayFile.begin`: the end of that
 prefix when the plain file starts with exactly those bytes (a compaction killed before it
 removed the plain file, maybe back-filled since), else its start (records back-filled after
-the compaction). A gzip without the field (written by hand or by aiusage before 0.18) holds
+the compaction). A gzip without the field (written by hand or by an older aiusage) holds
 the prefix equal to its whole content, if the plain file starts with it. Compaction and
 re-pricing of such a day fold both into one new gzip (:mod:`aiusage.store.retention`), so
 every state a crash leaves counts each record once.
