@@ -46,7 +46,8 @@ ENV = {"TZ": "UTC", "COLUMNS": "120", "NO_COLOR": "1", "PYTHONDONTWRITEBYTECODE"
 @dataclass(frozen=True)
 class Scenario:
     """A command to kill at every step: its arguments, given the case dir (holding ``data/``,
-    ``out/``, ``calls.jsonl`` and ``prices.yaml``), and the output it writes, if any."""
+    ``out/``, ``calls.jsonl`` to import, ``batch.jsonl`` for ``record --batch`` and
+    ``prices.yaml``), and the output it writes, if any."""
 
     name: str
     argv: Callable[[Path], list[str]]
@@ -100,6 +101,11 @@ def _template(root: Path) -> Path:
         for i in range(2)
     ]  # fmt: skip
     (case / "calls.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    batch = [
+        {"timestamp": x["ts"], "model": "gpt-4o", "input_tokens": 10, "output_tokens": 5, "cost": 0.5, "currency": "USD", "id": x["request"]}
+        for x in lines
+    ]  # fmt: skip
+    (case / "batch.jsonl").write_text("".join(json.dumps(x) + "\n" for x in batch))
     (case / "prices.yaml").write_text("models:\n  gpt-4o: {input: 7, output: 11}\n")
     (case / "out" / "lake" / f"date={TODAY - dt.timedelta(days=20)}").mkdir(parents=True)
     (case / "out" / "r.csv").write_bytes(b"an old export\n")
