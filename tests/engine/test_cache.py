@@ -398,3 +398,41 @@ def test_files_to_read_are_read_and_cached_in_parallel(
     monkeypatch.setenv("AIUSAGE_PROCESSES", "1")
     _same(built, again)
     _same(built, run_query(Source(tmp_path, TABLE, "USD"), query))
+
+
+def test_cached_equals_cold_in_every_state_a_compaction_leaves(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Each state a ``compact`` killed at any step (and a back-fill after it) can leave, each
+    reported first with the cache of the state before it."""
+    import gzip
+
+    data = tmp_path / "data"
+    data.mkdir()
+    day = TODAY - dt.timedelta(days=10)
+    start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp()
+    lines = [orjson.dumps(_record(start + i, i)) + b"\n" for i in range(6)]
+    plain = _write(data, day, lines[:3])
+    gz = Path(str(plain) + ".gz")
+
+    def requests(*extra: str) -> int:
+        doc = cli(
+            "report", "-d", data, "--all", "--period", "day", "--by", "model", "--json", *extra
+        ).json()
+        return doc["totals"]["requests"]  # type: ignore[no-any-return]
+
+    def check(expected: int) -> None:
+        assert requests() == requests("--no-cache") == expected
+
+    check(3)
+    kept = plain.read_bytes()
+    assert cli("compact", "--older-than", "7", "-d", data).exit_code == 0
+    check(3)  # compacted: the gzip alone
+    plain.write_bytes(kept)  # killed after the rename, before the unlink
+    check(3)
+    _write(data, day, lines[3:4])  # then back-filled
+    check(4)
+    assert cli("compact", "--older-than", "7", "-d", data).exit_code == 0
+    check(4)
+    _write(data, day, lines[4:])  # back-filled into the compacted day
+    check(6)
+    with gzip.open(gz) as fh:
+        assert len(fh.read().splitlines()) == 4

@@ -281,3 +281,31 @@ def test_sums_beyond_64_bits_are_written_exactly(cli, data_dir: Path) -> None:  
         assert (
             cli("export", "-d", data_dir, "--all", "--format", fmt, "--out", "-").exit_code == 0
         ), fmt
+
+
+def test_exports_delete_what_a_killed_export_left(cli, store: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    pytest.importorskip("pyarrow.parquet")
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    out = tmp_path / "out"
+    (out / "date=2026-11-01").mkdir(parents=True)
+    left = [
+        out / f".report.csv.tmp-{gone}",
+        out / f".usage_report_20261101_120000.json.tmp-{gone}",
+        out / "date=2026-11-01" / f".part-0.parquet.tmp-{gone}",
+    ]
+    for path in left:
+        path.write_bytes(b"half")
+    assert (
+        cli("export", "-d", store, "--all", "-f", "csv", "--out", out / "report.csv").exit_code == 0
+    )
+    assert cli("export", "-d", store, "--all", "-f", "json", "--out", out).exit_code == 0
+    assert cli("export", "-d", store, "--all", "-f", "parquet", "--out", out).exit_code == 0
+    assert [p.name for p in left if p.exists()] == []

@@ -48,3 +48,37 @@ def test_problems_are_reported(cli, data_dir: Path) -> None:  # type: ignore[no-
 
 def test_missing_dir(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     assert cli("doctor", "-d", tmp_path / "nope").exit_code == 3
+
+
+def test_leftovers_and_days_in_two_files_are_reported(cli, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    import datetime as dt
+    import subprocess
+    import sys
+
+    day = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=10)
+    ts = dt.datetime(day.year, day.month, day.day, 12, tzinfo=dt.UTC).timestamp()
+    plain = data_dir / f"usage_{day}.jsonl"
+    write_jsonl(plain, [call(ts), call(ts + 1)])
+    assert cli("compact", "--older-than", "7", "-d", data_dir).exit_code == 0
+    write_jsonl(plain, [call(ts + 2)])  # back-filled after the compaction
+    os.chmod(plain, 0o600)
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    leftover = data_dir / f".{plain.name}.gz.tmp-{gone.stdout.strip()}"  # a killed compact's
+    leftover.write_bytes(b"12345")
+    result = cli("doctor", "-d", data_dir, "--json")
+    assert result.exit_code == 0, result.stderr  # warnings, not data errors
+    doc = orjson.loads(result.stdout)
+    assert doc["records"] == 3
+    assert doc["leftovers"] == [{"file": leftover.name, "bytes": 5}]
+    assert doc["split_days"] == [
+        {"day": day.isoformat(), "gzip": plain.name + ".gz", "plain": plain.name, "held_bytes": 0}
+    ]
+    assert any("left by killed commands" in w for w in doc["warnings"])
+    text = cli("doctor", "-d", data_dir).stdout
+    assert leftover.name in text
+    assert f"{day} is in two files" in text

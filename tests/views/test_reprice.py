@@ -123,3 +123,37 @@ def test_batch_and_reasoning_priced_at_record_time(cli, data_dir: Path, tmp_path
     (rec,) = [orjson.loads(x) for f in list_files(data_dir) for x in iter_lines(f.path)]
     # (1000×1 + 500×4 + 500×10) × 0.5 / 1e6
     assert rec["cost"] == pytest.approx(0.004)
+
+
+@pytest.mark.parametrize("backfilled", [False, True])
+def test_reprice_of_a_compacted_day_writes_a_gzip(cli, data_dir: Path, backfilled: bool) -> None:  # type: ignore[no-untyped-def]
+    import gzip
+    import os
+
+    path = _setup(data_dir)
+    os.utime(path, (DAY, DAY))
+    assert cli("compact", "--older-than", "1", "-d", data_dir).exit_code == 0
+    if backfilled:  # a day in both files: the back-fill is priced and folded in too
+        write_jsonl(
+            path,
+            [
+                call(
+                    DAY + 3,
+                    model="gpt-4o",
+                    input_tokens=1000,
+                    output_tokens=100,
+                    cost=0.5,
+                    currency="USD",
+                )
+            ],
+        )
+    result = cli("reprice", "-d", data_dir, "--all", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert result.json()["rewritten"] == {path.name + ".gz": 2 if backfilled else 1}
+    assert [p.name for p in data_dir.glob("*usage_*")] == [path.name + ".gz"]
+    with gzip.open(str(path) + ".gz") as gz:  # a gzip, with the lines not records kept
+        assert gz.read().splitlines()[3] == b"not a record"
+    after = cli("report", "-d", data_dir, "--all", "--period", "total", "--json")
+    assert after.exit_code == 0, after.stderr
+    assert after.json()["totals"]["cost"] == pytest.approx(0.0035 * (3 if backfilled else 2))
+    assert after.json()["totals"]["requests"] == (4 if backfilled else 3)

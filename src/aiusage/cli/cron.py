@@ -103,7 +103,7 @@ def export(
     out_dir, name = open_export(out, report_file_name(FORMATS[fmt], now=ctx.now))
     with out_dir:
         data = _report_text(source, ctx, rng, filters, shape).encode("utf-8")
-        written = out_dir.write(name, lambda fh: fh.write(data))
+        written = out_dir.write(name, lambda fh: fh.write(data), tidy=("usage_report_*",))
     sys.stdout.write(f"{written}\n")
 
 

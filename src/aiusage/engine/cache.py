@@ -3,13 +3,14 @@
 For each query shape (dimensions, period, zone, filters, cost mode, pricing table version,
 aiusage version) and each day file wholly inside the query's range, the file's rollup is
 stored under ``<data dir>/.cache/rollups/<shape>/`` with the byte offset it covers and the
-file's identity (inode, and a hash of the bytes just before the offset). Next time:
+file's identity (inode, the byte its records begin at — after what the day's gzip holds of
+it — and a hash of the bytes just before the offset). Next time:
 
 - same file, same size → the cached rollup is used as it is (closed days never change);
 - same file, grown (today's file, or a back-filled day) → the cache is resumed from the
   offset and only the new lines are read;
-- anything else (rewritten, truncated, compacted, a corrupt or foreign cache entry) → the
-  entry is ignored and rebuilt from a full read of the file.
+- anything else (rewritten, truncated, compacted, its begin moved, a corrupt or foreign
+  cache entry) → the entry is ignored and rebuilt from a full read of the file.
 
 A query of windows that end now (``stats``) caches each file wholly inside one window as
 the same query over one period (``total``), relabelled as that window: the entries do not
@@ -247,15 +248,15 @@ class RollupCache:
             query, range=TimeRange(day_file.start, day_file.start + DAY_SECONDS), audit=True
         )
         cached = _load(entry, query)
-        part, offset = None, 0
+        part, offset = None, day_file.begin
         if cached is not None:
             part, offset, identity = cached
             if not _same_file(day_file, stat, offset, identity):
-                part, offset = None, 0
+                part, offset = None, day_file.begin
         if part is not None and offset == stat.st_size:
             return part, "hit"
         if part is not None and day_file.compressed:
-            part, offset = None, 0  # a gzip file cannot be resumed
+            part, offset = None, day_file.begin  # a gzip file cannot be resumed
         outcome = "miss" if part is None else "resumed"
         if part is None:
             part = Rollup(query.dims, query.period)
@@ -352,7 +353,7 @@ def _tail_hash(path: Path, offset: int) -> str:
 
 
 def _identity(day_file: DayFile, stat: os.stat_result, offset: int) -> dict[str, Any]:
-    identity: dict[str, Any] = {"ino": stat.st_ino, "dev": stat.st_dev}
+    identity: dict[str, Any] = {"ino": stat.st_ino, "dev": stat.st_dev, "begin": day_file.begin}
     if day_file.compressed:
         identity.update(size=stat.st_size, mtime=stat.st_mtime_ns)
     else:
@@ -365,6 +366,10 @@ def _same_file(
 ) -> bool:
     """Whether the cached offset still describes the start of this file."""
     if (identity.get("ino"), identity.get("dev")) != (stat.st_ino, stat.st_dev):
+        return False
+    # An entry of a plain file read from its start is not one of it read after its held
+    # prefix (a compaction left it beside its gzip), nor the other way round.
+    if identity.get("begin", 0) != day_file.begin:
         return False
     if day_file.compressed:
         return (identity.get("size"), identity.get("mtime")) == (stat.st_size, stat.st_mtime_ns)

@@ -94,7 +94,7 @@ def scan(
     except OSError:
         workers = 1  # a file gone since it was listed: scan_file says so
     if workers < 2:
-        segments: list[Segment] = [(f, 0, None) for f in files]
+        segments: list[Segment] = [(f, f.begin, None) for f in files]
         return _scan_segments((segments, query, pricing, default_currency, cost_mode), progress)
     # Request intervals are measured per file in time order: their files stay whole.
     plan = plan_segments(files, workers, cut_files=query.intervals_by is None)
@@ -124,9 +124,10 @@ def workers_for(size: int) -> int:
 
 
 def file_size(day_file: DayFile) -> int:
-    """A file's size, or for gzip an estimate of its data's (JSON lines compress about 8×)."""
+    """The bytes of a file to read (from its begin), or for gzip an estimate of its data's
+    (JSON lines compress about 8×)."""
     size = day_file.path.stat().st_size
-    return size * 8 if day_file.compressed else size
+    return size * 8 if day_file.compressed else size - day_file.begin
 
 
 def plan_segments(
@@ -139,8 +140,9 @@ def plan_segments(
     target = sum(sizes) / workers
     plan: list[list[Segment]] = [[]]
     room = target
-    for day_file, size in zip(files, sizes, strict=True):
-        start = 0
+    for day_file, work in zip(files, sizes, strict=True):
+        start = day_file.begin
+        size = start + work  # positions in the file, from its begin
         while True:
             if room <= 0 and len(plan) < workers:
                 plan.append([])
@@ -237,16 +239,18 @@ def scan_file(  # noqa: C901, PLR0912, PLR0915
     *,
     default_currency: str,
     cost_mode: str = "recorded",
-    start: int = 0,
+    start: int | None = None,
     end: int | None = None,
     complete_lines_only: bool = False,
     seen: set[Any] | None = None,
 ) -> int:
     """Add one data file's records to ``rollup`` (see :func:`scan`), from byte ``start``
-    up to byte ``end`` (plain files; both at line starts). With ``complete_lines_only``, a
-    last line without its newline is left for later (a writer may be in the middle of it).
-    With ``seen``, a record whose ``id`` is already in it is a duplicate (the same day
-    merged from several data dirs) and is counted once. Returns the offset read up to."""
+    (default: its begin) up to byte ``end`` (plain files; both at line starts). With
+    ``complete_lines_only``, a last line without its newline is left for later (a writer may be
+    in the middle of it). With ``seen``, a record whose ``id`` is already in it is a duplicate
+    (the same day merged from several data dirs) and is counted once. Returns the offset read up
+    to.
+    """
     mode = parse_cost_mode(cost_mode)
     reprice = mode == "current"
     factor_of = pricing.account_factor if pricing.has_accounts else None

@@ -158,6 +158,14 @@ def doctor_view(doc: Mapping[str, Any], *, width: int = 120) -> RenderableType:
         )
     for warning in doc["warnings"]:
         out.append(Text(f"warning: {warning}", style="yellow"))
+    for split in doc.get("split_days", ()):
+        out.append(
+            Text(
+                f"info: {split['day']} is in two files, {split['gzip']} and {split['plain']} "
+                f"(the gzip holds its first {split['held_bytes']:,} bytes; each record is "
+                "counted once, and compact folds them)"
+            )
+        )
     if not doc["errors"] and not doc["warnings"]:
         out.append(Text("No problems found.", style="green"))
     return Group(*out)

@@ -293,17 +293,18 @@ def why_skipped(line: bytes) -> str:
 
 
 class DayReader:
-    """The records of one day file, in file order, from byte ``start`` (a line start) up to
-    byte ``end`` (``None``: its end); lines that are not records are counted in ``skipped``
-    with their file, line number and why. Only what was written when reading began is read:
-    a write in progress is never half read. With ``complete_lines_only``, a last line
-    without its newline is left for later (a writer may be in the middle of it); by default,
-    when the file may still be appended to (:func:`~aiusage.store.dayfiles.is_open`). With
-    ``misplaced``, records whose timestamp is not on the file's day are noted there.
+    """The records of one day file, in file order, from byte ``start`` (a line start; by default
+    the file's :attr:`~aiusage.store.dayfiles.DayFile.begin`) up to byte ``end`` (``None``: its
+    end); lines that are not records are counted in ``skipped`` with their file, line number and
+    why. Only what was written when reading began is read: a write in progress is never half
+    read. With ``complete_lines_only``, a last line without its newline is left for later (a
+    writer may be in the middle of it); by default, when the file may still be appended to
+    (:func:`~aiusage.store.dayfiles.is_open`). With ``misplaced``, records whose timestamp is
+    not on the file's day are noted there.
 
-    Iterating gives rows of ``fields`` (:class:`Row`'s names); :meth:`records` gives the
-    same records whole. After either, :attr:`offset` is the byte read up to. Used as a
-    context manager, the file is closed on leaving it even when reading stopped midway.
+    Iterating gives rows of ``fields`` (:class:`Row`'s names); :meth:`records` gives the same
+    records whole. After either, :attr:`offset` is the byte read up to. Used as a context
+    manager, the file is closed on leaving it even when reading stopped midway.
     """
 
     def __init__(
@@ -312,7 +313,7 @@ class DayReader:
         skipped: Skipped,
         *,
         fields: frozenset[str] = frozenset(),
-        start: int = 0,
+        start: int | None = None,
         end: int | None = None,
         complete_lines_only: bool | None = None,
         misplaced: Skipped | None = None,
@@ -320,6 +321,7 @@ class DayReader:
         self.day_file = day_file
         self.skipped = skipped
         self.reader = line_reader(fields)
+        start = day_file.begin if start is None else start
         self.start = start
         self.end = end
         if complete_lines_only is None:

@@ -116,8 +116,6 @@ def hostname() -> str:
     return _HOST
 
 
-
-
 def _field_error(name: str, expected: str, value: Any) -> ValidationError:
     return ValidationError(f"field '{name}': expected {expected}, got {value!r}")
 

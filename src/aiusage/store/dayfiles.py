@@ -6,6 +6,17 @@ Layout: ``<data dir>/usage_YYYY-MM-DD.jsonl`` (one file per UTC day), older days
 descriptor under an exclusive ``flock``, so concurrent writers never interleave; a torn last
 line left by a crash is closed with a newline before the next append. New files are 0600 and
 new directories 0700: logs name users and keys.
+
+A day may hold a ``.gz`` and a plain file (README: Where data lives). The gzip's header
+names the prefix of the plain file it already holds: an extra field (RFC 1952 FEXTRA,
+subfield ``AU``) of its length and SHA-256, which ``zcat`` and every gzip reader skip.
+Readers read the gzip whole and the plain file from :attr:`DayFile.begin`: the end of that
+prefix when the plain file starts with exactly those bytes (a compaction killed before it
+removed the plain file, maybe back-filled since), else its start (records back-filled after
+the compaction). A gzip without the field (written by hand or by an older aiusage) holds
+the prefix equal to its whole content, if the plain file starts with it. Compaction and
+re-pricing of such a day fold both into one new gzip (:mod:`aiusage.store.retention`), so
+every state a crash leaves counts each record once.
 """
 
 from __future__ import annotations
@@ -13,8 +24,10 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import gzip
+import hashlib
 import os
 import re
+import struct
 import sys
 import zlib
 from collections.abc import Iterable, Iterator
@@ -105,10 +118,12 @@ def day_path(data_dir: Path, day: dt.date) -> Path:
 
 @dataclass(frozen=True)
 class DayFile:
-    """One data file: its UTC day and path (plain or gzip)."""
+    """One data file: its UTC day, path (plain or gzip), and the byte its records begin at
+    (of a plain file whose first bytes the day's gzip already holds; else 0)."""
 
     day: dt.date
     path: Path
+    begin: int = 0
 
     @property
     def start(self) -> int:
@@ -128,7 +143,8 @@ def is_open(day_file: DayFile, today: dt.date) -> bool:
 
 
 def list_files(data_dir: Path) -> list[DayFile]:
-    """Every data file of the data dir, oldest day first (a day's .gz before its .jsonl)."""
+    """Every data file of the data dir, oldest day first (a day's .gz before its .jsonl),
+    a plain file of a compacted day beginning after what the gzip holds of it."""
     found = []
     try:
         entries = list(os.scandir(data_dir))
@@ -143,32 +159,93 @@ def list_files(data_dir: Path) -> list[DayFile]:
                 continue
             found.append(DayFile(day, Path(entry.path)))
     found.sort(key=lambda f: (f.day, not f.compressed))
-    return [f for f in found if not _compacted_twin(f, found)]
+    gzipped = {f.day: f.path for f in found if f.compressed}
+    return [
+        DayFile(f.day, f.path, held_bytes(f.path, gzipped[f.day]))
+        if not f.compressed and f.day in gzipped
+        else f
+        for f in found
+    ]
 
 
-def gzip_size(path: Path) -> int | None:
-    """The uncompressed size a gzip file's trailer states (modulo 4 GiB)."""
+# The header field of a day's gzip that names the plain-file prefix it holds.
+GZ_MAGIC = b"\x1f\x8b\x08"
+GZ_FEXTRA = 4
+GZ_SUBFIELD = b"AU"
+Held = tuple[int, str]  # a prefix: its length in bytes and the SHA-256 (hex) of those bytes
+NOTHING_HELD: Held = (0, hashlib.sha256(b"").hexdigest())
+
+
+def gzip_header(held: Held) -> bytes:
+    """A gzip member header (no name, time 0) whose extra field says it holds ``held``."""
+    payload = f"{held[0]} {held[1]}".encode()
+    extra = GZ_SUBFIELD + struct.pack("<H", len(payload)) + payload
+    return (
+        GZ_MAGIC
+        + bytes([GZ_FEXTRA])
+        + b"\0\0\0\0"
+        + b"\0\xff"
+        + struct.pack("<H", len(extra))
+        + extra
+    )
+
+
+def held_prefix(gz_path: Path) -> Held | None:
+    """The plain-file prefix a day's gzip says it holds; ``None`` when it does not say."""
     try:
-        with open(path, "rb") as fh:
-            fh.seek(-4, os.SEEK_END)
-            return int.from_bytes(fh.read(4), "little")
+        with open(gz_path, "rb") as fh:
+            head = fh.read(12)
+            if len(head) < 12 or head[:3] != GZ_MAGIC or not head[3] & GZ_FEXTRA:
+                return None
+            extra = fh.read(struct.unpack("<H", head[10:12])[0])
     except OSError:
         return None
+    while len(extra) >= 4:
+        size = struct.unpack("<H", extra[2:4])[0]
+        if extra[:2] == GZ_SUBFIELD:
+            length, _, digest = extra[4 : 4 + size].decode("ascii", "replace").partition(" ")
+            return (int(length), digest) if length.isdigit() else None
+        extra = extra[4 + size :]
+    return None
 
 
-def _compacted_twin(day_file: DayFile, found: list[DayFile]) -> bool:
-    """Whether a plain file is the leftover of an interrupted compaction: a gzip of the
-    same day already holds exactly its bytes."""
-    if day_file.compressed:
-        return False
-    for other in found:
-        if other.day == day_file.day and other.compressed:
-            try:
-                plain_size = day_file.path.stat().st_size
-            except OSError:
-                return False
-            return gzip_size(other.path) == plain_size % (1 << 32)
-    return False
+def _digest_of_prefix(path: Path, length: int) -> str | None:
+    """The SHA-256 of the first ``length`` bytes of ``path``; ``None`` when it is shorter."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while length > 0:
+            block = fh.read(min(length, 1 << 20))
+            if not block:
+                return None
+            digest.update(block)
+            length -= len(block)
+    return digest.hexdigest()
+
+
+def _content_prefix(plain: Path, gz_path: Path) -> int:
+    """The length of the gzip's content when the plain file starts with it, else 0."""
+    length = 0
+    with gzip.open(gz_path, "rb") as gz, open(plain, "rb") as fh:
+        while block := gz.read(1 << 20):
+            if fh.read(len(block)) != block:
+                return 0
+            length += len(block)
+    return length
+
+
+def held_bytes(plain: Path, gz_path: Path) -> int:
+    """How many leading bytes of a day's plain file its gzip already holds (see the module
+    docstring): readers begin the plain file there. 0 when either cannot be read: both are
+    read whole, and the reader says what is wrong."""
+    try:
+        held = held_prefix(gz_path)
+        if held is None:
+            return _content_prefix(plain, gz_path)
+        if held[0] and _digest_of_prefix(plain, held[0]) == held[1]:
+            return held[0]
+    except (OSError, EOFError, zlib.error):
+        pass
+    return 0
 
 
 def files_between(data_dir: Path, first: dt.date | None, last: dt.date | None) -> list[DayFile]:
@@ -224,10 +301,21 @@ def _needs_newline(fd: int) -> bool:
 
 @contextmanager
 def lock(path: Path) -> Iterator[None]:
-    """Hold the writers' exclusive lock on an existing data file (rewrites, compaction)."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    """Hold the writers' exclusive lock on an existing data file (rewrites, compaction), on
+    the file that is at ``path`` once locked (another rewrite may have replaced it while this
+    one waited); :class:`FileNotFoundError` when there is none any more."""
+    while True:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        try:
+            _lock(fd)
+            mine, current = os.fstat(fd), os.stat(path)
+        except BaseException:
+            os.close(fd)
+            raise
+        if (mine.st_dev, mine.st_ino) == (current.st_dev, current.st_ino):
+            break
+        os.close(fd)
     try:
-        _lock(fd)
         yield
     finally:
         os.close(fd)

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from aiusage.errors import DataError, UsageError
+from aiusage.store.atomic import stale_temp_names, temp_path
 
 # As the kernel allows (Linux: 40): more links in one path is a loop.
 MAX_LINKS = 40
@@ -89,11 +90,23 @@ class OutDir:
             why = "a symbolic link" if _is_link(name, self.fd) else exc.strerror or str(exc)
             raise DataError(f"cannot write into {self.path / name}: {why}") from None
 
-    def write(self, name: str, fill: Callable[[IO[bytes]], Any], *, durable: bool = True) -> Path:
+    def write(
+        self,
+        name: str,
+        fill: Callable[[IO[bytes]], Any],
+        *,
+        durable: bool = True,
+        tidy: tuple[str, ...] = (),
+    ) -> Path:
         """Write the file ``name`` (0600) whole: ``fill`` writes a temporary file, which is
-        synced (unless not ``durable``) and renamed over ``name``; its path is returned."""
-        tmp = f".{name}.tmp-{os.getpid()}"
+        synced (unless not ``durable``) and renamed over ``name``; its path is returned.
+        The temporary files killed runs left of ``name`` (and of the glob patterns ``tidy``)
+        are deleted first."""
+        tmp = temp_path(Path(name)).name
         target = self.path / name
+        for leftover in stale_temp_names(os.listdir(self.fd), name, *tidy):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(leftover, dir_fd=self.fd)
         with contextlib.suppress(FileNotFoundError):  # a leftover of a killed run (same pid)
             os.unlink(tmp, dir_fd=self.fd)
         done = False

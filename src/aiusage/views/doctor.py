@@ -1,6 +1,7 @@
 """``aiusage doctor``: checks a data dir — its files and record counts, the date range,
-malformed lines (file:line and why), records in the wrong day file, unpriced models, and
-files or directories that others can read.
+malformed lines (file:line and why), records in the wrong day file, unpriced models,
+files or directories that others can read, temporary files left by killed commands, and
+(as information) days held in a gzip and a plain file.
 
 Each file gets its own pass of the one aggregator with the audit switched on, so the
 numbers are those every report sees. Malformed lines are data errors; the rest are
@@ -18,6 +19,8 @@ from zoneinfo import ZoneInfo
 from aiusage.engine.rollup import Query, Rollup
 from aiusage.engine.scan import scan_file
 from aiusage.engine.timerange import TimeRange, iso_utc
+from aiusage.store.atomic import stale_temps
+from aiusage.store.dayfiles import DayFile
 from aiusage.views.document import Source, envelope, fold, source_files
 
 UTC = ZoneInfo("UTC")
@@ -37,6 +40,34 @@ def _loose(mode: int, private: int) -> bool:
     return bool(stat.S_IMODE(mode) & ~private & 0o077)
 
 
+def _split_days(files: list[DayFile], name: Any) -> list[dict[str, Any]]:
+    """The days held in a gzip and a plain file (back-filled after a compaction, or a
+    compaction killed before its last step): each counted once, folded by ``compact``."""
+    gzipped = {(f.path.parent, f.day): f for f in files if f.compressed}
+    return [
+        {
+            "day": f.day.isoformat(),
+            "gzip": name(gzipped[f.path.parent, f.day].path),
+            "plain": name(f.path),
+            "held_bytes": f.begin,
+        }
+        for f in files
+        if not f.compressed and (f.path.parent, f.day) in gzipped
+    ]
+
+
+def _leftovers(source: Source, name: Any) -> list[dict[str, Any]]:
+    """The temporary files of day files whose process is gone (killed midway)."""
+    found = []
+    for directory in (source.data_dir, *source.extra_dirs):
+        for path in stale_temps(directory, "usage_*"):
+            try:
+                found.append({"file": name(path), "bytes": path.stat().st_size})
+            except OSError:  # deleted meanwhile
+                continue
+    return found
+
+
 def build_doctor(source: Source, *, now: float) -> dict[str, Any]:
     """The ``aiusage.doctor/1`` document; ``errors`` > 0 means data errors (exit 3). Over
     several data dirs, files are named by their path and a record whose ``id`` is in another
@@ -54,7 +85,8 @@ def build_doctor(source: Source, *, now: float) -> dict[str, Any]:
                 "others can list it (chmod 700)"
             )
     seen: dict[dt.date, set[Any]] = {}
-    for day_file in source_files(source, None, None):
+    day_files = source_files(source, None, None)
+    for day_file in day_files:
         part = Rollup(query.dims, query.period)
         scan_file(
             day_file,
@@ -85,6 +117,16 @@ def build_doctor(source: Source, *, now: float) -> dict[str, Any]:
                 f"{name} is mode {stat.S_IMODE(st.st_mode):o}: others can read it (chmod 600)"
             )
         total.merge(part)
+
+    def named(path: Any) -> str:
+        return str(path) if several else path.name
+
+    leftovers = _leftovers(source, named)
+    if leftovers:
+        warnings.append(
+            f"{len(leftovers)} temporary files left by killed commands: "
+            f"{', '.join(f['file'] for f in leftovers)} (the next compact or reprice deletes them)"
+        )
     groups = fold(source, total, ())
     acc = groups.get(())
     if total.misplaced.count:
@@ -115,6 +157,8 @@ def build_doctor(source: Source, *, now: float) -> dict[str, Any]:
                 {"model": m, "requests": n} for m, n in total.unpriced_models.most_common()
             ],
             "warnings": warnings,
+            "leftovers": leftovers,
+            "split_days": _split_days(day_files, named),
             "errors": total.skipped.count,
             **({"duplicate_records": total.duplicates} if total.duplicates else {}),
         }

@@ -1,9 +1,12 @@
 """``aiusage reprice``: what today's pricing table would change, per day and model, and —
 when asked — rewriting closed day files with today's prices.
 
-Re-pricing never edits lines in place: a day file is rewritten to a temporary file next to
-it, synced, and swapped in with one ``rename`` while the writers' lock is held, so a crash
-leaves either the old file or the new one. Today's file (still being appended to) is never
+Re-pricing never edits lines in place: a plain day file is rewritten to a temporary file
+next to it, synced, and swapped in with one ``rename`` while the writers' lock is held, so a
+crash leaves either the old file or the new one. A compressed day — its ``.gz``, and a plain
+file of records back-filled since, if any — is folded into one new gzip as ``compact``
+does (:func:`aiusage.store.retention.fold_day`): the old day or the new one, never a mix.
+Temporary files of killed runs are deleted first. Today's file (still being appended to) is never
 rewritten; reports can use ``--cost current`` instead. Lines that are not valid call
 records are copied unchanged.
 """
@@ -11,13 +14,10 @@ records are copied unchanged.
 from __future__ import annotations
 
 import datetime as dt
-import gzip
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from aiusage.engine.rollup import Acc, Filters, Query, filter_function
 from aiusage.engine.timerange import TimeRange
@@ -26,7 +26,9 @@ from aiusage.pricing.table import PricingTable
 from aiusage.records.prepare import reprice
 from aiusage.records.reader import line_reader
 from aiusage.records.schema import serialize
-from aiusage.store.dayfiles import DayFile, lock
+from aiusage.store.atomic import remove_stale_temps, sync_dir, temp_path
+from aiusage.store.dayfiles import DayFile, day_path, lock
+from aiusage.store.retention import DAY_FILES, fold_day
 from aiusage.views.document import (
     Source,
     envelope,
@@ -92,44 +94,45 @@ def plan(
     return doc
 
 
-@contextmanager
-def _open(path: Path, mode: str) -> Iterator[IO[bytes]]:
-    if path.suffix == ".gz":
-        with gzip.open(path, mode + "b") as fh:
-            yield fh  # type: ignore[misc]
-    else:
-        with open(path, mode + "b") as fh:
-            yield fh
-
-
 Keep = Callable[[dict[str, Any]], bool] | None
 
 
 def rewrite_file(
     day_file: DayFile, table: PricingTable, time_range: TimeRange, keep: Keep = None
 ) -> int:
-    """Re-price one closed day file in place (atomically); how many records changed."""
+    """Re-price one closed day in place (atomically): a plain file alone, or a compressed
+    day (both its files) folded into one gzip; how many records changed."""
     path = day_file.path
-    tmp = path.with_name(f".{path.name}.reprice-{os.getpid()}")
+
+    def rewrite(line: bytes) -> bytes | None:
+        return _repriced_line(line, table, time_range, keep)
+
+    plain = day_path(path.parent, day_file.day)
+    if day_file.compressed or plain.with_suffix(".jsonl.gz").exists():
+        folded = fold_day(plain, rewrite=rewrite)
+        return 0 if folded is None else folded[1]
+    tmp = temp_path(path)
     changed = 0
-    with lock(path):
-        try:
-            with _open(path, "r") as src, _open(tmp, "w") as dst:
-                os.chmod(tmp, 0o600)
+    try:
+        with lock(path), open(path, "rb") as src:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with open(fd, "wb") as dst:
                 for line in src:
-                    new = _repriced_line(line, table, time_range, keep)
-                    if new is not None:
-                        changed += 1
-                    dst.write(new if new is not None else line)
+                    new = rewrite(line)
+                    changed += new is not None
+                    dst.write(line if new is None else new)
+                dst.flush()
+                os.fsync(dst.fileno())
             if changed:
-                with open(tmp, "rb") as fh:
-                    os.fsync(fh.fileno())
                 os.replace(tmp, path)
-        except OSError as exc:
-            raise DataError(f"cannot rewrite {path}: {exc.strerror or exc}") from exc
-        finally:
-            if tmp.exists():
-                tmp.unlink()
+                sync_dir(path.parent)
+    except FileNotFoundError:
+        return 0  # compacted or pruned meanwhile: the next run re-prices what is there
+    except OSError as exc:
+        raise DataError(f"cannot rewrite {path}: {exc.strerror or exc}") from exc
+    finally:
+        if tmp.exists():
+            tmp.unlink()
     return changed
 
 
@@ -161,10 +164,17 @@ def apply(
     keep = filter_function(filters or Filters(), source.pricing.lookup)
     today = dt.datetime.fromtimestamp(now, UTC).date()
     results: dict[str, int] = {}
+    for directory in (source.data_dir, *source.extra_dirs):
+        remove_stale_temps(directory, DAY_FILES)
+    done: set[tuple[str, dt.date]] = set()
     for day_file in source_files(source, time_range.first_day(), time_range.last_day()):
-        if day_file.day >= today:
+        day = (str(day_file.path.parent), day_file.day)
+        if day_file.day >= today or day in done:
             continue
+        done.add(day)  # a compressed day's two files are re-priced together
         n = rewrite_file(day_file, source.pricing, time_range, keep)
         if n:
-            results[str(day_file.path) if source.extra_dirs else day_file.path.name] = n
+            gz = day_path(day_file.path.parent, day_file.day).with_suffix(".jsonl.gz")
+            path = gz if gz.exists() else day_file.path  # the file the day is in now
+            results[str(path) if source.extra_dirs else path.name] = n
     return results
