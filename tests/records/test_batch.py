@@ -14,7 +14,14 @@ from hypothesis import strategies as st
 from aiusage.errors import AiusageError
 from aiusage.pricing.table import load_table
 from aiusage.records import batch as ingest
-from aiusage.records.batch import Preparer, batch_errors, read_batch, read_batch_file, write_batch
+from aiusage.records.batch import (
+    Preparer,
+    Written,
+    batch_errors,
+    read_batch,
+    read_batch_file,
+    write_batch,
+)
 from aiusage.records.prepare import prepare
 from aiusage.records.schema import serialize
 
@@ -144,7 +151,7 @@ def test_parallel_file_read_equals_sequential(
     assert len(parallel.lines) == len(sequential.lines) > 1
     for day in sequential.lines:
         assert b"".join(parallel.lines[day]) == b"".join(sequential.lines[day])
-    assert write_batch(data_dir, parallel) == 9000
+    assert write_batch(data_dir, parallel) == Written(9000, 0)
 
 
 def test_parallel_errors_keep_their_line_numbers(
