@@ -32,7 +32,14 @@ from aiusage.pricing.price import TokenCounts
 from aiusage.pricing.table import PricingTable
 from aiusage.records.prepare import prepare
 from aiusage.records.reader import stored_ids
-from aiusage.records.schema import MAX_COUNT, MAX_TIMESTAMP, hostname, mask_api_key, serialize
+from aiusage.records.schema import (
+    MAX_COUNT,
+    MAX_TIMESTAMP,
+    hostname,
+    mask_api_key,
+    new_id,
+    serialize,
+)
 from aiusage.store.dayfiles import (
     DAY_SECONDS,
     DayFile,
@@ -107,8 +114,6 @@ class Preparer:
         self.table = table
         self.default_currency = default_currency
         self.now = now
-        self._ids = ""
-        self._at = 0
         # The batch line being prepared and its byte offset: the id of a line without one.
         self._line: tuple[bytes, int] | None = None
 
@@ -161,19 +166,10 @@ class Preparer:
         out += b"\n"
         return Prepared(timestamp, rec.model if charge.picos is None else None)
 
-    def new_id(self) -> str:
-        """A fresh random id (as :func:`aiusage.records.schema.new_id`; random bytes are read
-        for 1,024 ids at a time)."""
-        at = self._at
-        if at >= len(self._ids):
-            self._ids, at = os.urandom(16 * 1024).hex(), 0
-        self._at = at + 32
-        return self._ids[at : at + 32]
-
     def id_of_line(self) -> str:
         """The id of a record given without one: :func:`line_id` of the batch line being
         prepared, else a fresh random one."""
-        return self.new_id() if self._line is None else line_id(*self._line)
+        return new_id() if self._line is None else line_id(*self._line)
 
     def _slow(self, fields: Any, out: bytearray) -> Prepared:
         if not isinstance(fields, Mapping):
