@@ -157,7 +157,7 @@ def test_append_all_is_undone_whichever_write_fails(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     before = _day_files(tmp_path)
-    lines = {path: BATCH for path in before}
+    lines = dict.fromkeys(before, BATCH)
     monkeypatch.setattr(dayfiles, "WRITE_CHUNK", 64)  # several writes per file
     monkeypatch.setattr(dayfiles, "_fallocate", None)  # no reservation: the writes fail
     real_write = os.write
@@ -173,23 +173,19 @@ def test_append_all_is_undone_whichever_write_fails(
         return real_write(fd, data)
 
     monkeypatch.setattr(os, "write", write)
-    fail_at = 1
-    while True:
-        _lay_out(before)
-        calls = 0
-        try:
-            append_all(lines)
-        except DataError as exc:
-            assert str(exc).endswith("disk full; nothing written")
-            assert _as_found(before) == before, f"write {fail_at} failed"
-            fail_at += 1
-            continue
-        break
-    assert fail_at > 6  # every write of every file was made to fail once
-    after = _as_found(before)
+    _lay_out(before)
+    append_all(lines)  # no failure: counts the writes
+    after, writes = _as_found(before), calls
+    assert writes > 6
     for path, data in before.items():
         torn = b"\n" if data and not data.endswith(b"\n") else b""
         assert after[path] == (data or b"") + torn + b"".join(BATCH)
+    for fail_at in range(1, writes + 1):
+        _lay_out(before)
+        calls = 0
+        with pytest.raises(DataError, match=r"disk full; nothing written$"):
+            append_all(lines)
+        assert _as_found(before) == before, f"write {fail_at} failed"
 
 
 def test_append_all_refuses_a_batch_the_disk_cannot_hold(
@@ -208,7 +204,7 @@ def test_append_all_refuses_a_batch_the_disk_cannot_hold(
 
     monkeypatch.setattr(dayfiles, "_fallocate", fallocate)
     with pytest.raises(DataError, match="disk full; nothing written"):
-        append_all({path: BATCH for path in before})
+        append_all(dict.fromkeys(before, BATCH))
     assert _as_found(before) == before
     assert len(reserved) == 3
 
