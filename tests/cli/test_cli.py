@@ -262,6 +262,20 @@ def test_batch_is_all_or_nothing(cli, data_dir: Path, tmp_path: Path) -> None:  
     assert sorted(r["user_id"] for r in _lines(data_dir)) == [f"u{i}" for i in range(5)]
 
 
+def test_a_batch_fed_again_writes_nothing_and_says_so(cli, data_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    lines = [call(1_792_000_000 + i) for i in range(4)] + [call(1_792_000_000, id="mine")]
+    path = tmp_path / "batch.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in lines))
+    first = cli("record", "-d", data_dir, "--batch", path)
+    assert first.stderr == f"aiusage: recorded 5 records in {data_dir}\n"
+    again = cli("record", "-d", data_dir, "--batch", path)
+    assert again.exit_code == 0
+    assert again.stderr == f"aiusage: recorded 0 records in {data_dir} (5 already recorded)\n"
+    doc = cli("record", "-d", data_dir, "--batch", path, "--json").json()
+    assert (doc["written"], doc["already_recorded"]) == (0, 5)
+    assert len(_lines(data_dir)) == 5
+
+
 def test_report_csv_and_plain_table(cli, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
     write_jsonl(
         data_dir / "usage_2026-11-01.jsonl",

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
 import aiusage
 from aiusage.store.dayfiles import iter_lines, list_files
@@ -51,3 +55,65 @@ def test_turning_background_off_writes_everything_and_ends_the_thread(data_dir: 
         aiusage.configure(background=False)
     assert writer_threads() == []
     assert sorted(r["input_tokens"] for r in _records(data_dir)) == list(range(1500))
+
+
+# Run in a process of its own: a forked pytest would run pytest's exit in every child.
+FORKING = """
+import multiprocessing, os, sys
+import aiusage
+
+data_dir, how = sys.argv[1], sys.argv[2]
+
+
+def burst(start):
+    for i in range(start, start + 100):
+        aiusage.record(data_dir=data_dir, model="gpt-4o", input_tokens=i)
+
+
+def child(start):
+    burst(start)
+    ok = aiusage.flush(10)  # what was queued so far, by the child's own writer
+    burst(start + 100)  # then exits without flush(): the tail is written on the way out
+    if not ok:
+        sys.exit(5)
+
+
+aiusage.configure(background=True)
+burst(0)  # some of these are still queued in the parent when it forks
+if how == "os.fork":
+    pids = []
+    for k in range(3):
+        pid = os.fork()
+        if pid == 0:
+            child(1000 * (k + 1))
+            sys.exit(0)
+        pids.append(pid)
+    codes = [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in pids]
+else:
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=child, args=(1000 * (k + 1),)) for k in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    codes = [p.exitcode for p in procs]
+    with ctx.Pool(2) as pool:  # workers that end with os._exit, without a flush
+        pool.map(burst, [5000, 5100, 5200, 5300])
+burst(100)  # the parent goes on recording after the fork
+sys.exit(max(codes))
+"""
+
+
+@pytest.mark.parametrize("how", ["os.fork", "multiprocessing"])
+def test_records_made_around_a_fork_are_written_once(tmp_path: Path, how: str) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    env = {**os.environ, "AIUSAGE_BACKGROUND": "0"}
+    done = subprocess.run(
+        [sys.executable, "-c", FORKING, str(data_dir), how], env=env, timeout=120, check=False
+    )
+    assert done.returncode == 0  # 5: flush() failed in a child
+    expected = list(range(200)) + [k * 1000 + i for k in (1, 2, 3) for i in range(200)]
+    if how == "multiprocessing":
+        expected += list(range(5000, 5400))
+    assert sorted(r["input_tokens"] for r in _records(data_dir)) == sorted(expected)

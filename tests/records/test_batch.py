@@ -14,7 +14,14 @@ from hypothesis import strategies as st
 from aiusage.errors import AiusageError
 from aiusage.pricing.table import load_table
 from aiusage.records import batch as ingest
-from aiusage.records.batch import Preparer, batch_errors, read_batch, read_batch_file, write_batch
+from aiusage.records.batch import (
+    Preparer,
+    Written,
+    batch_errors,
+    read_batch,
+    read_batch_file,
+    write_batch,
+)
 from aiusage.records.prepare import prepare
 from aiusage.records.schema import serialize
 from strategies import secrets_in_text
@@ -131,22 +138,16 @@ def test_unknown_model_is_reported_unpriced() -> None:
     assert orjson.loads(out)["cost"] is None
 
 
-def test_ids_are_fresh() -> None:
-    preparer = Preparer(TABLE, now=NOW)
-    ids = {preparer.new_id() for _ in range(3000)}
-    assert len(ids) == 3000
-    assert all(len(i) == 32 for i in ids)
-
-
 def _batch_file(tmp_path: Path, n: int, bad: tuple[int, ...] = ()) -> Path:
     lines = []
     for i in range(n):
-        rec = {
-            "id": f"r{i}",
+        rec: dict[str, Any] = {
             "model": "gpt-4o",
             "input_tokens": i,
             "timestamp": 1_795_000_000 + i * 37,
         }
+        if i % 2:  # the others get their id from their bytes and offset, in any part
+            rec["id"] = f"r{i}"
         lines.append(b"{not json" if i + 1 in bad else orjson.dumps(rec))
     path = tmp_path / "batch.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
@@ -166,7 +167,7 @@ def test_parallel_file_read_equals_sequential(
     assert len(parallel.lines) == len(sequential.lines) > 1
     for day in sequential.lines:
         assert b"".join(parallel.lines[day]) == b"".join(sequential.lines[day])
-    assert write_batch(data_dir, parallel) == 9000
+    assert write_batch(data_dir, parallel) == Written(9000, 0)
 
 
 def test_parallel_errors_keep_their_line_numbers(
@@ -200,3 +201,69 @@ def test_parallel_read_keeps_a_last_line_without_newline(
     batch = read_batch_file(path, tmp_path / "data", table=TABLE)
     assert batch.count == 3001
     assert batch.line_count == 3001
+
+
+def _rerun_batch(tmp_path: Path) -> list[bytes]:
+    """A batch over three days: lines with ids and without, two of them identical."""
+    lines = []
+    for i in range(60):
+        rec: dict[str, Any] = {"model": "gpt-4o", "input_tokens": i, "timestamp": NOW + i * 3000}
+        if i % 3 == 0:
+            rec["id"] = f"given-{i}"
+        lines.append(orjson.dumps(rec) + b"\n")
+    lines.append(lines[1])  # the same call twice: two records
+    return lines
+
+
+def _stored(data_dir: Path) -> list[dict[str, Any]]:
+    from aiusage.records.reader import DayReader, Skipped
+
+    return [
+        rec
+        for day_file in ingest.list_files(data_dir)
+        for rec in DayReader(day_file, Skipped()).records()
+    ]
+
+
+def test_a_batch_fed_again_after_a_kill_completes_without_duplicates(tmp_path: Path) -> None:
+    lines = _rerun_batch(tmp_path)
+    source = tmp_path / "batch.jsonl"
+    source.write_bytes(b"".join(lines))
+    earlier = orjson.dumps({"id": "earlier", "model": "gpt-4o", "timestamp": NOW}) + b"\n"
+
+    def run(data_dir: Path) -> Written:
+        return write_batch(data_dir, read_batch_file(source, data_dir, table=TABLE))
+
+    # What a whole run writes, file by file in the order they are written.
+    whole = tmp_path / "whole"
+    whole.mkdir()
+    (whole / "usage_2026-11-18.jsonl").write_bytes(earlier)
+    assert run(whole) == Written(61, 0)
+    written = [(f.path.name, f.path.read_bytes()) for f in ingest.list_files(whole)]
+    assert len(written) == 3
+    total = sum(len(data) for _, data in written) - len(earlier)
+    oracle = sorted(orjson.loads(line)["input_tokens"] for line in lines)
+    for cut in range(0, total + 1, 97):  # a kill after `cut` bytes: mid-line, mid-file
+        data_dir = tmp_path / f"cut-{cut}"
+        data_dir.mkdir()
+        left = cut + len(earlier)
+        for name, data in written:
+            if left > 0:
+                (data_dir / name).write_bytes(data[:left])
+            left -= len(data)
+        done = run(data_dir)
+        stored = _stored(data_dir)
+        assert sorted(r.get("input_tokens", 0) for r in stored if r["id"] != "earlier") == oracle
+        assert [r["id"] for r in stored].count("earlier") == 1
+        assert done.written + done.already == 61
+        assert run(data_dir) == Written(0, 61)  # a third run has nothing left to do
+
+
+def test_lines_without_an_id_get_the_same_one_every_run(tmp_path: Path) -> None:
+    lines = [b'{"model":"gpt-4o","input_tokens":5,"timestamp":1795000000}\n'] * 2
+    ids = [
+        [orjson.loads(x)["id"] for x in b"".join(b.lines[p][0] for p in b.lines).splitlines()]
+        for b in (read_batch(lines, tmp_path, table=TABLE) for _ in range(2))
+    ]
+    assert ids[0] == ids[1]
+    assert len(set(ids[0])) == 2  # identical lines are two calls

@@ -195,3 +195,22 @@ def test_a_key_across_the_message_cut_is_masked_whole(data_dir: Path, stream: bo
     assert rec["error_msg"].startswith("PermissionError: xxx")
     assert "AKIAIOS" not in rec["error_msg"]
     assert len(rec["error_msg"]) <= 500
+
+
+def test_a_key_across_twice_the_cut_is_not_kept_in_part(data_dir: Path) -> None:
+    # Masks shorten the text: the keys before it bring a key cut in two where twice the
+    # limit is read (character 1000 of the message) within the first 500 characters.
+    long_key = "sk-proj-" + "Ab1" * 30
+    before = " ".join([long_key] * 9) + " "
+    message = before + "x" * (1000 - len("PermissionError: ") - len(before) - 10)
+    message += " AKIAIOSFODNN7EXAMPLE rejected"
+
+    @aiusage.track(model="gpt-4o", data_dir=data_dir)
+    def call() -> Any:
+        raise PermissionError(message)
+
+    with pytest.raises(PermissionError):
+        call()
+    (rec,) = _records(data_dir)
+    assert "AKIAIOS" not in rec["error_msg"]
+    assert "Ab1Ab1Ab1" not in rec["error_msg"]

@@ -59,6 +59,7 @@ MAP += ["--map", "output_tokens=out", "--map", "cost=usd", "--map", "id=request"
 SCENARIOS = [
     Scenario("compact", lambda d: ["compact", "--older-than", "7", "-d", str(d / "data")]),
     Scenario("reprice", lambda d: ["reprice", "--all", "--pricing", str(d / "prices.yaml"), "-d", str(d / "data")]),
+    Scenario("record --batch", lambda d: ["record", "--batch", str(d / "batch.jsonl"), "-d", str(d / "data")]),
     Scenario("import jsonl", lambda d: ["import", "jsonl", str(d / "calls.jsonl"), *MAP, "-d", str(d / "data")]),
     Scenario("export csv", lambda d: ["export", "--all", "-f", "csv", "--out", str(d / "out" / "r.csv"), "-d", str(d / "data")], "out/r.csv"),
     Scenario("export parquet", lambda d: ["export", "--all", "-f", "parquet", "--out", str(d / "out" / "lake"), "-d", str(d / "data")], "out/lake"),

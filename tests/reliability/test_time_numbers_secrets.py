@@ -175,7 +175,14 @@ def test_full_key_never_written(cli, placed: dict[str, tuple[str, str]]) -> None
     for _, secret in placed.values():
         masked = masked.replace(secret, f"{secret[:3]}…{secret[-4:]}")
     # Meaningful only when no secret's hidden part shows in the text around the secrets.
-    assume(not any(needle in masked or needle in PACKAGE_TEXT for needle in needles.values()))
+    # A hidden part of few distinct characters (a token of zeros) could show in any binary
+    # export by chance: such examples prove nothing either way.
+    assume(
+        not any(
+            needle in masked or needle in PACKAGE_TEXT or len(set(needle)) < 6
+            for needle in needles.values()
+        )
+    )
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         data_dir = tmp / "data"

@@ -1,16 +1,22 @@
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
+import errno
 import gzip
 import multiprocessing
+import os
 import stat
+import time
 from pathlib import Path
 
 import orjson
 import pytest
 
 from aiusage.errors import DataError
+from aiusage.store import dayfiles
 from aiusage.store.dayfiles import (
+    append_all,
     append_lines,
     day_of,
     default_data_dir,
@@ -18,6 +24,7 @@ from aiusage.store.dayfiles import (
     files_between,
     iter_lines,
     list_files,
+    lock,
     require_data_dir,
     resolve_data_dir,
 )
@@ -121,3 +128,112 @@ def test_unopenable_day_file_is_a_data_error(tmp_path: Path) -> None:
     blocked.mkdir()  # a directory where the day file should be
     with pytest.raises(DataError, match="cannot open"):
         append_lines(blocked, [b"{}\n"])
+
+
+def _day_files(tmp_path: Path) -> dict[Path, bytes | None]:
+    """Three day files before a batch: one with a torn last line, one whole, one missing."""
+    return {
+        tmp_path / "usage_2026-01-01.jsonl": b'{"a":1}\n{"torn',
+        tmp_path / "usage_2026-01-02.jsonl": b'{"b":1}\n',
+        tmp_path / "usage_2026-01-03.jsonl": None,
+    }
+
+
+def _lay_out(files: dict[Path, bytes | None]) -> None:
+    for path, data in files.items():
+        path.unlink(missing_ok=True)
+        if data is not None:
+            path.write_bytes(data)
+
+
+def _as_found(files: dict[Path, bytes | None]) -> dict[Path, bytes | None]:
+    return {p: p.read_bytes() if p.exists() else None for p in files}
+
+
+BATCH = [f'{{"n":{i}}}\n'.encode() for i in range(40)]
+
+
+def test_append_all_is_undone_whichever_write_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = _day_files(tmp_path)
+    lines = dict.fromkeys(before, BATCH)
+    monkeypatch.setattr(dayfiles, "WRITE_CHUNK", 64)  # several writes per file
+    monkeypatch.setattr(dayfiles, "_fallocate", lambda: None)  # no reservation: the writes fail
+    real_write = os.write
+    calls = 0
+    fail_at = 0
+
+    def write(fd: int, data: bytes) -> int:
+        nonlocal calls
+        calls += 1
+        if calls == fail_at:
+            real_write(fd, data[: len(data) // 2])  # half of it lands, as on a full disk
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", write)
+    _lay_out(before)
+    append_all(lines)  # no failure: counts the writes
+    after, writes = _as_found(before), calls
+    assert writes > 6
+    for path, data in before.items():
+        torn = b"\n" if data and not data.endswith(b"\n") else b""
+        assert after[path] == (data or b"") + torn + b"".join(BATCH)
+    for fail_at in range(1, writes + 1):
+        _lay_out(before)
+        calls = 0
+        with pytest.raises(DataError, match=r"disk full; nothing written$"):
+            append_all(lines)
+        assert _as_found(before) == before, f"write {fail_at} failed"
+
+
+def test_append_all_refuses_a_batch_the_disk_cannot_hold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = _day_files(tmp_path)
+    _lay_out(before)
+    reserved = []
+
+    def fallocate(fd: int, mode: int, offset: int, length: int) -> int:
+        reserved.append(length)
+        if len(reserved) < 3:
+            return 0
+        ctypes.set_errno(errno.ENOSPC)
+        return -1
+
+    monkeypatch.setattr(dayfiles, "_fallocate", lambda: fallocate)
+    with pytest.raises(DataError, match="disk full; nothing written"):
+        append_all(dict.fromkeys(before, BATCH))
+    assert _as_found(before) == before
+    assert len(reserved) == 3
+
+
+def _append_in_child(path: Path) -> int:
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            append_lines(path, [b'{"child":1}\n'])
+        finally:
+            os._exit(0)
+    return pid
+
+
+def test_a_child_forked_while_a_lock_is_held_does_not_keep_it(tmp_path: Path) -> None:
+    path = tmp_path / "usage_2026-01-01.jsonl"
+    path.write_bytes(b"")
+    with lock(path):
+        pid = _append_in_child(path)
+    # Once the parent lets go, the child's append goes through (a copy of the parent's
+    # descriptor kept open in the child would hold the lock, and the child would wait for
+    # itself for ever).
+    for _ in range(600):
+        done, _status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pytest.fail("the child never got the lock")
+    assert path.read_bytes() == b'{"child":1}\n'

@@ -152,14 +152,19 @@ def record(
                 "--batch takes every field from its lines: drop --model and the other fields"
             )
         validated = _read_batch(batch, directory, table, default_currency)
-        written = write_batch(directory, validated)
+        done = write_batch(directory, validated)
         if as_json:
-            sys.stdout.write(
-                orjson.dumps({"schema": "aiusage.record-batch/1", "written": written}).decode()
-                + "\n"
-            )
+            doc = {
+                "schema": "aiusage.record-batch/1",
+                "written": done.written,
+                "already_recorded": done.already,
+            }
+            sys.stdout.write(orjson.dumps(doc).decode() + "\n")
         else:
-            sys.stderr.write(f"aiusage: recorded {written:,} records in {directory}\n")
+            already = f" ({done.already:,} already recorded)" if done.already else ""
+            sys.stderr.write(
+                f"aiusage: recorded {done.written:,} records in {directory}{already}\n"
+            )
         _warn_unpriced_models(validated.unpriced_models)
         return
     now = time.time()

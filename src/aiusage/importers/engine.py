@@ -35,7 +35,7 @@ import orjson
 
 from aiusage.errors import UsageError
 from aiusage.records.batch import Preparer
-from aiusage.records.reader import DayReader, Skipped
+from aiusage.records.reader import stored_ids
 from aiusage.store.atomic import write_atomic
 from aiusage.store.dayfiles import (
     DAY_SECONDS,
@@ -152,16 +152,9 @@ class Sink:
 
 def _stored_ids(data_dir: Path, day: dt.date) -> set[Any]:
     """The record ids already stored for a UTC day."""
-    ids: set[Any] = set()
     if not data_dir.is_dir():
-        return ids
-    for day_file in list_files(data_dir):
-        if day_file.day != day:
-            continue
-        for row in DayReader(day_file, Skipped(), fields=frozenset({"id"})):
-            if isinstance(row.id, str):  # imported ids are; a foreign list would not hash
-                ids.add(row.id)
-    return ids
+        return set()
+    return stored_ids(f for f in list_files(data_dir) if f.day == day)
 
 
 # --- offsets of files already read -----------------------------------------------------------

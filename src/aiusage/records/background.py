@@ -4,13 +4,22 @@ that appends them in batches. Queued records are flushed at interpreter exit.
 
 Off by default: ``aiusage.configure(background=True)`` turns it on. When the queue is full
 the caller writes the record itself, so nothing is dropped.
+
+Forking: a child starts with an empty queue and no thread (the parent's queued records are
+the parent's to write), starts its own writer on its first record, and writes its queue
+when it exits — at interpreter exit (``sys.exit`` or the end of the program), and in a
+``multiprocessing`` child, which ends with ``os._exit``, from ``multiprocessing``'s own
+exit handlers. A process ended by ``os._exit`` called directly, or by a signal, loses what
+it had queued: call :meth:`BackgroundWriter.flush` first.
 """
 
 from __future__ import annotations
 
 import atexit
 import logging
+import os
 import queue
+import sys
 import threading
 from collections import defaultdict
 from collections.abc import Callable
@@ -37,6 +46,15 @@ class BackgroundWriter:
         # no thread will read.
         self._lock = threading.Lock()
         self._exit_registered = False
+        self._forked = False
+        if hasattr(os, "register_at_fork"):
+            # The lock is held across the fork, so the child's copy of the queue is never
+            # caught half-changed; the child then drops it (see the module's docstring).
+            os.register_at_fork(
+                before=self._lock.acquire,
+                after_in_parent=self._lock.release,
+                after_in_child=self._forget_parent,
+            )
 
     def submit(self, data_dir: Path, rec: dict[str, Any]) -> None:
         """Queue one record (written by the caller when the queue is full)."""
@@ -71,6 +89,14 @@ class BackgroundWriter:
                 self._queue.put(None)  # the writer's last item
                 thread.join()
 
+    def _forget_parent(self) -> None:
+        """In a forked child: a lock, queue and thread of its own (the parent's thread does
+        not run in the child; its queue holds records the parent writes)."""
+        self._lock = threading.Lock()
+        self._queue = queue.Queue(MAX_QUEUED)
+        self._thread = None
+        self._forked = True
+
     def _start(self) -> None:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="aiusage-writer", daemon=True)
@@ -78,6 +104,12 @@ class BackgroundWriter:
             if not self._exit_registered:
                 atexit.register(self.flush, 10.0)
                 self._exit_registered = True
+            mp_util = sys.modules.get("multiprocessing.util")
+            if self._forked and mp_util is not None:
+                # A multiprocessing child ends with os._exit (no atexit) after running the
+                # finalizers registered in it; registered again in each child, as a child's
+                # start clears them.
+                mp_util.Finalize(None, self.flush, args=(10.0,), exitpriority=0)
 
     def _run(self) -> None:
         last = False

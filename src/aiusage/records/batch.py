@@ -11,6 +11,7 @@ holds them to it.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import mmap
 import operator
@@ -40,7 +41,8 @@ from aiusage.pricing.cost import cost_of_record
 from aiusage.pricing.price import TokenCounts
 from aiusage.pricing.table import PricingTable
 from aiusage.records.prepare import prepare
-from aiusage.records.schema import hostname, serialize
+from aiusage.records.reader import stored_ids
+from aiusage.records.schema import hostname, new_id, serialize
 from aiusage.records.secrets import (
     MIN_SECRET,
     SCRUBBED_FIELDS,
@@ -48,7 +50,15 @@ from aiusage.records.secrets import (
     scrub,
     scrub_tags,
 )
-from aiusage.store.dayfiles import DAY_SECONDS, append_lines, day_of, day_path, ensure_data_dir
+from aiusage.store.dayfiles import (
+    DAY_SECONDS,
+    DayFile,
+    append_all,
+    day_of,
+    day_path,
+    ensure_data_dir,
+    list_files,
+)
 from aiusage.store.processes import map_in_processes
 
 # The bounds of README "The record" (aiusage.bounds): a value beyond them takes the general
@@ -117,13 +127,15 @@ class Preparer:
         self.table = table
         self.default_currency = default_currency
         self.now = now
-        self._ids = ""
-        self._at = 0
+        # The batch line being prepared and its byte offset: the id of a line without one.
+        self._line: tuple[bytes, int] | None = None
 
-    def line(self, raw: bytes, out: bytearray) -> Prepared:
+    def line(self, raw: bytes, out: bytearray, *, at: int | None = None) -> Prepared:
         """Append the record of a JSONL line to ``out`` as its JSONL line (raises
         :class:`ValidationError` or ``orjson.JSONDecodeError`` as ``record`` would, and
-        then appends nothing)."""
+        then appends nothing). With ``at`` (the line's byte offset in its batch), a line
+        without an ``id`` gets :func:`line_id` instead of a random one."""
+        self._line = None if at is None else (raw, at)
         try:
             rec = _decoder.decode(raw)
         except ValueError:  # msgspec's decode and validation errors, bad UTF-8
@@ -133,6 +145,7 @@ class Preparer:
     def fields(self, fields: Mapping[str, Any], out: bytearray) -> Prepared:
         """Append the record of a dict of fields to ``out`` (raises
         :class:`ValidationError`, and then appends nothing)."""
+        self._line = None
         try:
             rec = msgspec.convert(fields, Incoming)
         except msgspec.ValidationError:
@@ -171,18 +184,16 @@ class Preparer:
         out += b"\n"
         return Prepared(timestamp, rec.model if charge.picos is None else None)
 
-    def new_id(self) -> str:
-        """A fresh random id (as :func:`aiusage.records.schema.new_id`; random bytes are read
-        for 1,024 ids at a time)."""
-        at = self._at
-        if at >= len(self._ids):
-            self._ids, at = os.urandom(16 * 1024).hex(), 0
-        self._at = at + 32
-        return self._ids[at : at + 32]
+    def id_of_line(self) -> str:
+        """The id of a record given without one: :func:`line_id` of the batch line being
+        prepared, else a fresh random one."""
+        return new_id() if self._line is None else line_id(*self._line)
 
     def _slow(self, fields: Any, out: bytearray) -> Prepared:
         if not isinstance(fields, Mapping):
             raise ValidationError("not a JSON object")
+        if self._line is not None and fields.get("id") is None:
+            fields = {**fields, "id": line_id(*self._line)}
         rec = prepare(
             fields, table=self.table, default_currency=self.default_currency, now=self.now
         )
@@ -197,6 +208,15 @@ _SCRUBBED = tuple(name for name in SCRUBBED_FIELDS if name not in ("id", "key"))
 _texts = operator.attrgetter(*_SCRUBBED)
 
 
+def line_id(raw: bytes, at: int) -> str:
+    """The id of a batch line that gives none: 32 hex digits of a BLAKE2b hash of the line
+    (without its line end) and of its byte offset in the batch. Feeding the same batch again
+    gives each record the same id, so what is already recorded is recognised and skipped."""
+    digest = hashlib.blake2b(raw.rstrip(b"\r\n"), digest_size=16, person=b"aiusage-batch")
+    digest.update(b"@%d" % at)
+    return digest.hexdigest()
+
+
 # Once per record of every batch, import and aiusage.record(): the checks between fields are
 # inlined, a call per check would cost more than the check.
 def _complete(rec: Incoming, preparer: Preparer) -> tuple[TokenCounts, float] | None:  # noqa: C901, PLR0912
@@ -208,7 +228,7 @@ def _complete(rec: Incoming, preparer: Preparer) -> tuple[TokenCounts, float] | 
         return None
     rec.v = 1
     if rec.id is UNSET:
-        rec.id = preparer.new_id()  # random hex: nothing to scrub
+        rec.id = preparer.id_of_line()  # hex: nothing to scrub
     elif len(rec.id) >= MIN_SECRET:
         rec.id = scrub(rec.id)
     for name in itertools.compress(_SCRUBBED, _texts(rec)):  # the fields given
@@ -301,10 +321,12 @@ def read_batch(  # noqa: C901, PLR0912
     default_currency: str = "USD",
     max_errors: int = 20,
     now: float | None = None,
+    start: int = 0,
 ) -> Batch:
     """Validate a JSONL stream of records (all of them: a batch is written whole or not at
     all). Records are kept serialised, so memory is the size of the output, not of dicts.
-    ``batch.errors`` holds the first ``max_errors`` reasons, ``batch.invalid`` their count."""
+    ``batch.errors`` holds the first ``max_errors`` reasons, ``batch.invalid`` their count.
+    ``start`` is the byte offset of the stream in its batch (a part read in parallel)."""
     preparer = Preparer(
         table, default_currency=default_currency, now=time.time() if now is None else now
     )
@@ -313,11 +335,13 @@ def read_batch(  # noqa: C901, PLR0912
     paths: dict[int, Path] = {}
     scratch = bytearray()
     lineno = 0
+    at = start
     for lineno, line in enumerate(data, 1):
+        offset, at = at, at + len(line)
         if not line.strip():
             continue
         try:
-            timestamp, unpriced = preparer.line(line, scratch)
+            timestamp, unpriced = preparer.line(line, scratch, at=offset)
         except orjson.JSONDecodeError as exc:
             reason: str | None = f"bad JSON ({exc})"
         except AiusageError as exc:
@@ -410,6 +434,7 @@ def _read_part(args: tuple[int, int, int]) -> Batch:
         default_currency=job["currency"],
         max_errors=max_errors,
         now=job["now"],
+        start=start,
     )
 
 
@@ -428,12 +453,65 @@ def batch_errors(batch: Batch) -> list[str]:
     return messages
 
 
-def write_batch(data_dir: Path, batch: Batch) -> int:
-    """Append a validated batch, one locked chunked append per day file."""
+@dataclass(frozen=True)
+class Written:
+    """What :func:`write_batch` did: records written, and records skipped because their id
+    was recorded already (by an earlier run of the same batch)."""
+
+    written: int
+    already: int
+
+
+def write_batch(data_dir: Path, batch: Batch) -> Written:
+    """Append a validated batch to its day files, all of it or nothing
+    (:func:`~aiusage.store.dayfiles.append_all`), leaving out the records whose id those
+    days hold already: a batch fed again after a kill completes without duplicates."""
     if batch.invalid:
         raise ValidationError("a batch with invalid lines is not written")
-    if batch.lines:
+    lines, already = _not_recorded(data_dir, batch.lines)
+    if lines:
         ensure_data_dir(data_dir)
-    for path, lines in sorted(batch.lines.items()):
-        append_lines(path, lines)
-    return batch.count
+        append_all(lines)
+    return Written(batch.count - already, already)
+
+
+def _not_recorded(
+    data_dir: Path, lines: dict[Path, list[bytes]]
+) -> tuple[dict[Path, list[bytes]], int]:
+    """``lines`` without the records already in their day files, and how many those were.
+    Only the days the batch writes to are read."""
+    if not data_dir.is_dir():
+        return lines, 0
+    existing: dict[Path, list[DayFile]] = {}
+    for day_file in list_files(data_dir):
+        existing.setdefault(day_path(data_dir, day_file.day), []).append(day_file)
+    kept: dict[Path, list[bytes]] = {}
+    already = 0
+    for path, chunks in lines.items():
+        stored = stored_ids(existing.get(path, ()))
+        if not stored:
+            kept[path] = chunks
+            continue
+        new = []
+        for chunk in chunks:
+            records = chunk.split(b"\n")[:-1]
+            fresh = [line for line in records if _id_of(line) not in stored]
+            already += len(records) - len(fresh)
+            if fresh:
+                new.append(b"\n".join(fresh) + b"\n")
+        if new:
+            kept[path] = new
+    return kept, already
+
+
+_ID_AT = b'{"v":1,"id":"'  # how every written line starts (FIELD_ORDER)
+
+
+def _id_of(line: bytes) -> Any:
+    """The id of a line this module wrote."""
+    if line.startswith(_ID_AT):
+        end = line.find(b'"', len(_ID_AT))
+        found = line[len(_ID_AT) : end]
+        if b"\\" not in found:
+            return found.decode()
+    return orjson.loads(line)["id"]

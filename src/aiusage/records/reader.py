@@ -1,7 +1,7 @@
 """The one reader of day files. Every command that reads records — reports and exports (the
-pass), ``logs``, the Parquet export, ``reprice``, ``doctor``, ``watch``, the importers' id
-checks — reads lines here, so all of them accept the same lines and skip the others for the
-same reasons (README "The record (JSONL schema v1)").
+pass), ``logs``, the Parquet export, ``reprice``, ``doctor``, ``watch``, the id checks of
+imports and ``record --batch`` — reads lines here, so all of them accept the same lines and
+skip the others for the same reasons (README "The record (JSONL schema v1)").
 
 A line is decoded into a typed row — the full :class:`Row`, or the narrow row of the fields a
 pass reads — whose types are the reading rules: decoding and validating in one C call is what
@@ -18,7 +18,7 @@ import functools
 import math
 import time
 import types
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, cast
@@ -399,6 +399,16 @@ class DayReader:
                     yield whole_record(line) if whole else row
         finally:
             self.offset = offset
+
+
+def stored_ids(day_files: Iterable[DayFile]) -> set[Any]:
+    """The record ids the files hold (string ids only: a foreign list would not hash)."""
+    ids: set[Any] = set()
+    for day_file in day_files:
+        for row in DayReader(day_file, Skipped(), fields=frozenset({"id"})):
+            if isinstance(row.id, str):
+                ids.add(row.id)
+    return ids
 
 
 def _lines_before(path: Path, offset: int) -> int:

@@ -89,6 +89,7 @@ _ALNUM_CHARS = bytes(1 if chr(b).isascii() and chr(b).isalnum() else 0 for b in 
 _STRETCH_16, _STRETCH_32 = b"\x01" * 16, b"\x01" * 32
 _RUN = re.compile(r"[A-Za-z0-9_-]{32,}")  # leftmost first: always a whole run
 _STRETCH = re.compile(r"[A-Za-z0-9]{32,}")
+_LAST_WORD = re.compile(r"\S*\Z")  # what a cut may have split
 _UPPER = re.compile(r"[A-Z]")
 _LOWER = re.compile(r"[a-z]")
 _DIGIT = re.compile(r"[0-9]")
@@ -184,8 +185,12 @@ def _scrub(text: str, encoded: bytes) -> str:
 def scrub_cut(text: str, limit: int) -> str:
     """``text`` scrubbed, then cut to ``limit`` characters. Scrubbing comes first because a
     key cut in two is no longer recognised; it reads twice the limit, so that a key across
-    the cut is seen whole, and a huge text costs no more than a short one."""
-    return scrub(text[: 2 * limit])[:limit]
+    the cut is seen whole, and a huge text costs no more than a short one. What is read is
+    cut at a space: masks shorten the text, so a key cut in two at twice the limit could
+    otherwise end up within the limit, unrecognised."""
+    if len(text) > 2 * limit:
+        text = _LAST_WORD.sub("", text[: 2 * limit])
+    return scrub(text)[:limit]
 
 
 def scrub_fields(rec: MutableMapping[str, Any]) -> None:

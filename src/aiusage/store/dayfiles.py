@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import functools
 import gzip
 import hashlib
 import os
@@ -30,11 +31,11 @@ import re
 import struct
 import sys
 import zlib
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from aiusage.errors import DataError
 from aiusage.store.safepath import private_mkdir
@@ -299,6 +300,28 @@ def _needs_newline(fd: int) -> bool:
     return size > 0 and os.pread(fd, 1, size - 1) != b"\n"
 
 
+# Descriptors this process holds a writers' lock through. A forked child closes its copies:
+# a lock belongs to the open file, so a copy kept open in a child would hold the parent's
+# lock for as long as the child lives (and block the child's own appends to that file).
+_locked_fds: set[int] = set()
+
+
+def _forget_locks() -> None:
+    for fd in list(_locked_fds):
+        with suppress(OSError):
+            os.close(fd)  # closing a copy releases nothing the parent holds
+    _locked_fds.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_locks)
+
+
+def _close(fd: int) -> None:
+    _locked_fds.discard(fd)
+    os.close(fd)  # closing releases the lock
+
+
 @contextmanager
 def lock(path: Path) -> Iterator[None]:
     """Hold the writers' exclusive lock on an existing data file (rewrites, compaction), on
@@ -306,19 +329,20 @@ def lock(path: Path) -> Iterator[None]:
     one waited); :class:`FileNotFoundError` when there is none any more."""
     while True:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        _locked_fds.add(fd)
         try:
             _lock(fd)
             mine, current = os.fstat(fd), os.stat(path)
         except BaseException:
-            os.close(fd)
+            _close(fd)
             raise
         if (mine.st_dev, mine.st_ino) == (current.st_dev, current.st_ino):
             break
-        os.close(fd)
+        _close(fd)
     try:
         yield
     finally:
-        os.close(fd)
+        _close(fd)
 
 
 def settled_size(path: Path) -> int:
@@ -346,16 +370,17 @@ def _open_locked(path: Path) -> int:
             fd = os.open(path, flags, 0o600)
         except OSError as exc:
             raise DataError(f"cannot open {path} for appending: {exc.strerror or exc}") from exc
+        _locked_fds.add(fd)
         _lock(fd)
         try:
             current = os.stat(path)
         except FileNotFoundError:
-            os.close(fd)
+            _close(fd)
             continue
         mine = os.fstat(fd)
         if (mine.st_dev, mine.st_ino) == (current.st_dev, current.st_ino):
             return fd
-        os.close(fd)
+        _close(fd)
 
 
 def append_lines(path: Path, lines: Iterable[bytes]) -> None:
@@ -366,19 +391,118 @@ def append_lines(path: Path, lines: Iterable[bytes]) -> None:
     """
     fd = _open_locked(path)
     try:
-        prefix = b"\n" if _needs_newline(fd) else b""
-        chunk: list[bytes] = [prefix] if prefix else []
-        size = len(prefix)
-        for line in lines:
-            chunk.append(line)
-            size += len(line)
-            if size >= WRITE_CHUNK:
-                _write_all(fd, b"".join(chunk), path)
-                chunk, size = [], 0
-        if chunk:
-            _write_all(fd, b"".join(chunk), path)
+        for chunk in _chunks(b"\n" if _needs_newline(fd) else b"", lines):
+            _write_all(fd, chunk, path)
     finally:
-        os.close(fd)  # closing releases the lock
+        _close(fd)
+
+
+def append_all(lines: Mapping[Path, Sequence[bytes]]) -> None:
+    """Append whole lines to several data files, all of them or none (``record --batch``).
+
+    The writers' locks of every file are taken first, in path order (other writers hold one
+    lock at a time, so no two wait on each other), and the space is reserved where the file
+    system can (``fallocate``). If a write still fails (disk full, short write, an
+    exception), every file is cut back to its size before the call — the locks are still
+    held, so no other writer's line is lost and no reader saw a line of ours — and
+    :class:`DataError` says nothing was written.
+    """
+    held: list[tuple[Path, int, int]] = []  # path, descriptor, size before
+    try:
+        for path in sorted(lines):
+            fd = _open_locked(path)
+            held.append((path, fd, os.fstat(fd).st_size))
+        _append_held(held, lines)
+    finally:
+        for _, fd, _ in held:
+            _close(fd)
+
+
+def _append_held(held: list[tuple[Path, int, int]], lines: Mapping[Path, Sequence[bytes]]) -> None:
+    try:
+        chunks = {}
+        for path, fd, size in held:
+            prefix = b"\n" if _needs_newline(fd) else b""
+            chunks[path] = list(_chunks(prefix, lines[path]))
+            _reserve(fd, size, sum(map(len, chunks[path])), path)
+        for path, fd, _ in held:
+            for chunk in chunks[path]:
+                _write_all(fd, chunk, path)
+    except BaseException as exc:
+        _roll_back(held)
+        if isinstance(exc, DataError):
+            raise DataError(f"{exc}; nothing written") from exc
+        raise
+
+
+def _roll_back(held: list[tuple[Path, int, int]]) -> None:
+    """Cut each file back to its size before the batch (freeing what was reserved past it);
+    a file the batch created is removed."""
+    failed = []
+    for path, fd, size in held:
+        try:
+            os.ftruncate(fd, size)
+            if size == 0:
+                # A writer waiting for this lock finds the path gone and opens it afresh.
+                os.unlink(path)
+        except OSError as exc:
+            failed.append(f"{path} past byte {size} ({exc.strerror or exc})")
+    if failed:
+        raise DataError(f"cannot undo a failed batch: a part remains in {', '.join(failed)}")
+
+
+def _chunks(prefix: bytes, lines: Iterable[bytes]) -> Iterator[bytes]:
+    """Lines joined into chunks of about :data:`WRITE_CHUNK` bytes, ``prefix`` first."""
+    chunk: list[bytes] = [prefix] if prefix else []
+    size = len(prefix)
+    for line in lines:
+        chunk.append(line)
+        size += len(line)
+        if size >= WRITE_CHUNK:
+            yield b"".join(chunk)
+            chunk, size = [], 0
+    if chunk:
+        yield b"".join(chunk)
+
+
+FALLOC_FL_KEEP_SIZE = 1
+
+
+@functools.cache
+def _fallocate() -> Any:
+    """libc's ``fallocate`` (Linux), or ``None``: the standard library has only
+    ``posix_fallocate``, which grows the file (readers would see zeros). Loaded on first use,
+    from the symbols the process already has: ``ctypes.util.find_library`` would run
+    ``ldconfig`` in a subprocess, and every command imports this module."""
+    if sys.platform != "linux":
+        return None
+    import ctypes
+
+    try:
+        func = ctypes.CDLL(None, use_errno=True).fallocate64
+    except (OSError, AttributeError):
+        return None
+    func.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+    func.restype = ctypes.c_int
+    return func
+
+
+def _reserve(fd: int, offset: int, length: int, path: Path) -> None:
+    """Reserve ``length`` bytes past ``offset`` without changing the file's size, so the
+    writes that follow cannot run out of space; a no-op where the file system cannot."""
+    fallocate = _fallocate()
+    if fallocate is None or length <= 0:
+        return
+    if fallocate(fd, FALLOC_FL_KEEP_SIZE, offset, length) == 0:
+        return
+    import ctypes
+
+    code = ctypes.get_errno()
+    if code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        reason = "disk full" if code == errno.ENOSPC else os.strerror(code)
+        raise DataError(f"cannot write to {path}: {reason}")
+    # Any other error (EOPNOTSUPP on a file system without it, ...): write without a
+    # reservation; a failing write is still undone.
 
 
 def _write_all(fd: int, data: bytes, path: Path) -> None:
