@@ -142,3 +142,24 @@ def test_a_killed_compaction_leaves_nothing_behind(cli, data_dir: Path) -> None:
     assert not leftover.exists()
     assert running.exists()
     assert _requests(cli, data_dir) == 1
+
+
+@pytest.mark.parametrize("command", ["compact", "reprice"])
+def test_a_link_planted_at_the_temporary_name_is_not_followed(
+    cli, data_dir: Path, tmp_path: Path, command: str
+) -> None:  # type: ignore[no-untyped-def]
+    from aiusage.store.atomic import temp_path
+
+    _days(data_dir, [10])
+    (plain,) = data_dir.glob("usage_*.jsonl")
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"keep me\n")
+    # The temporary names this process would write (the CLI runs in it): plain and gzip.
+    for target in (plain, plain.with_name(plain.name + ".gz")):
+        temp_path(target).symlink_to(victim)
+    argv = ["compact", "--older-than", "1"] if command == "compact" else ["reprice", "--all"]
+    result = cli(*argv, "-d", data_dir)
+    assert result.exit_code == 0, result.stderr
+    assert victim.read_bytes() == b"keep me\n"
+    report = cli("report", "-d", data_dir, "--all", "--json", "--no-cache").json()
+    assert report["totals"]["requests"] == 1

@@ -25,6 +25,14 @@ def temp_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp-{os.getpid()}")
 
 
+def create_temp(tmp: Path) -> int:
+    """Create the temporary file ``tmp`` (0600) for writing: always a new file, never a link
+    followed somewhere else (a leftover of this pid, from a killed earlier run, is removed)."""
+    tmp.unlink(missing_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    return os.open(tmp, flags | getattr(os, "O_CLOEXEC", 0), 0o600)
+
+
 def _running(pid: int) -> bool:
     """Whether process ``pid`` exists (a reused pid keeps a leftover for later: harmless)."""
     if sys.platform == "win32" or pid == os.getpid():
@@ -95,7 +103,6 @@ def write_atomic(
     path: Path,
     data: bytes,
     *,
-    mode: int = 0o600,
     durable: bool = True,
 ) -> None:
     """Write ``data`` to ``path`` all at once: a temporary file next to it, synced (unless
@@ -103,10 +110,7 @@ def write_atomic(
     so a reader never sees half a file."""
     tmp = temp_path(path)
     try:
-        # A temporary file is always new and never a link followed somewhere else.
-        tmp.unlink(missing_ok=True)
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-        fd = os.open(tmp, flags, mode)
+        fd = create_temp(tmp)
         try:
             view = memoryview(data)
             while view:

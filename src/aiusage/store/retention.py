@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import IO
 
 from aiusage.errors import DataError
-from aiusage.store.atomic import remove_stale_temps, sync_dir, temp_path
+from aiusage.store.atomic import create_temp, remove_stale_temps, sync_dir, temp_path
 from aiusage.store.dayfiles import (
     NOTHING_HELD,
     DayFile,
@@ -158,7 +158,7 @@ def _write_fold(
     held = _whole(plain) if plain is not None else NOTHING_HELD
     changed = 0
     with ExitStack() as stack:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = create_temp(tmp)
         raw = stack.enter_context(open(fd, "wb"))
         out = _GzipOut(raw, held)
         parts: list[Iterator[bytes]] = []

@@ -26,7 +26,7 @@ from aiusage.pricing.table import PricingTable
 from aiusage.records.prepare import reprice
 from aiusage.records.reader import line_reader
 from aiusage.records.schema import serialize
-from aiusage.store.atomic import remove_stale_temps, sync_dir, temp_path
+from aiusage.store.atomic import create_temp, remove_stale_temps, sync_dir, temp_path
 from aiusage.store.dayfiles import DayFile, day_path, lock
 from aiusage.store.retention import DAY_FILES, fold_day
 from aiusage.views.document import (
@@ -115,7 +115,7 @@ def rewrite_file(
     changed = 0
     try:
         with lock(path), open(path, "rb") as src:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            fd = create_temp(tmp)
             with open(fd, "wb") as dst:
                 for line in src:
                     new = rewrite(line)
