@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from aiusage.pricing.table import load_table
 from aiusage.records.batch import Preparer
 from aiusage.records.prepare import prepare, reprice
-from aiusage.records.schema import build_record, serialize
-from aiusage.records.secrets import SCRUBBED_FIELDS, scrub
+from aiusage.records.schema import SCRUBBED_FIELDS, build_record, serialize
+from aiusage.records.secrets import scrub
 from strategies import ALNUM, HEX, SECRET_FORMATS, chars, hidden_part, secrets_in_text
 
 NOW = 1_795_000_000.0

@@ -42,10 +42,9 @@ from aiusage.pricing.price import TokenCounts
 from aiusage.pricing.table import PricingTable
 from aiusage.records.prepare import prepare
 from aiusage.records.reader import stored_ids
-from aiusage.records.schema import hostname, new_id, serialize
+from aiusage.records.schema import SCRUBBED_FIELDS, hostname, new_id, serialize
 from aiusage.records.secrets import (
     MIN_SECRET,
-    SCRUBBED_FIELDS,
     mask_api_key,
     scrub,
     scrub_tags,

@@ -13,8 +13,7 @@ from typing import Any
 from aiusage.pricing.cost import CostMode, RecordCost, cost_of_record
 from aiusage.pricing.price import TokenCounts
 from aiusage.pricing.table import PricingTable
-from aiusage.records.schema import Record, build_record, ordered, priced_cost
-from aiusage.records.secrets import scrub_fields
+from aiusage.records.schema import Record, build_record, ordered, priced_cost, scrub_fields
 
 
 def prepare(

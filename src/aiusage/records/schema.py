@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 import socket
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import msgspec
@@ -33,7 +33,7 @@ from aiusage.bounds import (
     timestamp_ok,
 )
 from aiusage.errors import ValidationError
-from aiusage.records.secrets import mask_api_key, scrub, scrub_fields
+from aiusage.records.secrets import MIN_SECRET, mask_api_key, scrub, scrub_tags
 
 SCHEMA_VERSION = 1
 
@@ -58,6 +58,9 @@ STRING_FIELDS = (
     "price_ref",
     "service_tier",
 )
+# What secret scrubbing covers (README: The record, "Secrets"): every string field but
+# ``api_key`` (masked whole) and ``currency`` (a code), and a counter's ``key``.
+SCRUBBED_FIELDS = ("id", "model", *STRING_FIELDS, "key")
 OPTIONAL_FLOAT_FIELDS = ("duration_ms", "ttfb_ms")
 OPTIONAL_INT_FIELDS = ("request_bytes", "response_bytes")
 
@@ -114,6 +117,17 @@ def hostname() -> str:
     if _HOST is None:
         _HOST = scrub(socket.gethostname())
     return _HOST
+
+
+def scrub_fields(rec: MutableMapping[str, Any]) -> None:
+    """Scrub, in place, the free-text fields of a record and its tag names and values."""
+    for name in SCRUBBED_FIELDS:
+        value = rec.get(name)
+        if isinstance(value, str) and len(value) >= MIN_SECRET:
+            rec[name] = scrub(value)
+    tags = rec.get("tags")
+    if tags:
+        rec["tags"] = scrub_tags(tags)
 
 
 def _field_error(name: str, expected: str, value: Any) -> ValidationError:

@@ -18,25 +18,6 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import MutableMapping
-from typing import Any
-
-# Every string field of a record but ``api_key`` (masked whole) and ``currency`` (a code).
-SCRUBBED_FIELDS = (
-    "id",
-    "model",
-    "provider",
-    "user_id",
-    "session_id",
-    "anchor_id",
-    "function",
-    "error_msg",
-    "request_id",
-    "host",
-    "price_ref",
-    "service_tier",
-    "key",
-)
 
 # The shortest text any rule masks ("token=12345678"): anything shorter is returned at once.
 MIN_SECRET = 14
@@ -191,17 +172,6 @@ def scrub_cut(text: str, limit: int) -> str:
     if len(text) > 2 * limit:
         text = _LAST_WORD.sub("", text[: 2 * limit])
     return scrub(text)[:limit]
-
-
-def scrub_fields(rec: MutableMapping[str, Any]) -> None:
-    """Scrub, in place, the free-text fields of a record and its tag names and values."""
-    for name in SCRUBBED_FIELDS:
-        value = rec.get(name)
-        if isinstance(value, str) and len(value) >= MIN_SECRET:
-            rec[name] = scrub(value)
-    tags = rec.get("tags")
-    if tags:
-        rec["tags"] = scrub_tags(tags)
 
 
 def scrub_tags(tags: dict[str, str]) -> dict[str, str]:
