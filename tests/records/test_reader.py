@@ -248,7 +248,9 @@ def odd_lines(draw: st.DrawFn) -> bytes:
         b'"#"', draw(st.sampled_from([b"1e999", b"-1e400", b"9" * 30, str(2**70).encode()]))
     )
     form = draw(
-        st.sampled_from(["plain"] * 6 + ["bom", "crlf", "deep", "nested", "junk", "blank", "cut"])
+        st.sampled_from(
+            ["plain"] * 6 + ["bom", "crlf", "deep", "nested", "huge", "junk", "blank", "cut"]
+        )
     )
     if form == "bom":
         return BOM + line
@@ -259,6 +261,10 @@ def odd_lines(draw: st.DrawFn) -> bytes:
     if form == "nested":  # deeper than orjson writes, or than the typed reader reads
         depth = draw(st.sampled_from([300, 1000]))
         return line[:-1] + b', "x": ' + b'{"a":' * depth + b"1" + b"}" * depth + b"}"
+    if form == "huge":  # an integer of more digits than any decoder converts, in any member
+        member = draw(st.sampled_from([b"user_id", b"session_id", b"tags", b"x", b"cost"]))
+        digits = b"-" * draw(st.integers(0, 1)) + b"1" + b"0" * draw(st.sampled_from([4300, 6000]))
+        return line[:-1] + b', "' + member + b'": ' + digits + b"}"
     if form == "junk":
         return draw(st.binary(max_size=12).filter(lambda b: b"\n" not in b))
     if form == "blank":

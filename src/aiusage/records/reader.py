@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 import time
 import types
 from collections.abc import Callable, Generator, Iterable, Iterator
@@ -31,6 +32,14 @@ from aiusage.records.schema import Record, check_read, counter_ok
 from aiusage.store.dayfiles import DAY_SECONDS, DayFile, day_of, is_open, open_data, settled_size
 
 BOM = b"\xef\xbb\xbf"
+# An integer of more digits than msgspec (and Python) convert, as a member or an item:
+# read as a number beyond a float, like 1e999, by every decoder alike (README "The record").
+_HUGE_INT = re.compile(rb"(?<=[:\[,])(\s*)(-?)[0-9]{4301,}")
+
+
+def _huge_ints_as_infinite(line: bytes) -> bytes:
+    """``line`` with each integer no decoder can hold written as 1e999 (keeping its sign)."""
+    return _HUGE_INT.sub(rb"\1\g<2>1e999", line)
 MAX_LOCATIONS = 1000  # how many problem lines are remembered (all are counted)
 
 # The types are the bounds of README "The record" (:mod:`aiusage.bounds`), checked in C.
@@ -197,7 +206,7 @@ class LineReader:
         byte-order mark some editors leave in front, bytes that are not UTF-8 (read as
         U+FFFD: a narrow row never looks at the members it skips), a counter with a key
         and a whole ``n`` — else ``None``."""
-        line = line.removeprefix(BOM)
+        line = _huge_ints_as_infinite(line.removeprefix(BOM))
         try:
             row = self._tolerant(line)
         except Exception:  # whatever a line may raise: it is not a record, or not UTF-8
@@ -250,7 +259,7 @@ def whole_record(line: bytes) -> Record:
         rec = orjson.loads(text)
     except orjson.JSONDecodeError:
         # A number beyond a float (1e999) in a member the row read as infinity.
-        members = _UNTYPED.decode(text)
+        members = _UNTYPED.decode(_huge_ints_as_infinite(text.encode()))
         try:
             rec = {k: _in_64_bits(v) for k, v in members.items()}
         except RecursionError:  # nested nearly as deep as the reader reads: kept as read
