@@ -432,3 +432,27 @@ def test_every_reading_command_skips_the_same_lines_beyond_the_bounds(
         result = cli(*args, "--all", *d)
         assert result.exit_code == 0, (args, result.stderr)
     assert cli("report", "--all", "--json", *d).json()["totals"]["requests"] == calls
+
+
+@pytest.mark.parametrize("damage", ["cut short", "not a gzip"])
+def test_a_damaged_gzip_is_a_skipped_line_for_every_command(tmp_path: Path, damage: str) -> None:
+    import gzip
+
+    data = tmp_path / "data"
+    data.mkdir()
+    lines = b"".join(
+        orjson.dumps({"id": f"{i:032x}", "timestamp": T0 + i, "model": "gpt-4o", "cost": 0.1})
+        + b"\n"
+        for i in range(40)
+    )
+    body = gzip.compress(lines)[:-12] if damage == "cut short" else b"\x1f\x8b\x08\x00junk"
+    (data / (DAY_FILE + ".gz")).write_bytes(body)
+    later = orjson.dumps({"id": "f" * 32, "timestamp": T0 + 86400, "model": "gpt-4o", "cost": 1})
+    (data / "usage_2026-11-02.jsonl").write_bytes(later + b"\n")
+    seen = _read_by_every_command(data, tmp_path / "lake")
+    calls, skipped = seen["report ()"]
+    assert skipped.count == 1
+    assert "damaged gzip" in skipped.locations[0][2]
+    # The lines before the damage count (all but the one being read when it showed).
+    assert calls == (40 if damage == "cut short" else 1)
+    assert {n for n, _ in seen.values()} == {calls}, seen

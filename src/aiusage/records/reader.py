@@ -28,6 +28,7 @@ import msgspec
 import orjson
 
 from aiusage.bounds import MAX_COST, MAX_DURATION_MS, MAX_TIMESTAMP, MAX_TOKENS, MIN_TIMESTAMP
+from aiusage.errors import DataError
 from aiusage.records.schema import Record, check_read, counter_ok
 from aiusage.store.dayfiles import DAY_SECONDS, DayFile, day_of, is_open, open_data, settled_size
 
@@ -40,6 +41,8 @@ _HUGE_INT = re.compile(rb"(?<=[:\[,])(\s*)(-?)[0-9]{4301,}")
 def _huge_ints_as_infinite(line: bytes) -> bytes:
     """``line`` with each integer no decoder can hold written as 1e999 (keeping its sign)."""
     return _HUGE_INT.sub(rb"\1\g<2>1e999", line)
+
+
 MAX_LOCATIONS = 1000  # how many problem lines are remembered (all are counted)
 
 # The types are the bounds of README "The record" (:mod:`aiusage.bounds`), checked in C.
@@ -383,8 +386,10 @@ class DayReader:
         limit = math.inf if day_file.compressed else settled_size(day_file.path)
         if self.end is not None:
             limit = min(limit, self.end)
+        reading = False
         try:
             with open_data(day_file.path, start) as lines:
+                reading = True
                 for line in lines:
                     lineno += 1
                     if offset + len(line) > limit:
@@ -406,6 +411,12 @@ class DayReader:
                             where = lines_before() + lineno
                             misplaced.add(name, where, f"timestamp {ts} is not on {day_file.day}")
                     yield whole_record(line) if whole else row
+        except DataError as exc:
+            if not (reading and day_file.compressed):
+                raise
+            # A damaged gzip (cut short, or not one): the lines before the damage count, the
+            # rest is one skipped line, as a torn plain line is.
+            skipped.add(name, lines_before() + lineno + 1, f"damaged gzip ({exc.__cause__})")
         finally:
             self.offset = offset
 
