@@ -74,6 +74,7 @@ _LAST_WORD = re.compile(r"\S*\Z")  # what a cut may have split
 _UPPER = re.compile(r"[A-Z]")
 _LOWER = re.compile(r"[a-z]")
 _DIGIT = re.compile(r"[0-9]")
+_WORD_PART = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")  # Handle, Invoice, V, HTTP
 # Provider ids: random, but not secrets, and what reports and logs look records up by.
 _ID_PREFIXES = (
     "chatcmpl-",
@@ -195,6 +196,21 @@ def _mask_run(match: re.Match[str]) -> str:
     if run.startswith(_ID_PREFIXES):
         return run
     for stretch in _STRETCH.findall(run):
-        if _UPPER.search(stretch) and _LOWER.search(stretch) and _DIGIT.search(stretch):
+        if (
+            _UPPER.search(stretch)
+            and _LOWER.search(stretch)
+            and _DIGIT.search(stretch)
+            and not _word_like(stretch)
+        ):
             return mask_api_key(run)
     return run
+
+
+def _word_like(stretch: str) -> bool:
+    """Whether a stretch of letters and digits reads as words (``HandleInvoiceRequestV2``, a
+    name reports group by) rather than as random characters: at most 2 digits, and its
+    capitalised parts 4 letters long on average (random letters average under 2)."""
+    if sum(c.isdigit() for c in stretch) > 2:
+        return False
+    parts = _WORD_PART.findall(stretch)
+    return bool(parts) and sum(map(len, parts)) >= 4 * len(parts)
