@@ -30,6 +30,7 @@ import os
 import re
 import struct
 import sys
+import threading
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -300,10 +301,13 @@ def _needs_newline(fd: int) -> bool:
     return size > 0 and os.pread(fd, 1, size - 1) != b"\n"
 
 
-# Descriptors this process holds a writers' lock through. A forked child closes its copies:
-# a lock belongs to the open file, so a copy kept open in a child would hold the parent's
-# lock for as long as the child lives (and block the child's own appends to that file).
+# Descriptors this process holds (or may take) a lock through. A forked child closes its
+# copies: a lock belongs to the open file, so a copy kept open in a child would hold the
+# parent's lock for as long as the child lives (and block the child's own appends to that
+# file). Opening-and-registering and unregistering-and-closing are each done under
+# _fds_lock, which a fork waits for, so no descriptor is ever copied unregistered.
 _locked_fds: set[int] = set()
+_fds_lock = threading.Lock()
 
 
 def _forget_locks() -> None:
@@ -311,15 +315,29 @@ def _forget_locks() -> None:
         with suppress(OSError):
             os.close(fd)  # closing a copy releases nothing the parent holds
     _locked_fds.clear()
+    _fds_lock.release()
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_locks)
+    os.register_at_fork(
+        before=_fds_lock.acquire,
+        after_in_parent=_fds_lock.release,
+        after_in_child=_forget_locks,
+    )
+
+
+def _open_fd(path: Path, flags: int, mode: int = 0o600) -> int:
+    """``os.open``, the descriptor registered for a fork to close in the child."""
+    with _fds_lock:
+        fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0), mode)
+        _locked_fds.add(fd)
+        return fd
 
 
 def _close(fd: int) -> None:
-    _locked_fds.discard(fd)
-    os.close(fd)  # closing releases the lock
+    with _fds_lock:
+        _locked_fds.discard(fd)
+        os.close(fd)  # closing releases the lock
 
 
 @contextmanager
@@ -328,8 +346,7 @@ def lock(path: Path) -> Iterator[None]:
     the file that is at ``path`` once locked (another rewrite may have replaced it while this
     one waited); :class:`FileNotFoundError` when there is none any more."""
     while True:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-        _locked_fds.add(fd)
+        fd = _open_fd(path, os.O_RDONLY)
         try:
             _lock(fd)
             mine, current = os.fstat(fd), os.stat(path)
@@ -350,7 +367,7 @@ def settled_size(path: Path) -> int:
     whole lines, so a reader that waits for it reads up to a line boundary (or up to a torn
     fragment a crashed writer left)."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        fd = _open_fd(path, os.O_RDONLY)
     except OSError as exc:
         raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
     try:
@@ -358,7 +375,7 @@ def settled_size(path: Path) -> int:
             fcntl.flock(fd, fcntl.LOCK_SH)
         return os.fstat(fd).st_size
     finally:
-        os.close(fd)
+        _close(fd)
 
 
 def _open_locked(path: Path) -> int:
@@ -367,10 +384,9 @@ def _open_locked(path: Path) -> int:
     flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
     while True:
         try:
-            fd = os.open(path, flags, 0o600)
+            fd = _open_fd(path, flags)
         except OSError as exc:
             raise DataError(f"cannot open {path} for appending: {exc.strerror or exc}") from exc
-        _locked_fds.add(fd)
         _lock(fd)
         try:
             current = os.stat(path)
