@@ -163,6 +163,18 @@ def check_unpriced(doc: Mapping[str, Any], strict: bool) -> None:
         raise DataError(f"{n} requests have no price ({names}): add them to pricing.yaml")
 
 
+def write_bytes(data: bytes) -> None:
+    """Write encoded output to stdout as it is (a large JSON document is not decoded into a
+    second copy as text first)."""
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:  # a text-only stream (an embedding application's)
+        sys.stdout.write(data.decode())
+        return
+    sys.stdout.flush()  # what was written as text goes first
+    buffer.write(data)
+    buffer.flush()
+
+
 def emit(
     doc: Mapping[str, Any],
     *,
@@ -175,7 +187,7 @@ def emit(
     """Print ``doc`` as JSON, as CSV (``csv`` = columns and rows; formula-like text cells
     neutralised unless ``raw_csv``), or as the rich view ``view(doc, width=...)``, after
     saying what was skipped."""
-    from aiusage.output.json_csv import to_csv, to_json
+    from aiusage.output.json_csv import json_bytes, to_csv
 
     if SETTINGS["progress"] is not None:
         SETTINGS["progress"].close()
@@ -185,7 +197,7 @@ def emit(
         sys.stdout.write(to_csv(*csv, neutralise=not raw_csv))
         return
     if as_json:
-        sys.stdout.write(to_json(doc))
+        write_bytes(json_bytes(doc))
         return
     from aiusage.output.terminal import make_console
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 import math
 import operator
 import sys
-from collections.abc import Mapping
-from itertools import repeat
+from bisect import bisect_left
+from collections.abc import Mapping, Sequence
+from itertools import accumulate, repeat
 
 ALPHA = 0.01
 GAMMA = (1 + ALPHA) / (1 - ALPHA)
@@ -54,15 +55,18 @@ def merge_into(target: dict[int, int], other: Mapping[int, int]) -> None:
     target.update(zip(other, sums, strict=True))
 
 
-def quantile(buckets: Mapping[int, int], q: float) -> float | None:
-    """The ``q`` quantile (0–1, nearest rank) of the histogram, ``None`` when empty."""
-    total = sum(buckets.values())
+def quantiles(buckets: Mapping[int, int], qs: Sequence[float]) -> list[float | None]:
+    """The ``qs`` quantiles (each 0–1, nearest rank) of the histogram, all ``None`` when it
+    is empty. One sort of the buckets serves every quantile (this runs per group per view)."""
+    if len(buckets) == 1:  # one bucket (a group of one call, or of equal ones): no ranks
+        (only,) = buckets
+        return [bucket_value(only)] * len(qs)
+    if not buckets:
+        return [None] * len(qs)
+    order = sorted(buckets)
+    running = list(accumulate(map(buckets.__getitem__, order)))
+    total = running[-1]
     if total == 0:
-        return None
-    rank = max(1, math.ceil(q * total))
-    seen = 0
-    for index in sorted(buckets):
-        seen += buckets[index]
-        if seen >= rank:
-            return bucket_value(index)
-    return bucket_value(max(buckets))  # pragma: no cover - rank ≤ total always hits
+        return [None] * len(qs)
+    # The first bucket whose running count reaches each rank.
+    return [bucket_value(order[bisect_left(running, max(1, math.ceil(q * total)))]) for q in qs]

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiusage.engine.histogram import bucket_of, merge_into, quantile
+from aiusage.engine.histogram import bucket_of, merge_into, quantiles
 
 RANGES = (("le_5min", 5.0), ("le_15min", 15.0), ("le_30min", 30.0), ("le_60min", 60.0))
 OVER = "over_60min"
@@ -94,9 +94,7 @@ def recommend_ttl(p75: float | None, p90: float | None) -> tuple[int, str]:
 def summary(iv: Intervals) -> dict[str, Any]:
     """The documented summary of one user's gaps (minutes)."""
     n = iv.gaps
-    p50 = quantile(iv.hist, 0.50)
-    p75 = quantile(iv.hist, 0.75)
-    p90 = quantile(iv.hist, 0.90)
+    p50, p75, p90 = quantiles(iv.hist, (0.50, 0.75, 0.90))
     ttl, reason = recommend_ttl(p75, p90)
     names = [name for name, _ in RANGES] + [OVER]
     return {

@@ -142,6 +142,12 @@ class Acc:
         self.last_ts = max(self.last_ts, other.last_ts)
         self.max_tokens = max(self.max_tokens, other.max_tokens)
 
+    def copy(self, *, latency: bool = True) -> Acc:
+        """A separate accumulator of the same sums (without ``latency``: no histograms)."""
+        twin = Acc()
+        twin.merge(self, latency=latency)
+        return twin
+
     def dump(self) -> list[Any]:
         """Every field as JSON-ready data, in the order of :data:`ACC_FIELDS` (the names a
         stored rollup records once for all its rows, see :meth:`Rollup.state`)."""
@@ -326,11 +332,17 @@ class Rollup:
         latency: bool = True,
     ) -> dict[tuple[Any, ...], Acc]:
         """Merge groups down to ``(period_key?, *keep)``, converting costs to ``currency``
-        (without ``latency``: no latency histograms, see :meth:`Acc.merge`)."""
+        (without ``latency``: no latency histograms, see :meth:`Acc.merge`).
+
+        A folded group made of one group in ``currency`` *is* that group's accumulator, not
+        a copy (a report by all its dimensions copies nothing): treat the result as read-only.
+        """
         positions = [self.dims.index(d) + 1 for d in keep]
         if period:
             positions.insert(0, 0)
+        pick = _key_picker(positions)
         out: dict[tuple[Any, ...], Acc] = {}
+        shared: set[int] = set()  # ids of the rollup's own accumulators placed in ``out``
         rates: dict[str, Fraction] = {}
         for key, acc in self.groups.items():
             cur = key[-1]
@@ -340,15 +352,32 @@ class Rollup:
                 if cur not in rates:
                     rates[cur] = pricing.rate(cur, currency)
                 rate = rates[cur]
-            folded = tuple(key[p] for p in positions)
+            folded = pick(key)
             target = out.get(folded)
             if target is None:
+                if rate is None and latency:
+                    out[folded] = acc
+                    shared.add(id(acc))
+                    continue
                 target = out[folded] = Acc()
+            elif id(target) in shared:  # a second group: the first one's own is not changed
+                shared.discard(id(target))
+                target = out[folded] = target.copy(latency=latency)
             target.merge(acc, rate=rate, latency=latency)
         return out
 
 
 Getter = Callable[[Any], Any]
+
+
+def _key_picker(positions: list[int]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+    """A function from a group key to the tuple of its values at ``positions``."""
+    if len(positions) > 1:
+        return operator.itemgetter(*positions)
+    if positions:
+        (only,) = positions
+        return lambda key: (key[only],)
+    return lambda key: ()
 
 
 def _text(value: Any) -> str | None:

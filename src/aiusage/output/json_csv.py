@@ -13,14 +13,19 @@ if TYPE_CHECKING:
     from aiusage.views.document import ReportRow
 
 
-def to_json(doc: Mapping[str, Any]) -> str:
-    """A document as indented JSON, keys in their documented order; integers beyond 64 bits
-    (a sum of many large counts) written exactly."""
+def json_bytes(doc: Mapping[str, Any]) -> bytes:
+    """A document as indented UTF-8 JSON and a newline, keys in their documented order;
+    integers beyond 64 bits (a sum of many large counts) written exactly."""
+    option = orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE
     try:
-        data = orjson.dumps(doc, option=orjson.OPT_INDENT_2)
+        return orjson.dumps(doc, option=option)
     except orjson.JSONEncodeError:  # orjson writes integers of 64 bits at most
-        data = orjson.dumps(_wide_ints(doc), option=orjson.OPT_INDENT_2)
-    return data.decode() + "\n"
+        return orjson.dumps(_wide_ints(doc), option=option)
+
+
+def to_json(doc: Mapping[str, Any]) -> str:
+    """:func:`json_bytes` as text."""
+    return json_bytes(doc).decode()
 
 
 def _wide_ints(value: Any) -> Any:

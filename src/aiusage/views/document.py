@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, NotRequired, TypedDict, cast
 from zoneinfo import ZoneInfo
 
-from aiusage.engine.histogram import quantile
+from aiusage.engine.histogram import quantiles
 from aiusage.engine.rollup import COST_SCALE, Acc, Filters, Query, Rollup, dimension_field
 from aiusage.engine.scan import scan
 from aiusage.engine.timerange import TimeRange, iso_local, iso_utc
@@ -135,14 +135,29 @@ def _ms(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
+_PERCENTILES = (0.50, 0.95, 0.99)
+
+
+def _latency(total_us: int, hist: dict[int, int]) -> tuple[float | None, ...]:
+    """Mean, p50, p95 and p99 (ms) of one latency: its sum (µs) and histogram."""
+    n = sum(hist.values())
+    if not n:
+        return None, None, None, None
+    p50, p95, p99 = quantiles(hist, _PERCENTILES)
+    return round(total_us / 1000 / n, 3), _ms(p50), _ms(p95), _ms(p99)
+
+
 def metrics(acc: Acc) -> Metrics:
     """The metrics of one group, as README: Machine output lists them (cost in the report
     currency)."""
+    requests = acc.requests
+    dur_avg, dur_p50, dur_p95, dur_p99 = _latency(acc.dur_sum, acc.dur_hist)
+    ttfb_avg, ttfb_p50, ttfb_p95, ttfb_p99 = _latency(acc.ttfb_sum, acc.ttfb_hist)
     return {
-        "requests": acc.requests,
+        "requests": requests,
         "successes": acc.successes,
-        "failures": acc.requests - acc.successes,
-        "success_rate": round(acc.successes / acc.requests, 6) if acc.requests else None,
+        "failures": requests - acc.successes,
+        "success_rate": round(acc.successes / requests, 6) if requests else None,
         "input_tokens": acc.input,
         "output_tokens": acc.output,
         "cache_read_tokens": acc.cache_read,
@@ -151,21 +166,19 @@ def metrics(acc: Acc) -> Metrics:
         "total_tokens": acc.input + acc.output + acc.cache_read + acc.cache_write,
         "cost": money(acc.cost),
         "actual_cost": money(acc.actual),
-        "avg_duration_ms": _ms(acc.dur_sum / 1000 / acc.dur_n) if acc.dur_n else None,
-        "p50_duration_ms": _ms(quantile(acc.dur_hist, 0.50)),
-        "p95_duration_ms": _ms(quantile(acc.dur_hist, 0.95)),
-        "p99_duration_ms": _ms(quantile(acc.dur_hist, 0.99)),
-        "avg_ttfb_ms": _ms(acc.ttfb_sum / 1000 / acc.ttfb_n) if acc.ttfb_n else None,
-        "p50_ttfb_ms": _ms(quantile(acc.ttfb_hist, 0.50)),
-        "p95_ttfb_ms": _ms(quantile(acc.ttfb_hist, 0.95)),
-        "p99_ttfb_ms": _ms(quantile(acc.ttfb_hist, 0.99)),
+        "avg_duration_ms": dur_avg,
+        "p50_duration_ms": dur_p50,
+        "p95_duration_ms": dur_p95,
+        "p99_duration_ms": dur_p99,
+        "avg_ttfb_ms": ttfb_avg,
+        "p50_ttfb_ms": ttfb_p50,
+        "p95_ttfb_ms": ttfb_p95,
+        "p99_ttfb_ms": ttfb_p99,
         "unpriced_requests": acc.unpriced,
-        "priced_coverage": round((acc.requests - acc.unpriced) / acc.requests, 6)
-        if acc.requests
-        else None,
+        "priced_coverage": round((requests - acc.unpriced) / requests, 6) if requests else None,
         "max_tokens_per_call": acc.max_tokens,
-        "first_seen": iso_utc(acc.first_ts) if acc.requests else None,
-        "last_seen": iso_utc(acc.last_ts) if acc.requests else None,
+        "first_seen": iso_utc(acc.first_ts) if requests else None,
+        "last_seen": iso_utc(acc.last_ts) if requests else None,
     }
 
 
@@ -283,7 +296,9 @@ def not_counted(rollup: Rollup) -> dict[str, Any]:
 
 
 def money(acc_cost: int | Fraction) -> float:
-    """A summed cost (picos of the report currency) as a float amount."""
+    """A summed cost (picos of the report currency) as a float amount, correctly rounded."""
+    if type(acc_cost) is int:
+        return acc_cost / COST_SCALE  # int / int is correctly rounded: no Fraction needed
     return float(Fraction(acc_cost, COST_SCALE))
 
 
