@@ -173,3 +173,27 @@ def test_a_pass_without_latency_sums_the_rest_alike(tmp_path_factory, records) -
         other = with_latency.groups[key]
         other.dur_sum, other.dur_hist, other.ttfb_sum, other.ttfb_hist = 0, {}, 0, {}
         assert acc.state() == other.state()
+
+
+@settings(max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    records=st.lists(record_strategy, max_size=40),
+    usd=st.lists(st.floats(min_value=0, max_value=10, allow_nan=False), max_size=5),
+)
+def test_total_and_folds_agree_with_merging_group_by_group(tmp_path_factory, records, usd) -> None:  # type: ignore[no-untyped-def]
+    directory = tmp_path_factory.mktemp("t")
+    _store(directory, records + [call(T0 + i, cost=c, currency="USD") for i, c in enumerate(usd)])
+    query = Query(("user", "model"), "day", ZoneInfo("UTC"), TimeRange(None, None))
+    rollup = scan(list_files(directory), query, TABLE, default_currency="USD")
+    before = {k: v.state() for k, v in rollup.groups.items()}
+    # The oracle: every group converted on its own and merged one at a time.
+    expected = Acc()
+    for key, acc in rollup.groups.items():
+        rate = None if key[-1] == "USD" else TABLE.rate(key[-1], "USD")
+        expected.merge(acc, rate=rate)
+    assert rollup.total(currency="USD", pricing=TABLE).state() == expected.state()
+    for keep in [(), ("user",), ("user", "model")]:
+        folded = rollup.fold(keep, currency="USD", pricing=TABLE, period=True)
+        assert Acc.sum_of(list(folded.values())).state() == expected.state()
+    # Folding shares accumulators but never changes the rollup's own.
+    assert {k: v.state() for k, v in rollup.groups.items()} == before

@@ -299,7 +299,7 @@ def money(acc_cost: int | Fraction) -> float:
     """A summed cost (picos of the report currency) as a float amount, correctly rounded."""
     if type(acc_cost) is int:
         return acc_cost / COST_SCALE  # int / int is correctly rounded: no Fraction needed
-    return float(Fraction(acc_cost, COST_SCALE))
+    return acc_cost.numerator / (acc_cost.denominator * COST_SCALE)
 
 
 def fold(
@@ -315,3 +315,8 @@ def fold(
     return rollup.fold(
         dims, currency=source.currency, pricing=source.pricing, period=period, latency=latency
     )
+
+
+def total(source: Source, rollup: Rollup) -> Acc:
+    """All of ``rollup``'s groups in one, costs in the report currency."""
+    return rollup.total(currency=source.currency, pricing=source.pricing)

@@ -30,6 +30,7 @@ from aiusage.views.document import (
     not_counted,
     report_row,
     run_query,
+    total,
 )
 
 TOP_BY: Mapping[str, Literal["cost", "total_tokens", "requests"]] = {
@@ -128,9 +129,7 @@ def build_report(
     rows = _sorted_rows(rows, sort, fields)
     if limit is not None:
         rows = rows[:limit]
-    totals = Acc()
-    for acc in groups.values():
-        totals.merge(acc)
+    totals = total(source, rollup)
     doc = envelope("report", query.range, query.tz, source.currency, now=now)
     doc.update(
         {
@@ -174,10 +173,7 @@ def build_top_users(
         ):
             favourite[user] = candidate
     metric = TOP_BY[by]
-    total_acc = Acc()
-    for acc in per_user.values():
-        total_acc.merge(acc)
-    totals = metrics(total_acc)
+    totals = metrics(total(source, rollup))
     grand = totals[metric]
     ranked = sorted(
         ((user, metrics(acc)) for (user,), acc in per_user.items()),
@@ -224,10 +220,7 @@ def build_models(source: Source, query: Query, *, now: float | None = None) -> d
     call, cost per 1K output tokens, success rate and latency — cheapest per call first."""
     rollup = run_query(source, Query(("model",), "total", query.tz, query.range, query.filters))
     per_model = fold(source, rollup, ("model",))
-    total = Acc()
-    for acc in per_model.values():
-        total.merge(acc)
-    grand = metrics(total)
+    grand = metrics(total(source, rollup))
     rows: list[ModelRow] = []
     for (model,), acc in per_model.items():
         m = metrics(acc)
