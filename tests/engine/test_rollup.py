@@ -197,3 +197,12 @@ def test_total_and_folds_agree_with_merging_group_by_group(tmp_path_factory, rec
         assert Acc.sum_of(list(folded.values())).state() == expected.state()
     # Folding shares accumulators but never changes the rollup's own.
     assert {k: v.state() for k, v in rollup.groups.items()} == before
+
+
+def test_an_accumulator_pickles_to_the_same_sums() -> None:
+    import pickle
+
+    acc = Acc(requests=3, cost=7, dur_hist={4: 1, 9: 2}, first_ts=1.5, last_ts=2.5)
+    back = pickle.loads(pickle.dumps(acc))
+    assert back.state() == acc.state()
+    assert back.dur_hist is not acc.dur_hist
