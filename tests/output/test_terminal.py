@@ -105,3 +105,26 @@ def test_record_line() -> None:
         record_line(rec)
         == "recorded gpt-4o · 1,200 in / 300 out · $0.0060 · user ann · FAILED: boom"
     )
+
+
+def test_a_long_report_table_is_capped_with_a_note_and_json_is_not(cli) -> None:  # type: ignore[no-untyped-def]
+    import re
+
+    args = ("report", "-d", SAMPLE_LOGS, "--all", "--period", "day", "--by", "user,function")
+    every = cli(*args, "--json").json()["rows"]
+    assert len(every) > 600
+    row = re.compile(r"^ ?\d{4}-\d\d-\d\d ")
+
+    def table_rows(*extra: str) -> tuple[int, str]:
+        out = cli(*args, *extra).stdout
+        return sum(1 for line in out.splitlines() if row.match(line)), out
+
+    shown, out = table_rows()
+    assert shown == 500
+    assert f"{len(every) - 500:,} more rows not shown: use --limit N" in out
+    assert any(line.lstrip().startswith("Total") for line in out.splitlines())
+    # An explicit --limit shows that many rows, however many; CSV is never capped.
+    shown, out = table_rows("--limit", "600")
+    assert (shown, "more rows not shown" in out) == (600, False)
+    csv_lines = cli(*args, "--csv").stdout.splitlines()
+    assert len(csv_lines) == len(every) + 1

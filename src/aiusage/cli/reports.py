@@ -139,13 +139,19 @@ def report(
         # rich loads only when a table is drawn: --json and --csv start faster.
         from aiusage.output.terminal import report_view
 
+        # An explicit --limit shows that many rows; without one, a long table is capped.
+        table = (
+            report_view(d, width=width)
+            if limit is None
+            else report_view(d, width=width, max_rows=None)
+        )
         if not chart:
-            return report_view(d, width=width)
+            return table
         from rich.console import Group
 
         from aiusage.output.charts import period_chart
 
-        return Group(report_view(d, width=width), period_chart(d, width=width))
+        return Group(table, period_chart(d, width=width))
 
     emit(doc, as_json=as_json, view=view, strict=strict, csv=csv, raw_csv=raw_csv)
 

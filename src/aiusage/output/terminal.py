@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from aiusage.views.document import Metrics, ReportRow, TopUser
 
 MAX_MODELS_SHOWN = 2
+# Rows a report table shows unless asked for more (--limit): rich lays a table out cell by
+# cell, and thousands of rows take many seconds to draw (and to read); --json has them all.
+TABLE_ROWS = 500
 
 
 def make_console(stream: TextIO | None = None, *, plain: bool = False) -> Console:
@@ -128,13 +131,17 @@ def fixed_table(
     return table, kept, keep_flexible
 
 
-def report_view(doc: Mapping[str, Any], *, width: int = 120) -> RenderableType:
-    """A report document as a table with a totals row and notes, fitted to ``width``."""
+def report_view(
+    doc: Mapping[str, Any], *, width: int = 120, max_rows: int | None = TABLE_ROWS
+) -> RenderableType:
+    """A report document as a table with a totals row and notes, fitted to ``width``; at
+    most ``max_rows`` rows (``None``: all), with a note of how many more there are."""
     from aiusage.views.document import group_value  # loaded already: it built the document
 
     currency = doc["currency"]
     totals: Metrics = doc["totals"]
-    report_rows: list[ReportRow] = doc["rows"]
+    report_rows: list[ReportRow] = doc["rows"][:max_rows]
+    hidden = len(doc["rows"]) - len(report_rows)
     digits = cost_digits(totals["cost"])
     with_period = doc["period"] != "total"
     labels = ([doc["period"].capitalize()] if with_period else []) + list(doc["group_by"])
@@ -171,7 +178,12 @@ def report_view(doc: Mapping[str, Any], *, width: int = 120) -> RenderableType:
     if total:
         table.add_section()
         table.add_row(*(total[i] for i in kept), *([""] if keep else []), style="bold")
-    return Group(table, *notes(doc))
+    footer = notes(doc)
+    if hidden:
+        rows_word = "row" if hidden == 1 else "rows"
+        more = f"{hidden:,} more {rows_word} not shown: use --limit N, or --json / --csv for all."
+        footer.insert(0, Text(more, style="dim"))
+    return Group(table, *footer)
 
 
 def share_bar(value: float, total: float) -> Text:
