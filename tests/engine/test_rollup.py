@@ -120,7 +120,7 @@ def test_rollup_state_round_trips_through_json(tmp_path_factory, records) -> Non
     _store(directory, records)
     query = Query(("user", "model"), "day", ZoneInfo("UTC"), TimeRange(None, None))
     rollup = scan(list_files(directory), query, TABLE, default_currency="USD")
-    back = Rollup.from_state(orjson.loads(orjson.dumps(rollup.state())), query.dims, "day")
+    back = Rollup.from_state(orjson.loads(orjson.dumps(rollup.state())), query)
     assert {k: v.state() for k, v in back.groups.items()} == {
         k: v.state() for k, v in rollup.groups.items()
     }
@@ -206,3 +206,45 @@ def test_an_accumulator_pickles_to_the_same_sums() -> None:
     back = pickle.loads(pickle.dumps(acc))
     assert back.state() == acc.state()
     assert back.dur_hist is not acc.dur_hist
+
+
+@settings(max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(records=st.lists(record_strategy, max_size=40), split=st.integers(0, 40))
+def test_latency_kept_by_fewer_dims_folds_like_latency_kept_by_group(  # type: ignore[no-untyped-def]
+    tmp_path_factory, records, split
+) -> None:
+    whole, part_a, part_b = (tmp_path_factory.mktemp(n) for n in "wab")
+    _store(whole, records)
+    _store(part_a, records[:split])
+    _store(part_b, records[split:])
+    utc, every = ZoneInfo("UTC"), TimeRange(None, None)
+    by_group = Query(("user", "model"), "day", utc, every)
+    apart = Query(("user", "model"), "day", utc, every, latency_by=("user",))
+    one = scan(list_files(whole), by_group, TABLE, default_currency="USD")
+    # Kept apart, in two passes merged and through the cache's JSON form.
+    two = Rollup.of(apart)
+    for directory in (part_a, part_b):
+        part = scan(list_files(directory), apart, TABLE, default_currency="USD")
+        two.merge(Rollup.from_state(orjson.loads(orjson.dumps(part.state())), apart))
+    assert all(not (a.dur_hist or a.ttfb_hist or a.dur_sum) for a in two.groups.values())
+    for keep in [(), ("user",)]:
+        expected = one.fold(keep, currency="USD", pricing=TABLE)
+        got = two.fold(keep, currency="USD", pricing=TABLE)
+        assert {k: v.state() for k, v in got.items()} == {k: v.state() for k, v in expected.items()}
+    assert two.total(currency="USD", pricing=TABLE).state() == (
+        one.total(currency="USD", pricing=TABLE).state()
+    )
+    lean = {
+        k: v.state()
+        for k, v in two.fold(
+            ("user", "model"), currency="USD", pricing=TABLE, latency=False
+        ).items()
+    }
+    assert lean == {
+        k: v.state()
+        for k, v in one.fold(
+            ("user", "model"), currency="USD", pricing=TABLE, latency=False
+        ).items()
+    }
+    with pytest.raises(ValueError, match="latency is kept by"):
+        two.fold(("model",), currency="USD", pricing=TABLE)

@@ -123,7 +123,7 @@ class RollupCache:
             else:
                 plan = plan_segments(files, workers, cut_files=False, weights=weights)
                 runs = [[day_file for day_file, _, _ in run] for run in plan]
-                rollup = Rollup(query.dims, query.period)
+                rollup = Rollup.of(query)
                 for part in map_in_processes(self._run, [(run, *job) for run in runs]):
                     rollup.merge(self._tally(part))
         self.tidy()
@@ -196,7 +196,7 @@ class RollupCache:
         not cacheable) — and how many files were each."""
         files, query, pricing, shape, default_currency, cost_mode = job
         today = day_of(time.time())
-        rollup = Rollup(query.dims, query.period)
+        rollup = Rollup.of(query)
         outcomes: Counter[str] = Counter()
         for done, day_file in enumerate(files, 1):
             growing = is_open(day_file, today)
@@ -259,7 +259,7 @@ class RollupCache:
             part, offset = None, day_file.begin  # a gzip file cannot be resumed
         outcome = "miss" if part is None else "resumed"
         if part is None:
-            part = Rollup(query.dims, query.period)
+            part = Rollup.of(query)
         offset = scan_file(
             day_file,
             day_query,
@@ -317,7 +317,8 @@ def _cache_query(query: Query, day_file: DayFile) -> tuple[Query, int | None] | 
 def _as_window(part: Rollup, period: str, window: int) -> Rollup:
     """A file's one-period rollup as window ``window`` of a query of windows."""
     groups = {(window, *key[1:]): acc for key, acc in part.groups.items()}
-    return replace(part, period=period, groups=groups)
+    latency = {(window, *key[1:]): acc for key, acc in part.latency_groups.items()}
+    return replace(part, period=period, groups=groups, latency_groups=latency)
 
 
 def _inside(day_file: DayFile, time_range: TimeRange) -> bool:
@@ -339,6 +340,7 @@ def _shape(query: Query, pricing: PricingTable, default_currency: str, cost_mode
         "tags": sorted(query.filters.tags.items()),
         "counters": query.counters,
         "latency": query.latency,
+        "latency_by": query.latency_by,
         "cost": "current" if cost_mode == "current" else "recorded",
         "pricing": pricing.version,
         "currency": default_currency,
@@ -382,7 +384,7 @@ def _load(entry: Path, query: Query) -> tuple[Rollup, int, dict[str, Any]] | Non
         doc = orjson.loads(entry.read_bytes())
         if doc.get("format") != FORMAT:
             return None
-        part = Rollup.from_state(doc["rollup"], query.dims, query.period)
+        part = Rollup.from_state(doc["rollup"], query)
         offset = doc["offset"]
         identity = doc["identity"]
         if type(offset) is not int or not isinstance(identity, dict):

@@ -171,6 +171,13 @@ class Acc:
         twin.merge(self, latency=latency)
         return twin
 
+    def merge_latency(self, other: Acc) -> None:
+        """Add ``other``'s latency sums and histograms only."""
+        self.dur_sum += other.dur_sum
+        merge_into(self.dur_hist, other.dur_hist)
+        self.ttfb_sum += other.ttfb_sum
+        merge_into(self.ttfb_hist, other.ttfb_hist)
+
     def dump(self) -> list[Any]:
         """Every field as JSON-ready data, in the order of :data:`ACC_FIELDS` (the names a
         stored rollup records once for all its rows, see :meth:`Rollup.state`)."""
@@ -193,7 +200,9 @@ class Acc:
             raise ValueError("accumulator of another layout")
         values = row.copy()
         for i in _HISTOGRAMS_AT:
-            values[i] = _load_histogram(values[i])
+            flat = values[i]
+            # Empty for most groups of a rollup whose latency is kept apart (latency_by).
+            values[i] = {} if flat == [] else _load_histogram(flat)
         for i, empty in _TIMES_AT:
             values[i] = empty if values[i] is None else float(values[i])
         return cls(*values)  # positional in declaration order, as ACC_FIELDS is
@@ -260,6 +269,9 @@ class Query:
     audit: bool = False
     # Latency percentiles wanted: without them the pass skips its costliest per-record work.
     latency: bool = True
+    # The dimensions latency histograms are kept by, when not the groups' own (a subset of
+    # ``dims``): top-users shows percentiles per user, not per user × model.
+    latency_by: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         for dim in self.dims:
@@ -268,6 +280,8 @@ class Query:
             dimension_field(self.intervals_by)
         if list(self.edges) != sorted(self.edges):
             raise ValueError("edges must be sorted")
+        if self.latency_by is not None and not set(self.latency_by) <= set(self.dims):
+            raise ValueError("latency_by must be some of the query's dims")
 
 
 @dataclass
@@ -286,19 +300,24 @@ class Rollup:
     duplicates: int = 0
     # Records whose UTC day is not their file's day (audit only).
     misplaced: Skipped = field(default_factory=Skipped)
+    # With ``latency_by``: the latency sums and histograms, keyed by ``(period_key,
+    # *latency_by values, currency)``; the groups then hold none.
+    latency_by: tuple[str, ...] | None = None
+    latency_groups: dict[tuple[Any, ...], Acc] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, query: Query) -> Rollup:
+        """An empty rollup of ``query``."""
+        return cls(query.dims, query.period, latency_by=query.latency_by)
 
     def merge(self, other: Rollup) -> None:
         """Add another rollup of the same query into this one. ``other`` is used up: its
         groups and intervals may become this rollup's own, so it must not be used after."""
-        if (other.dims, other.period) != (self.dims, self.period):
+        mine_query = (self.dims, self.period, self.latency_by)
+        if (other.dims, other.period, other.latency_by) != mine_query:
             raise ValueError("cannot merge rollups of different queries")
-        groups = self.groups
-        for key, acc in other.groups.items():
-            mine = groups.get(key)
-            if mine is None:
-                groups[key] = acc  # taken over, not copied: merging halves peak memory
-            else:
-                mine.merge(acc)
+        _merge_groups(self.groups, other.groups)
+        _merge_groups(self.latency_groups, other.latency_groups)
         self.skipped.merge(other.skipped)
         self.unpriced_models.update(other.unpriced_models)
         self.records += other.records
@@ -318,6 +337,7 @@ class Rollup:
         return {
             "fields": list(ACC_FIELDS),
             "groups": [[list(key), acc.dump()] for key, acc in self.groups.items()],
+            "latency_groups": [[list(key), acc.dump()] for key, acc in self.latency_groups.items()],
             "skipped": {
                 "count": self.skipped.count,
                 "locations": [list(loc) for loc in self.skipped.locations],
@@ -328,14 +348,16 @@ class Rollup:
         }
 
     @classmethod
-    def from_state(cls, state: dict[str, Any], dims: tuple[str, ...], period: str) -> Rollup:
-        """A rollup from :meth:`state`'s data; ``ValueError`` if its groups name other
-        fields, or the same in another order."""
+    def from_state(cls, state: dict[str, Any], query: Query) -> Rollup:
+        """A rollup of ``query`` from :meth:`state`'s data; ``ValueError`` if its groups
+        name other fields, or the same in another order."""
         if tuple(state["fields"]) != ACC_FIELDS:
             raise ValueError("accumulators of another layout")
-        rollup = cls(dims, period)
+        rollup = cls.of(query)
         for key, values in state["groups"]:
             rollup.groups[tuple(key)] = Acc.load(values)
+        for key, values in state["latency_groups"]:
+            rollup.latency_groups[tuple(key)] = Acc.load(values)
         skipped = state["skipped"]
         rollup.skipped = Skipped(
             int(skipped["count"]),
@@ -347,6 +369,23 @@ class Rollup:
         rollup.records = int(state["records"])
         rollup.counters = Counter({str(k): int(v) for k, v in state["counters"].items()})
         return rollup
+
+    def _fold_latency_apart(
+        self, keep: tuple[str, ...], *, currency: str, pricing: PricingTable, period: bool
+    ) -> dict[tuple[Any, ...], Acc]:
+        """:meth:`fold` of a rollup whose latency is kept by :attr:`latency_by`: the sums
+        from the groups, the latency from the latency groups."""
+        assert self.latency_by is not None
+        if not set(keep) <= set(self.latency_by):
+            raise ValueError(f"latency is kept by {self.latency_by}, not by {keep}")
+        out = self.fold(keep, currency=currency, pricing=pricing, period=period, latency=False)
+        apart = Rollup(self.latency_by, self.period, groups=self.latency_groups)
+        for key, acc in apart.fold(keep, currency=currency, pricing=pricing, period=period).items():
+            target = out.get(key)
+            if target is None:
+                target = out[key] = Acc()
+            target.merge_latency(acc)
+        return out
 
     def currencies(self) -> set[str]:
         """The currencies the summed costs are in."""
@@ -363,6 +402,8 @@ class Rollup:
             part = Acc.sum_of(accs)
             needs_rate = cur != currency and (part.cost or part.actual)
             out.merge(part, rate=pricing.rate(cur, currency) if needs_rate else None)
+        if self.latency_groups:
+            out.merge_latency(Acc.sum_of(list(self.latency_groups.values())))
         return out
 
     def fold(
@@ -379,7 +420,11 @@ class Rollup:
 
         A folded group made of one group in ``currency`` *is* that group's accumulator, not
         a copy (a report by all its dimensions copies nothing): treat the result as read-only.
+        With :attr:`latency_by`, ``keep`` must be some of those dims for latency.
         """
+        keep = tuple(keep)
+        if latency and self.latency_by is not None:
+            return self._fold_latency_apart(keep, currency=currency, pricing=pricing, period=period)
         positions = [self.dims.index(d) + 1 for d in keep]
         if period:
             positions.insert(0, 0)
@@ -408,6 +453,16 @@ class Rollup:
                 target = out[folded] = target.copy(latency=latency)
             target.merge(acc, rate=rate, latency=latency)
         return out
+
+
+def _merge_groups(groups: dict[tuple[Any, ...], Acc], more: dict[tuple[Any, ...], Acc]) -> None:
+    """Add ``more``'s groups into ``groups`` (``more`` is used up, see :meth:`Rollup.merge`)."""
+    for key, acc in more.items():
+        mine = groups.get(key)
+        if mine is None:
+            groups[key] = acc  # taken over, not copied: merging halves peak memory
+        else:
+            mine.merge(acc)
 
 
 Getter = Callable[[Any], Any]

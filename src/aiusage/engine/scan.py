@@ -101,7 +101,7 @@ def scan(
     parts = map_in_processes(
         _scan_segments, [(run, query, pricing, default_currency, cost_mode) for run in plan]
     )
-    rollup = Rollup(query.dims, query.period)
+    rollup = Rollup.of(query)
     with gc_paused():
         for part in parts:
             rollup.merge(part)
@@ -175,7 +175,7 @@ def _scan_segments(
 ) -> Rollup:
     """One rollup of a run of segments (a process's share of a parallel scan)."""
     segments, query, pricing, default_currency, cost_mode = job
-    rollup = Rollup(query.dims, query.period)
+    rollup = Rollup.of(query)
     today = day_of(time.time())
     for done, (day_file, start, end) in enumerate(segments, 1):
         scan_file(
@@ -206,7 +206,7 @@ def scan_merged(
     """Like :func:`scan`, for the files of several data dirs (app servers that each wrote
     their own): records with an ``id`` seen before on the same day are counted once. Memory
     for the ids is one day's worth."""
-    rollup = Rollup(query.dims, query.period)
+    rollup = Rollup.of(query)
     today = day_of(time.time())
     seen: set[Any] = set()
     current: dt.date | None = None
@@ -264,6 +264,9 @@ def scan_file(  # noqa: C901, PLR0912, PLR0915
     until = math.inf if query.range.until is None else query.range.until
     price_of = pricing.lookup
     make_key = key_function(query.dims, price_of, rows=True)
+    # Latency kept apart, by fewer dimensions (see Query.latency_by): a second key a record.
+    latency_groups = rollup.latency_groups if query.latency_by is not None else None
+    latency_key = key_function(query.latency_by or (), price_of, rows=True)
     keep = filter_function(query.filters, price_of, rows=True)
     unpriced_models = rollup.unpriced_models
     counters = rollup.counters if query.counters else None
@@ -340,13 +343,13 @@ def scan_file(  # noqa: C901, PLR0912, PLR0915
                     else:
                         cost_picos = charge.picos
                 pk = known_slot(int(ts // SLOT_SECONDS))
-                key = make_key(period_key(ts) if pk is None else pk, rec, currency)
+                if pk is None:
+                    pk = period_key(ts)
+                key = make_key(pk, rec, currency)
                 try:
                     acc = groups.get(key)
                 except TypeError:  # a foreign file's list or object where a name belongs
-                    key = tuple(
-                        v if v is None or isinstance(v, str | int | float) else str(v) for v in key
-                    )
+                    key = hashable(key)
                     acc = groups.get(key)
                 if acc is None:
                     acc = groups[key] = Acc()
@@ -386,10 +389,21 @@ def scan_file(  # noqa: C901, PLR0912, PLR0915
                 if ts > acc.last_ts:
                     acc.last_ts = ts
                 if latency:
+                    if latency_groups is not None:
+                        lkey = latency_key(pk, rec, currency)
+                        try:
+                            held = latency_groups.get(lkey)
+                        except TypeError:
+                            lkey = hashable(lkey)
+                            held = latency_groups.get(lkey)
+                        if held is None:
+                            held = latency_groups[lkey] = Acc()
+                    else:
+                        held = acc
                     dur = rec.duration_ms
                     if dur is not None:
-                        acc.dur_sum += round(dur * 1000)
-                        hist = acc.dur_hist
+                        held.dur_sum += round(dur * 1000)
+                        hist = held.dur_hist
                         # histogram.bucket_of, inlined: this runs twice per record.
                         b = (
                             buckets[ceil(log(dur) / LOG_GAMMA) + bucket_base]
@@ -399,8 +413,8 @@ def scan_file(  # noqa: C901, PLR0912, PLR0915
                         hist[b] = hist.get(b, 0) + 1
                     ttfb = rec.ttfb_ms
                     if ttfb is not None:
-                        acc.ttfb_sum += round(ttfb * 1000)
-                        hist = acc.ttfb_hist
+                        held.ttfb_sum += round(ttfb * 1000)
+                        hist = held.ttfb_hist
                         b = (
                             buckets[ceil(log(ttfb) / LOG_GAMMA) + bucket_base]
                             if ttfb > MIN_VALUE
@@ -425,6 +439,11 @@ def scan_file(  # noqa: C901, PLR0912, PLR0915
     rollup.records += count
     _add_intervals(rollup.intervals, call_times)
     return reader.offset
+
+
+def hashable(key: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A group key with each value a foreign file wrote as a list or an object as its text."""
+    return tuple(v if v is None or isinstance(v, str | int | float) else str(v) for v in key)
 
 
 def _add_intervals(

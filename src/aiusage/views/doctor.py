@@ -73,7 +73,7 @@ def build_doctor(source: Source, *, now: float) -> dict[str, Any]:
     several data dirs, files are named by their path and a record whose ``id`` is in another
     dir's file of the same day is counted once (as every report counts it)."""
     query = Query(("model",), "total", UTC, TimeRange(None, None), counters=True, audit=True)
-    total = Rollup(query.dims, query.period)
+    total = Rollup.of(query)
     files = []
     warnings: list[str] = []
     several = bool(source.extra_dirs)
@@ -87,7 +87,7 @@ def build_doctor(source: Source, *, now: float) -> dict[str, Any]:
     seen: dict[dt.date, set[Any]] = {}
     day_files = source_files(source, None, None)
     for day_file in day_files:
-        part = Rollup(query.dims, query.period)
+        part = Rollup.of(query)
         scan_file(
             day_file,
             query,

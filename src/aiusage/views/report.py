@@ -158,7 +158,11 @@ def build_top_users(
         raise UsageError(f"cannot rank users by {by!r} (choose from {', '.join(TOP_BY)})")
     if limit < 1:
         raise UsageError(f"--limit must be at least 1, got {limit}")
-    scan_query = Query(("user", "model"), "total", query.tz, query.range, query.filters)
+    # Percentiles are shown per user: kept per user, not per user × model (a tenth of the
+    # histograms to merge, store and load).
+    scan_query = Query(
+        ("user", "model"), "total", query.tz, query.range, query.filters, latency_by=("user",)
+    )
     rollup = run_query(source, scan_query)
     per_user = fold(source, rollup, ("user",))
     per_model = fold(source, rollup, ("user", "model"), latency=False)  # requests, cost
