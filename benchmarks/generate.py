@@ -74,12 +74,12 @@ def _weighted(
 class Generator:
     """Produces record dicts for a range of UTC days."""
 
-    def __init__(self, seed: int, users: int = 60) -> None:
+    def __init__(self, seed: int, users: int = 60, skew: float = 1.1) -> None:
         self.rng = random.Random(seed)
         self.table = load_table()
         self.users = [f"user_{i:03d}" for i in range(1, users + 1)]
-        # Zipf-like skew: user k gets weight 1/k^1.1.
-        self.user_weights = [1 / (k**1.1) for k in range(1, users + 1)]
+        # Zipf-like skew: user k gets weight 1/k^skew.
+        self.user_weights = [1 / (k**skew) for k in range(1, users + 1)]
         self.cum_users = []
         acc = 0.0
         for w in self.user_weights:
@@ -105,12 +105,16 @@ class Generator:
             if self.rng.random() < DIURNAL[hour]:
                 return round(base + hour * 3600 + self.rng.random() * 3600, 3)
 
+    def _choose(self) -> tuple[str, str | None, str, str]:
+        """The next record's model, its provider-style cache behaviour, function and user."""
+        model, _, family = MODELS[_weighted(self.rng, MODELS)]
+        function = FUNCTIONS[_weighted(self.rng, FUNCTIONS)][0]
+        return model, family, function, self._user()
+
     def record(self, day: dt.date) -> dict[str, object]:
         rng = self.rng
         self.counter += 1
-        model, _, family = MODELS[_weighted(rng, MODELS)]
-        function = FUNCTIONS[_weighted(rng, FUNCTIONS)][0]
-        user = self._user()
+        model, family, function, user = self._choose()
         prompt = int(rng.lognormvariate(7.0, 0.9)) + 20
         output = int(rng.lognormvariate(5.5, 0.8)) + 1
         cache_read = cache_write = 0
@@ -239,22 +243,31 @@ def write_days(
         if day.weekday() >= 5:
             n = int(n * 0.6)
         make = (lambda d: seed003_record(gen, d)) if day == seed003_day else gen.record
-        rows = sorted((make(day) for _ in range(n)), key=lambda r: r["timestamp"])  # type: ignore[arg-type,return-value]
-        data = b"".join(orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in rows)
-        if day == torn_day:
-            tail = orjson.dumps(gen.record(day))
-            data += tail[: len(tail) // 2]  # a writer killed mid-line
-        path = out / f"usage_{day.isoformat()}.jsonl"
-        if gzip_before is not None and day < gzip_before:
-            with (
-                open(f"{path}.gz", "wb") as raw,
-                gzip.GzipFile(path.name, "wb", fileobj=raw, mtime=0) as gz,
-            ):
-                gz.write(data)
-        else:
-            path.write_bytes(data)
-        written += len(rows)
+        rows = [make(day) for _ in range(n)]
+        torn = orjson.dumps(gen.record(day)) if day == torn_day else b""
+        gz = gzip_before is not None and day < gzip_before
+        written += write_day_file(out, day, rows, torn=torn[: len(torn) // 2], gz=gz)
     return written
+
+
+def write_day_file(
+    out: Path, day: dt.date, rows: list[dict[str, object]], *, torn: bytes = b"", gz: bool = False
+) -> int:
+    """Write one day's records, in timestamp order, to ``out/usage_DAY.jsonl`` (``gz``: as
+    ``.jsonl.gz``), followed by ``torn``, a line cut short as by a writer killed mid-line.
+    Returns the number of records written."""
+    rows = sorted(rows, key=lambda r: r["timestamp"])  # type: ignore[arg-type,return-value]
+    data = b"".join(orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in rows) + torn
+    path = out / f"usage_{day.isoformat()}.jsonl"
+    if gz:
+        with (
+            open(f"{path}.gz", "wb") as raw,
+            gzip.GzipFile(path.name, "wb", fileobj=raw, mtime=0) as gzfile,
+        ):
+            gzfile.write(data)
+    else:
+        path.write_bytes(data)
+    return len(rows)
 
 
 def main() -> None:
