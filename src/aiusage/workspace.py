@@ -119,6 +119,7 @@ class Workspace:
 
         dirs = expand_dirs(data_dir)
         self.data_dir: Path = resolve_data_dir(dirs[0] if dirs else None)
+        self._written_dir = os.fspath(self.data_dir)  # as record() passes it, per call
         self.extra_dirs: tuple[Path, ...] = tuple(require_data_dir(d) for d in dirs[1:])
         if must_exist:
             require_data_dir(self.data_dir)
@@ -243,7 +244,7 @@ class Workspace:
         an unwritable data dir."""
         from aiusage.records.tracking import record_now
 
-        return record_now(self.data_dir, self.preparer(), fields)  # a fresh dict: **fields
+        return record_now(self._written_dir, self.preparer(), fields)  # a fresh dict: **fields
 
     def incr(self, key: str, n: int = 1, **fields: Any) -> Record:
         """Add ``n`` to the counter ``key`` (a counter record); the record written."""

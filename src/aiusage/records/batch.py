@@ -42,7 +42,7 @@ from aiusage.pricing.price import TokenCounts
 from aiusage.pricing.table import PricingTable
 from aiusage.records.prepare import prepare
 from aiusage.records.reader import stored_ids
-from aiusage.records.schema import SCRUBBED_FIELDS, hostname, new_id, serialize
+from aiusage.records.schema import SCRUBBED_FIELDS, Record, hostname, new_id, serialize
 from aiusage.records.secrets import (
     MIN_SECRET,
     mask_api_key,
@@ -151,11 +151,39 @@ class Preparer:
             return self._slow(fields, out)
         return self._fast(rec, fields, out)
 
+    def record(self, fields: Mapping[str, Any], out: bytearray) -> tuple[float, Record]:
+        """:meth:`fields`, and the record appended as a dict (what reading its line back
+        gives, without reading it back)."""
+        self._line = None
+        try:
+            rec = msgspec.convert(fields, Incoming)
+        except msgspec.ValidationError:
+            rec = None
+        start = len(out)
+        if rec is not None and self._priced(rec) is not None:
+            _encoder.encode_into(rec, out, -1)
+            out += b"\n"
+            built: Record = msgspec.to_builtins(rec)
+            return built["timestamp"], built
+        timestamp, _ = self._slow(fields, out)
+        read: Record = orjson.loads(out[start:])
+        return timestamp, read
+
     def _fast(self, rec: Incoming, original: Any, out: bytearray) -> Prepared:
-        completed = _complete(rec, self)
-        if completed is None:
+        priced = self._priced(rec)
+        if priced is None:
             fields = orjson.loads(original) if isinstance(original, bytes) else original
             return self._slow(fields, out)
+        _encoder.encode_into(rec, out, -1)
+        out += b"\n"
+        return priced
+
+    def _priced(self, rec: Incoming) -> Prepared | None:
+        """Complete and price a decoded record in place; ``None`` when it needs the general
+        path (a check between fields failed, or a value is out of bounds)."""
+        completed = _complete(rec, self)
+        if completed is None:
+            return None
         counts, timestamp = completed
         entry = self.table.lookup(rec.model)
         if entry is not None and rec.provider is None:
@@ -173,14 +201,10 @@ class Preparer:
         if charge.price is not None:
             amount = charge.amount
             if amount is None or amount > MAX_COST:
-                # Beyond the bound: the general path raises the error naming the field.
-                fields = orjson.loads(original) if isinstance(original, bytes) else original
-                return self._slow(fields, out)
+                return None  # beyond the bound: the general path raises the error naming it
             rec.cost = amount
             rec.price_ref = self.table.price_ref(charge.price)
         rec.currency = charge.currency
-        _encoder.encode_into(rec, out, -1)
-        out += b"\n"
         return Prepared(timestamp, rec.model if charge.picos is None else None)
 
     def id_of_line(self) -> str:

@@ -36,7 +36,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from aiusage.errors import DataError
 from aiusage.store.safepath import private_mkdir
@@ -311,10 +311,13 @@ _fds_lock = threading.Lock()
 
 
 def _forget_locks() -> None:
+    global _kept_lock
     for fd in list(_locked_fds):
         with suppress(OSError):
             os.close(fd)  # closing a copy releases nothing the parent holds
     _locked_fds.clear()
+    _kept.clear()  # their descriptors were among those just closed
+    _kept_lock = threading.Lock()  # a parent thread may have held it mid-append
     _fds_lock.release()
 
 
@@ -326,7 +329,7 @@ if hasattr(os, "register_at_fork"):
     )
 
 
-def _open_fd(path: Path, flags: int, mode: int = 0o600) -> int:
+def _open_fd(path: str | Path, flags: int, mode: int = 0o600) -> int:
     """``os.open``, the descriptor registered for a fork to close in the child."""
     with _fds_lock:
         fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0), mode)
@@ -378,7 +381,7 @@ def settled_size(path: Path) -> int:
         _close(fd)
 
 
-def _open_locked(path: Path) -> int:
+def _open_locked(path: str | Path) -> int:
     """Open ``path`` for appending (0600) and lock it, making sure the descriptor still
     names the file at ``path``: a rewrite or compaction may have swapped it meanwhile."""
     flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
@@ -411,6 +414,86 @@ def append_lines(path: Path, lines: Iterable[bytes]) -> None:
             _write_all(fd, chunk, path)
     finally:
         _close(fd)
+
+
+class _Kept(NamedTuple):
+    """A day file's descriptor kept open by :func:`append_line`, and the file it named when
+    opened (device and inode)."""
+
+    fd: int
+    dev: int
+    ino: int
+
+
+# Day files (days × data dirs) whose appending descriptor this process keeps open, by path;
+# the oldest opened is closed past that many. _kept_lock serialises the appends through
+# them: two threads locking one descriptor would both get the lock (it belongs to the open
+# file, shared by the threads), so it never excludes them.
+KEPT_FILES = 8
+_kept: dict[str, _Kept] = {}
+_kept_lock = threading.Lock()
+
+
+def append_line(path: str, line: bytes) -> None:
+    """Append one whole line (ending in ``\\n``) to ``path``, as :func:`append_lines` does,
+    through a descriptor kept open from one call to the next (``aiusage.record()``).
+
+    Each append locks the kept descriptor and checks under the lock that it still names the
+    file at ``path`` (one ``stat``): a day file removed, renamed or replaced by another
+    process (compaction, re-pricing, pruning, a user) since the last append is opened
+    afresh, so no line goes to a file nobody reads. A forked child closes the descriptors
+    it inherited (:func:`_forget_locks`) and opens its own.
+    """
+    with _kept_lock:
+        fd, size = _locked_kept(path)
+        try:
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                line = b"\n" + line  # a torn last line, left by a crash, closed first
+            _write_all(fd, line, path)
+            _unlock(fd)
+        except BaseException:
+            _drop_kept(path)  # closing releases the lock; the next append opens afresh
+            raise
+
+
+def _locked_kept(path: str) -> tuple[int, int]:
+    """The kept descriptor of ``path`` (opened if need be), locked and naming the file now
+    at ``path``, and that file's size."""
+    kept = _kept.get(path)
+    if kept is not None:
+        try:
+            _lock(kept.fd)
+            current = os.stat(path)
+        except FileNotFoundError:
+            current = None
+        except BaseException:
+            _drop_kept(path)
+            raise
+        if current is not None and (current.st_dev, current.st_ino) == (kept.dev, kept.ino):
+            return kept.fd, current.st_size
+        _drop_kept(path)  # replaced, renamed or removed since the last append
+    fd = _open_locked(path)
+    try:
+        mine = os.fstat(fd)
+    except BaseException:
+        _close(fd)
+        raise
+    _kept[path] = _Kept(fd, mine.st_dev, mine.st_ino)
+    while len(_kept) > KEPT_FILES:
+        _drop_kept(next(iter(_kept)))
+    return fd, mine.st_size
+
+
+def _drop_kept(path: str) -> None:
+    kept = _kept.pop(path, None)
+    if kept is not None:
+        with suppress(OSError):
+            _close(kept.fd)
+
+
+def _unlock(fd: int) -> None:
+    if fcntl is not None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def append_all(lines: Mapping[Path, Sequence[bytes]]) -> None:
@@ -521,7 +604,7 @@ def _reserve(fd: int, offset: int, length: int, path: Path) -> None:
     # reservation; a failing write is still undone.
 
 
-def _write_all(fd: int, data: bytes, path: Path) -> None:
+def _write_all(fd: int, data: bytes, path: str | Path) -> None:
     try:
         written = os.write(fd, data)
     except OSError as exc:
