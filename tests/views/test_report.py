@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+import aiusage
 from conftest import call, write_jsonl
 from oracle import CNY_PER_USD, PRICES, make_records
 
@@ -258,6 +259,33 @@ def test_filters_sort_and_limit(cli, store: Path) -> None:  # type: ignore[no-un
     ).json()
     want = sum(1 for rec in _make_records(7, 1500) if rec.get("tags", {}).get("team") == "a")
     assert team["totals"]["requests"] == want
+
+
+@pytest.mark.parametrize(
+    ("by", "sort", "limit"),
+    [
+        (["user", "model"], None, None),
+        (["function"], None, 7),
+        ("model", "-requests", None),
+        ((), None, 3),
+    ],
+)
+def test_streamed_rows_equal_listed_rows(
+    store: Path, by: Any, sort: str | None, limit: int | None
+) -> None:
+    # The CLI builds rows as it writes them; the library default holds them as a list.
+    workspace = aiusage.open(store)
+    args = {"period": "day", "by": by, "sort": sort, "limit": limit, "all_time": True}
+    listed = workspace.report(**args)
+    streamed = workspace.report(**args, stream_rows=True)
+    assert type(listed["rows"]) is list
+    # Rows sorted by a metric are built to be sorted; in the default order, as written.
+    assert (type(streamed["rows"]) is list) == (sort is not None)
+    assert len(streamed["rows"]) == len(listed["rows"])
+    assert {**streamed, "rows": list(streamed["rows"]), "generated_at": 0} == {
+        **listed,
+        "generated_at": 0,
+    }
 
 
 def test_currency_conversion(cli, store: Path) -> None:  # type: ignore[no-untyped-def]
