@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,7 @@ def expected(
             "cache_read_tokens": 0,
             "cost": 0.0,
             "unpriced": 0,
+            "durations": [],
         }
     )
     for path in sorted(directory.glob("usage_*.jsonl")):
@@ -107,7 +109,14 @@ def expected(
             g["cache_read_tokens"] += rec.get("cache_read_tokens", 0)
             g["cost"] += _cost_usd(rec)
             g["unpriced"] += rec.get("cost") is None and rec["model"] not in PRICES
+            if rec.get("duration_ms") is not None:
+                g["durations"].append(rec["duration_ms"])
     return groups
+
+
+def _nearest_rank(values: list[float], q: float) -> float:
+    ranked = sorted(values)
+    return ranked[max(1, math.ceil(q * len(ranked))) - 1]
 
 
 @pytest.fixture(scope="module")
@@ -172,6 +181,15 @@ def test_report_equals_independent_computation(
             assert row[metric] == exp[metric], (key, metric)
         assert row["cost"] == pytest.approx(exp["cost"], abs=1e-9), key
         assert row["unpriced_requests"] == exp["unpriced"]
+        # Percentiles within the histogram's 1% of the exact nearest rank (and the 3
+        # decimals shown), in groups of one call to groups of hundreds.
+        for q, name in (
+            (0.5, "p50_duration_ms"),
+            (0.95, "p95_duration_ms"),
+            (0.99, "p99_duration_ms"),
+        ):
+            exact = _nearest_rank(exp["durations"], q)
+            assert abs(row[name] - exact) <= 0.01 * exact + 0.001, (key, name)
     assert doc["totals"]["requests"] == sum(g["requests"] for g in want.values())
     assert doc["totals"]["cost"] == pytest.approx(sum(g["cost"] for g in want.values()), abs=1e-9)
 

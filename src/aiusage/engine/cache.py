@@ -57,9 +57,10 @@ from aiusage.store.safepath import private_mkdir
 
 logger = logging.getLogger("aiusage")
 
-# 5: every value by name (4 stored accumulators as lists of 18 values by position). An entry
-# of another format is rebuilt: it is in another shape's directory, and refused on load.
-FORMAT = 5
+# 6: a histogram of a few values stored as their buckets (5: every value by name; 4: stored
+# accumulators as lists of 18 values by position). An entry of another format is rebuilt:
+# it is in another shape's directory, and refused on load.
+FORMAT = 6
 # A byte of cache entry takes about as long to load and merge as 8 bytes of data file to
 # scan (55 vs 6.5 ns): a month of fine-grained entries is worth sharing between processes.
 ENTRY_COST = 8

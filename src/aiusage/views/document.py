@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, NotRequired, TypedDict, cast
 from zoneinfo import ZoneInfo
 
-from aiusage.engine.histogram import quantiles
+from aiusage.engine.histogram import Histogram, quantiles, size
 from aiusage.engine.rollup import COST_SCALE, Acc, Filters, Query, Rollup, dimension_field
 from aiusage.engine.scan import scan
 from aiusage.engine.timerange import TimeRange, iso_local, iso_utc
@@ -138,9 +138,9 @@ def _ms(value: float | None) -> float | None:
 _PERCENTILES = (0.50, 0.95, 0.99)
 
 
-def _latency(total_us: int, hist: dict[int, int]) -> tuple[float | None, ...]:
+def _latency(total_us: int, hist: Histogram) -> tuple[float | None, ...]:
     """Mean, p50, p95 and p99 (ms) of one latency: its sum (µs) and histogram."""
-    n = sum(hist.values())
+    n = size(hist)
     if not n:
         return None, None, None, None
     p50, p95, p99 = quantiles(hist, _PERCENTILES)
