@@ -113,22 +113,29 @@ def size(hist: Histogram) -> int:
 
 def quantiles(buckets: Histogram | Mapping[int, int], qs: Sequence[float]) -> list[float | None]:
     """The ``qs`` quantiles (each 0–1, nearest rank) of the histogram, all ``None`` when it
+    is empty."""
+    ranked = rank_buckets(buckets, qs)
+    return [None] * len(qs) if ranked is None else [bucket_value(b) for b in ranked]
+
+
+def rank_buckets(buckets: Histogram | Mapping[int, int], qs: Sequence[float]) -> list[int] | None:
+    """The bucket of each of the ``qs`` quantiles (nearest rank), ``None`` when the histogram
     is empty. One sort of the buckets serves every quantile (this runs per group per view)."""
     if isinstance(buckets, list):
-        if not buckets:
-            return [None] * len(qs)
+        n = len(buckets)
+        if n < 2:  # no ranks to find
+            return [buckets[0]] * len(qs) if n else None
         ranked = sorted(buckets)
-        n = len(ranked)
-        return [bucket_value(ranked[max(1, math.ceil(q * n)) - 1]) for q in qs]
+        return [ranked[max(1, math.ceil(q * n)) - 1] for q in qs]
     if len(buckets) == 1:  # one bucket (a group of one call, or of equal ones): no ranks
         (only,) = buckets
-        return [bucket_value(only)] * len(qs)
+        return [only] * len(qs)
     if not buckets:
-        return [None] * len(qs)
+        return None
     order = sorted(buckets)
     running = list(accumulate(map(buckets.__getitem__, order)))
     total = running[-1]
     if total == 0:
-        return [None] * len(qs)
+        return None
     # The first bucket whose running count reaches each rank.
-    return [bucket_value(order[bisect_left(running, max(1, math.ceil(q * total)))]) for q in qs]
+    return [order[bisect_left(running, max(1, math.ceil(q * total)))] for q in qs]
