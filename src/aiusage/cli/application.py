@@ -2,6 +2,7 @@
 library errors (:mod:`aiusage.errors`) and Typer's own usage errors give one line on stderr,
 never a traceback."""
 
+import importlib
 import inspect
 import os
 import sys
@@ -37,6 +38,19 @@ COMMAND_ORDER = (
 )  # fmt: skip
 
 
+# The module of src/aiusage/cli/ that defines each command: ``aiusage X`` imports only X's
+# (tests/cli/test_cli.py checks that this names every command and the right module).
+COMMAND_MODULES = {
+    "record": "record", "incr": "record",
+    "report": "reports", "top-users": "reports", "models": "reports", "cache": "reports",
+    "intervals": "reports", "counters": "reports",
+    "stats": "status", "logs": "status", "trend": "status", "heatmap": "status",
+    "doctor": "status", "watch": "status",
+    "check": "cron", "export": "cron", "compact": "cron", "prune": "cron",
+    "import": "imports", "pricing": "pricing", "reprice": "pricing", "reconcile": "reconcile",
+}  # fmt: skip
+
+
 class SummaryGroup(TyperGroup):
     """A command group whose listing shows each command's docstring summary on one line."""
 
@@ -51,13 +65,50 @@ class SummaryGroup(TyperGroup):
 
 
 class AiusageGroup(SummaryGroup):
-    """The command group, with README: Exit codes error handling: one line, no traceback."""
+    """The command group, with README: Exit codes error handling: one line, no traceback.
+
+    Its commands load on first use (:data:`COMMAND_MODULES`): ``aiusage report`` imports
+    the report commands' module only, not every command's."""
 
     def list_commands(self, ctx: Any) -> list[str]:
         """The commands in :data:`COMMAND_ORDER` (any other after them)."""
-        names = super().list_commands(ctx)
+        names = set(super().list_commands(ctx)) | set(COMMAND_MODULES)
         rank = {name: i for i, name in enumerate(COMMAND_ORDER)}
-        return sorted(names, key=lambda name: rank.get(name, len(rank)))
+        return sorted(names, key=lambda name: (rank.get(name, len(rank)), name))
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        """A command, its module imported first if it was not yet."""
+        if cmd_name not in self.commands and cmd_name in COMMAND_MODULES:
+            self._load(COMMAND_MODULES[cmd_name])
+        return super().get_command(ctx, cmd_name)
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        """The command ``args`` start with; for an unknown name, every command is loaded first
+        so that the error suggests the closest ones."""
+        if args and args[0] not in self.commands and args[0] not in COMMAND_MODULES:
+            for module in sorted(set(COMMAND_MODULES.values())):
+                self._load(module)
+        return super().resolve_command(ctx, args)
+
+    def _load(self, module: str) -> None:
+        """Import ``aiusage.cli.<module>`` and add the commands it registered on :data:`app`."""
+        importlib.import_module(f"aiusage.cli.{module}")
+        for info in app.registered_commands:
+            name = info.name or typer.main.get_command_name(getattr(info.callback, "__name__", ""))
+            if name not in self.commands:
+                self.commands[name] = typer.main.get_command_from_info(
+                    info,
+                    pretty_exceptions_short=app.pretty_exceptions_short,
+                    rich_markup_mode=app.rich_markup_mode,
+                )
+        for group in app.registered_groups:
+            if isinstance(group.name, str) and group.name not in self.commands:
+                self.commands[group.name] = typer.main.get_group_from_info(
+                    group,
+                    pretty_exceptions_short=app.pretty_exceptions_short,
+                    rich_markup_mode=app.rich_markup_mode,
+                    suggest_commands=app.suggest_commands,
+                )
 
     def main(  # type: ignore[override]
         self,
