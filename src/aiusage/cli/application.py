@@ -51,6 +51,59 @@ COMMAND_MODULES = {
 }  # fmt: skip
 
 
+class _Markdown:
+    """Stands in for ``rich.markdown.Markdown`` in typer's help renderer: the real one if it is
+    ever made (markdown help, which aiusage does not use)."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        from rich.markdown import Markdown
+
+        return Markdown(*args, **kwargs)
+
+
+class _Traceback:
+    """Stands in for ``rich.traceback.Traceback`` in typer's help renderer: the real one if a
+    pretty traceback is ever drawn (aiusage turns them off)."""
+
+    @classmethod
+    def from_exception(cls, *args: Any, **kwargs: Any) -> Any:
+        from rich.traceback import Traceback
+
+        return Traceback.from_exception(*args, **kwargs)
+
+
+def load_help_renderer() -> None:
+    """Import typer's help renderer, ``typer.rich_utils``, without ``rich.markdown`` (and
+    markdown-it) and ``rich.traceback`` (and pygments): it imports them at its top for
+    markdown help and pretty tracebacks, neither of which aiusage uses, and they were a third
+    of ``--help``'s start-up. Placeholders stand in while it loads (each makes the real object
+    if ever called); then the real modules import as usual."""
+    if "typer.rich_utils" in sys.modules:
+        return
+    import types
+
+    import rich
+
+    stand_ins = {
+        "rich.markdown": ("Markdown", _Markdown),
+        "rich.traceback": ("Traceback", _Traceback),
+    }
+    added = []
+    for name, (attr, cls) in stand_ins.items():
+        if name not in sys.modules:
+            module = types.ModuleType(name)
+            setattr(module, attr, cls)
+            sys.modules[name] = module
+            added.append(name)
+    try:
+        importlib.import_module("typer.rich_utils")
+    finally:
+        for name in added:
+            del sys.modules[name]
+            if getattr(rich, name.split(".")[1], None) is not None:
+                delattr(rich, name.split(".")[1])
+
+
 class SummaryGroup(TyperGroup):
     """A command group whose listing shows each command's docstring summary on one line."""
 
@@ -119,6 +172,9 @@ class AiusageGroup(SummaryGroup):
         **extra: Any,
     ) -> Any:
         """Run the command; errors become one stderr line and an exit code (README: Exit codes)."""
+        given = sys.argv[1:] if args is None else args
+        if not given or "--help" in given or "-h" in given:
+            load_help_renderer()
         try:
             rv = super().main(
                 args, prog_name or "aiusage", complete_var, standalone_mode=False, **extra
