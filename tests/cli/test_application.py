@@ -58,9 +58,13 @@ NOT_FOR_HELP = [
     "rich.traceback",
     "pygments",
 ]
-# What a report of an empty data dir needs none of.
+# What a report of an empty data dir needs none of: no line to read, no worker to start,
+# nothing to log.
 NOT_FOR_EMPTY_REPORT = [
     *OTHER_COMMANDS,
+    "aiusage.records.reader",
+    "aiusage.records.schema",
+    "logging",
     "yaml",
     "multiprocessing",
     "concurrent.futures",
