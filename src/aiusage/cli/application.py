@@ -62,7 +62,7 @@ COMMAND_ORDER = (
 
 
 # The module of src/aiusage/cli/ that defines each command: ``aiusage X`` imports only X's
-# (tests/cli/test_cli.py checks that this names every command and the right module).
+# (tests/cli/test_application.py checks that this names every command and its module).
 COMMAND_MODULES = {
     "record": "record", "incr": "record",
     "report": "reports", "top-users": "reports", "models": "reports", "cache": "reports",
