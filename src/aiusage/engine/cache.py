@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import logging
 import os
 import shutil
 import time
@@ -55,7 +54,14 @@ from aiusage.store.gc_pause import gc_paused
 from aiusage.store.processes import map_in_processes
 from aiusage.store.safepath import private_mkdir
 
-logger = logging.getLogger("aiusage")
+
+def _debug(message: str, exc: BaseException) -> None:
+    """Log ``message`` % ``exc`` at debug level on the ``aiusage`` logger (:mod:`logging` is
+    imported only then: most runs log nothing)."""
+    import logging
+
+    logging.getLogger("aiusage").debug(message, exc)
+
 
 # 6: a histogram of a few values stored as their buckets (5: every value by name; 4: stored
 # accumulators as lists of 18 values by position). An entry of another format is rebuilt:
@@ -201,7 +207,7 @@ class RollupCache:
                         entry.unlink(missing_ok=True)
                         removed += 1
         except OSError as exc:  # a read-only or vanishing cache: tidied next time
-            logger.debug("aiusage: rollup cache not tidied: %s", exc)
+            _debug("aiusage: rollup cache not tidied: %s", exc)
         return removed
 
     def _work(self, shape: str, day_file: DayFile) -> int:
@@ -327,7 +333,7 @@ class RollupCache:
             write_atomic(entry, data, durable=False)
         except (OSError, DataError, TypeError) as exc:
             # A read-only data dir, a full disk, a cost too large for JSON: no cache, same answer.
-            logger.debug("aiusage: rollup cache not written: %s", exc)
+            _debug("aiusage: rollup cache not written: %s", exc)
 
 
 def _gone(entry: Path, present: set[str], now: float) -> bool:

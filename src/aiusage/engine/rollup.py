@@ -25,7 +25,7 @@ from aiusage.engine.timerange import TimeRange
 from aiusage.errors import UsageError
 from aiusage.pricing.price import Price
 from aiusage.pricing.table import PricingTable
-from aiusage.records.reader import Skipped
+from aiusage.records.skipped import Skipped
 
 COST_SCALE = 10**12  # costs are summed as integer picos of their currency
 

@@ -38,7 +38,6 @@ from aiusage.engine.timerange import SLOT_SECONDS, PeriodKeys
 from aiusage.pricing.cost import cost_of_record, parse_cost_mode
 from aiusage.pricing.price import TokenCounts
 from aiusage.pricing.table import PricingTable
-from aiusage.records.reader import DayReader
 from aiusage.store.dayfiles import DayFile, day_of, is_open
 from aiusage.store.gc_pause import gc_paused
 from aiusage.store.processes import map_in_processes
@@ -259,6 +258,9 @@ def scan_file(  # noqa: C901, PLR0912, PLR0915
     (the same day merged from several data dirs) and is counted once. Returns the offset read up
     to.
     """
+    # Here, not at the top: a report with no day file to read needs no reader (nor msgspec).
+    from aiusage.records.reader import DayReader
+
     mode = parse_cost_mode(cost_mode)
     reprice = mode == "current"
     factor_of = pricing.account_factor if pricing.has_accounts else None

@@ -19,8 +19,9 @@ from typing import Any
 from aiusage.bounds import MAX_STATUS, MIN_STATUS
 from aiusage.engine.timerange import TimeRange
 from aiusage.errors import UsageError
-from aiusage.records.reader import DayReader, Skipped
+from aiusage.records.reader import DayReader
 from aiusage.records.schema import serialize
+from aiusage.records.skipped import Skipped
 from aiusage.store.dayfiles import DayFile
 from aiusage.store.safepath import open_out_dir
 

@@ -17,7 +17,7 @@ from aiusage.engine.rollup import COST_SCALE, Acc, Filters, Query, Rollup, dimen
 from aiusage.engine.scan import scan
 from aiusage.engine.timerange import TimeRange, iso_local, iso_utc
 from aiusage.pricing.table import PricingTable
-from aiusage.records.reader import Skipped
+from aiusage.records.skipped import Skipped
 from aiusage.store.dayfiles import DayFile, files_between
 
 METRICS = (
