@@ -290,7 +290,7 @@ def hc_warm_rows(path: Path, repeat: int, aiusage: list[str]) -> list[Row]:
     ours = median_of(repeat, argv)
     duck = duckdb_run(path, 30, repeat, by="user_id")
     rows = [Row("hc: warm `top-users --days 30`", ours, describe("DuckDB by user_id", duck) if duck else "",
-                f"{duck.wall / ours.wall:.2f}× DuckDB wall" if duck else "")]  # fmt: skip
+                f"{duck.wall / ours.wall:.2f}× DuckDB wall, {cpu_ratio('DuckDB', ours, duck)}" if duck else "")]  # fmt: skip
     # The table is drawn at COLUMNS wide whatever stdout is (output/terminal.py: make_console).
     report = [*aiusage, "report", "-d", str(path), "--all", "--by", "user", "--by", "function"]
     table_env = {**ENV, "COLUMNS": "160"}
@@ -298,7 +298,7 @@ def hc_warm_rows(path: Path, repeat: int, aiusage: list[str]) -> list[Row]:
     table = median_of(repeat, report, table_env)
     as_json = median_of(repeat, [*report, "--json"], table_env)
     rows.append(Row("hc: warm `report --all --by user --by function`, table 160 wide", table,
-                    describe("same with --json", as_json), f"table = {table.wall / as_json.wall:.2f}× --json wall"))  # fmt: skip
+                    describe("same with --json", as_json), f"table = {table.wall / as_json.wall:.2f}× --json wall, {(table.cpu or 0) / (as_json.cpu or 1e-9):.2f}× CPU"))  # fmt: skip
     return rows
 
 
@@ -319,7 +319,7 @@ def hc_export_rows(path: Path, repeat: int, aiusage: list[str]) -> list[Row]:
         ours = median_of(repeat, argv, before=clear)
     report = median_of(repeat, [*aiusage, "report", "-d", str(path), "--all", "--json", "--no-cache"],
                        before=clear_cache(path))  # fmt: skip
-    ratio = f"export = {ours.wall / report.wall:.2f}× report wall (target ≤ 2.5×)"
+    ratio = f"export = {ours.wall / report.wall:.2f}× report wall (target ≤ 2.5×), {(ours.cpu or 0) / (report.cpu or 1e-9):.2f}× CPU"
     label = "hc: cold `export --all --format parquet`"
     return [Row(label, ours, describe("cold `report --all --json`", report), ratio)]
 
