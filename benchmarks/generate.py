@@ -270,15 +270,21 @@ def write_day_file(
     return len(rows)
 
 
-def main() -> None:
+def data_set_parser(doc: str | None) -> argparse.ArgumentParser:
+    """The arguments every generator takes: OUT, --records, --days, --end, --seed."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("out", type=Path)
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--end", type=dt.date.fromisoformat, default=dt.date(2026, 11, 23))
     parser.add_argument("--seed", type=int, default=1)
+    return parser
+
+
+def main() -> None:
+    parser = data_set_parser(__doc__)
     parser.add_argument("--sample", action="store_true", help="make the repository's sample_logs/")
     args = parser.parse_args()
     if args.sample:

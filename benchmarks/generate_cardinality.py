@@ -14,14 +14,13 @@ reused); weekends carry 0.6 of a weekday's traffic, and the day counts add up to
 
 from __future__ import annotations
 
-import argparse
 import bisect
 import datetime as dt
 import itertools
 import random
 from pathlib import Path
 
-from generate import Generator, write_day_file
+from generate import Generator, data_set_parser, write_day_file
 
 # Providers whose prompt caching generate.py's record writer models.
 CACHING = {"openai", "anthropic", "deepseek"}
@@ -121,14 +120,7 @@ def write_cardinality_days(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("out", type=Path)
-    parser.add_argument("--records", type=int, default=1_000_000)
-    parser.add_argument("--days", type=int, default=30)
-    parser.add_argument("--end", type=dt.date.fromisoformat, default=dt.date(2026, 11, 23))
-    parser.add_argument("--seed", type=int, default=1)
+    parser = data_set_parser(__doc__)
     parser.add_argument("--users", type=int, default=1000)
     args = parser.parse_args()
     n = write_cardinality_days(
