@@ -195,12 +195,16 @@ def emit(
         SETTINGS["progress"].close()
     warn_skipped(doc, strict)
     check_unpriced(doc, strict)
-    if csv is not None:
-        sys.stdout.write(to_csv(*csv, neutralise=not raw_csv))
-        return
-    if as_json:
-        write_bytes(json_chunks(doc))
-        return
+    from aiusage.store.gc_pause import gc_paused
+
+    # A document's rows are built as they are written (see ReportRows), and make no cycles.
+    with gc_paused():
+        if csv is not None:
+            sys.stdout.write(to_csv(*csv, neutralise=not raw_csv))
+            return
+        if as_json:
+            write_bytes(json_chunks(doc))
+            return
     from aiusage.output.terminal import make_console
 
     console = make_console()
