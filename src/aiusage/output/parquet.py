@@ -115,40 +115,66 @@ def _day_rows(
     until = math.inf if time_range.until is None else time_range.until
     rows: list[Any] = []
     for day_file in day_files:
-        for row in DayReader(day_file, skipped, fields=FIELDS, as_recorded=True):
-            ts = row.timestamp
-            if row.kind != "call" or ts < since or ts >= until:
-                continue
-            if keep is not None and not keep(_whole(row)):
-                continue
-            if seen is not None and isinstance(row.id, str):
-                if row.id in seen:
-                    continue
-                seen.add(row.id)
-            rows.append(row)
+        read = list(DayReader(day_file, skipped, fields=FIELDS, as_recorded=True))
+        rows += _kept(read, since, until, keep, seen)
     return rows
 
 
-INT64 = range(-(2**63), 2**63)
+def _kept(
+    rows: list[Any],
+    since: float,
+    until: float,
+    keep: Callable[[Any], bool] | None,
+    seen: set[Any] | None,
+) -> list[Any]:
+    """The calls of ``rows`` from ``since`` until ``until`` that ``keep`` keeps and whose
+    string ``id`` is not in ``seen`` (which gets the ids kept)."""
+    if keep is None and seen is None:
+        # The common case, checked a column at a time: a file holds calls of its day only.
+        stamps = list(map(operator.attrgetter("timestamp"), rows))
+        if (rows and (min(stamps) < since or max(stamps) >= until)) or "counter" in map(
+            operator.attrgetter("kind"), rows
+        ):
+            rows = [row for row in rows if row.kind == "call" and since <= row.timestamp < until]
+        return rows
+    kept = []
+    for row in rows:
+        if row.kind != "call" or not since <= row.timestamp < until:
+            continue
+        if keep is not None and not keep(_whole(row)):
+            continue
+        if seen is not None and isinstance(row.id, str):
+            if row.id in seen:
+                continue
+            seen.add(row.id)
+        kept.append(row)
+    return kept
+
+
 STATUS_CODES = range(MIN_STATUS, MAX_STATUS + 1)
 
 
-def _cells(name: str, kind: str, values: list[Any]) -> list[Any]:
-    """One column's values of a batch of rows as the column holds them: text as text (a
-    foreign value as the text of its value in the whole record); a token count a record
-    lacks as 0; a field no reader checks (``status_code``) outside its bounds (an HTTP status
-    100–599) empty, as it is read; a ``success`` a record lacks empty."""
-    if kind == "string":
-        if not _TEXT_TYPES.issuperset(map(type, values)):
-            values = [v if v is None or type(v) is str else str(_as_read(v)) for v in values]
-    elif name == "status_code":
+def _column(pa: Any, name: str, kind: str, arrow_type: Any, values: list[Any]) -> Any:
+    """One column of a batch of rows (``values``, as read) as the column holds it: text as
+    text (a foreign value as the text of its value in the whole record); a token count a
+    record lacks as 0; a field no reader checks (``status_code``) outside its bounds (an HTTP
+    status 100–599) empty, as it is read; a ``success`` a record lacks empty. Values are
+    fixed up only when Arrow refuses them, or holds an empty count."""
+    if name == "status_code":
         values = [v if type(v) is int and v in STATUS_CODES else None for v in values]
-    elif name == "success":
-        unset = msgspec.UNSET
-        values = [None if v is unset else v for v in values]
-    elif kind == "int64" and None in values:  # the token counts, checked ints by the reader
-        values = [0 if v is None else v for v in values]
-    return values
+        return pa.array(values, type=arrow_type)
+    try:
+        array = pa.array(values, type=arrow_type)
+    except (pa.ArrowTypeError, pa.ArrowInvalid):  # a foreign value, a success left UNSET
+        if kind == "string":
+            values = [v if v is None or type(v) is str else str(_as_read(v)) for v in values]
+        else:
+            unset = msgspec.UNSET
+            values = [None if v is unset else v for v in values]
+        return pa.array(values, type=arrow_type)
+    if kind == "int64" and array.null_count:  # a token count of null: 0, as a record lacks
+        array = pa.array([0 if v is None else v for v in values], type=arrow_type)
+    return array
 
 
 def _tags_text(tags: Any) -> str | None:
@@ -156,11 +182,11 @@ def _tags_text(tags: Any) -> str | None:
     return serialize(_as_read(tags))[:-1].decode() if tags else None
 
 
-def _tags(values: list[Any]) -> list[str | None]:
-    """The tags column of a batch of rows."""
+def _tags(values: list[Any]) -> list[bytes | str | None]:
+    """The tags column of a batch of rows (UTF-8 bytes or text: Arrow takes either)."""
     dumps = orjson.dumps
     try:
-        return [dumps(t).decode() if t else None for t in values]
+        return [dumps(t) if t else None for t in values]
     except orjson.JSONEncodeError:  # integers beyond 64 bits, deep nesting: the slow way
         return [_tags_text(t) for t in values]
 
@@ -168,10 +194,11 @@ def _tags(values: list[Any]) -> list[str | None]:
 def _batch(pa: Any, schema: Any, rows: list[Any]) -> Any:
     """A record batch of ``rows``."""
     arrays = [
-        pa.array(_cells(name, kind, list(map(operator.attrgetter(name), rows))), type=column.type)
+        _column(pa, name, kind, column.type, list(map(operator.attrgetter(name), rows)))
         for (name, kind), column in zip(COLUMNS, schema, strict=False)
     ]
-    arrays.append(pa.array(_tags([row.tags for row in rows]), type=pa.string()))
+    tags = _tags(list(map(operator.attrgetter("tags"), rows)))
+    arrays.append(pa.array(tags, type=pa.string()))
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
