@@ -15,6 +15,7 @@ a batch at a time; the days are shared among one process per core, each writing 
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import operator
 import sys
@@ -101,23 +102,29 @@ def _whole(row: Any) -> Any:
     return row
 
 
-def _day_rows(
+def _day_batches(
+    pa: Any,
+    schema: Any,
     day_files: list[DayFile],
     time_range: TimeRange,
     skipped: Skipped,
     keep: Callable[[Any], bool] | None,
 ) -> list[Any]:
-    """One day's call records in the range that ``keep`` keeps, as typed rows (read as
-    recorded: a call without ``success`` has none); when the day's files come from several
-    data dirs, a record whose ``id`` was already written is written once."""
+    """One day's call records in the range that ``keep`` keeps, as record batches of at most
+    :data:`BATCH_ROWS` rows (read as recorded: a call without ``success`` has none); when the
+    day's files come from several data dirs, a record whose ``id`` was already written is
+    written once. Only a batch's typed rows are held at a time."""
     seen: set[Any] | None = set() if len({f.path.parent for f in day_files}) > 1 else None
     since = -math.inf if time_range.since is None else time_range.since
     until = math.inf if time_range.until is None else time_range.until
-    rows: list[Any] = []
+    batches = []
     for day_file in day_files:
-        read = list(DayReader(day_file, skipped, fields=FIELDS, as_recorded=True))
-        rows += _kept(read, since, until, keep, seen)
-    return rows
+        rows = iter(DayReader(day_file, skipped, fields=FIELDS, as_recorded=True))
+        while read := list(itertools.islice(rows, BATCH_ROWS)):
+            kept = _kept(read, since, until, keep, seen)
+            if kept:
+                batches.append(_batch(pa, schema, kept))
+    return batches
 
 
 def _kept(
@@ -216,13 +223,9 @@ def _write_days(
     skipped = Skipped()
     written = []
     for day, day_files in run:
-        rows = _day_rows(day_files, time_range, skipped, keep)
-        if not rows:
+        batches = _day_batches(pa, schema, day_files, time_range, skipped, keep)
+        if not batches:
             continue
-        batches = [
-            _batch(pa, schema, rows[i : i + BATCH_ROWS]) for i in range(0, len(rows), BATCH_ROWS)
-        ]
-        del rows
         table = pa.Table.from_batches(batches, schema=schema)
         with root.subdir(f"date={day}") as part:
             fill = functools.partial(pa.parquet.write_table, table)
