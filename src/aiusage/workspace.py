@@ -263,10 +263,13 @@ class Workspace:
         since: str | None = None,
         until: str | None = None,
         all_time: bool = False,
+        stream_rows: bool = False,
         **filters: Any,
     ) -> dict[str, Any]:
         """``aiusage report --json``: usage and cost per period (× ``by``: a dimension, a
-        comma-separated list or a list of them)."""
+        comma-separated list or a list of them). With ``stream_rows``, ``rows`` is a
+        sequence whose rows are built as they are read (bounded memory for a report of
+        many groups; ``aiusage.output.json_csv.json_chunks`` writes it)."""
         from aiusage.engine.rollup import Query, group_by
         from aiusage.views.report import build_report
 
@@ -279,7 +282,9 @@ class Workspace:
             rng,
             make_filters(**filters),
         )
-        return build_report(self.source(), query, sort=sort, limit=limit, now=now)
+        return build_report(
+            self.source(), query, sort=sort, limit=limit, now=now, stream_rows=stream_rows
+        )
 
     def top_users(
         self,

@@ -60,8 +60,11 @@ NOT_READING = {
 
 
 def _commands(group: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
-    """Every command and group under ``group``, by its full name (``cache clear``)."""
-    for name, command in group.commands.items():
+    """Every command and group under ``group``, by its full name (``cache clear``); through
+    ``get_command``, which loads a command's module on first use."""
+    ctx = typer.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
         full = f"{prefix}{name}"
         yield full, command
         if hasattr(command, "commands"):

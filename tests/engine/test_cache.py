@@ -159,8 +159,8 @@ def _tamper(rollup: dict[str, Any], how: str) -> None:
         values["input"] = 1.5
     elif how == "bool count":
         values["successes"] = True
-    elif how == "odd histogram":
-        values["dur_hist"] = values["dur_hist"][:-1]
+    elif how == "odd histogram":  # buckets and counts of different lengths
+        values["dur_hist"] = [values["dur_hist"], values["dur_hist"][:-1]]
     elif how == "string bucket":
         values["dur_hist"][0] = "3"
     elif how == "histogram object":
@@ -240,7 +240,9 @@ def test_an_entry_holds_every_accumulator_field_by_name(tmp_path: Path) -> None:
     ((key, acc),) = cold.groups.items()
     names = [f.name for f in dataclasses.fields(Acc)]
     # Every count differs from every other, so a value stored under another's name shows.
-    counts = [getattr(acc, n) for n in names if not isinstance(getattr(acc, n), dict | float)]
+    counts = [
+        getattr(acc, n) for n in names if not isinstance(getattr(acc, n), list | dict | float)
+    ]
     assert len(set(counts)) == len(counts)
     (entry,) = (tmp_path / ".cache").rglob("*.json")
     stored = orjson.loads(entry.read_bytes())["rollup"]
@@ -250,8 +252,8 @@ def test_an_entry_holds_every_accumulator_field_by_name(tmp_path: Path) -> None:
     by_name = dict(zip(stored["fields"], row, strict=True))
     for name in names:
         value = getattr(acc, name)
-        if isinstance(value, dict):  # histograms are stored flat: bucket, count, …
-            assert dict(zip(by_name[name][::2], by_name[name][1::2], strict=True)) == value
+        if isinstance(value, dict):  # counted histograms are stored as buckets, counts
+            assert dict(zip(*by_name[name], strict=True)) == value
         else:
             assert by_name[name] == value, name
     warm_cache, warm = _cached_rollup(tmp_path, query)
@@ -337,15 +339,54 @@ def test_tidy_drops_idle_shapes_and_entries_of_gone_files(tmp_path: Path) -> Non
     os.utime(writing, (tomorrow - 60, tomorrow - 60))
     cache = RollupCache(tmp_path)
     assert cache.tidy() == 0  # tidied when the cache was first written: once a day at most
-    # The idle shape's two entries, the pruned day's one, the killed write's leftover.
-    assert cache.tidy(now=tomorrow) == 4
+    # The idle shape's two entries and its range entry, the pruned day's entry, the killed
+    # write's leftover.
+    assert cache.tidy(now=tomorrow) == 5
     assert not killed.exists()
     assert writing.exists()
     writing.unlink()
     assert not idle.exists()
-    kept = [p.name for p in used.glob("*.json")]
+    kept = [p.name for p in used.glob("usage_*.json")]
     assert kept == [f"usage_{TODAY - dt.timedelta(days=2)}.jsonl.json"]
+    (range_entry,) = used.glob("range-*.json")  # of both days: used a day ago, kept
     assert cache.tidy(now=tomorrow + 1) == 0
+    assert cache.tidy(now=tomorrow + 3 * 86400) == 1  # unused for two days
+    assert not range_entry.exists()
+
+
+def test_a_run_of_closed_days_loads_from_one_range_entry(tmp_path: Path) -> None:
+    days = [TODAY - dt.timedelta(days=back) for back in (5, 4, 3, 2, 1)]
+    for k, day in enumerate(days):
+        ts = dt.datetime(day.year, day.month, day.day, 12, tzinfo=dt.UTC).timestamp()
+        _write(
+            tmp_path, day, [orjson.dumps(_record(ts + j, k * 10 + j)) + b"\n" for j in range(10)]
+        )
+    utc = ZoneInfo("UTC")
+    query = Query(("user", "model"), "day", utc, make_range(tz=utc, now=NOW, days=10))
+    files = files_between(tmp_path, query.range.first_day(), query.range.last_day())
+
+    def warm() -> tuple[RollupCache, Any]:
+        cache = RollupCache(tmp_path)
+        return cache, cache.scan(files, query, TABLE, default_currency="USD", cost_mode="recorded")
+
+    first, _ = warm()
+    assert (first.hits, first.misses) == (0, 5)
+    for entry in (tmp_path / ".cache").rglob("usage_*.json"):
+        entry.unlink()  # the range entry alone answers now
+    second, rollup = warm()
+    assert (second.hits, second.misses) == (5, 0)
+    _same(run_query(Source(tmp_path, TABLE, "USD"), query), rollup)
+    # A call back-filled into a closed day: the range entry no longer describes its files.
+    _write(tmp_path, days[2], [orjson.dumps(_record(NOW - 3 * 86400, 99)) + b"\n"])
+    third, rollup = warm()
+    assert third.misses == 5
+    _same(run_query(Source(tmp_path, TABLE, "USD"), query), rollup)
+    # The same files under a wider range: a record stored in another day's file (20 days
+    # back, in the file of 3 days back) counts in one and not in the other.
+    _write(tmp_path, days[2], [orjson.dumps(_record(NOW - 20 * 86400, 98)) + b"\n"])
+    for width in (10, 30, 10):
+        ranged = Query(("user",), "total", utc, make_range(tz=utc, now=NOW, days=width))
+        _same(*_both(tmp_path, ranged))
 
 
 def test_cache_cli(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -391,10 +432,12 @@ def test_files_to_read_are_read_and_cached_in_parallel(
 
     monkeypatch.setattr(cache_module, "map_in_processes", spy)
     monkeypatch.setattr(scan_module, "PARALLEL_BYTES", 1)  # entries count as work, too
+    for entry in (tmp_path / ".cache").rglob("range-*.json"):
+        entry.unlink()  # the day entries are loaded, not the one of all five closed days
     second = RollupCache(tmp_path)
     again = second.scan(files, query, TABLE, default_currency="USD", cost_mode="recorded")
     assert (second.hits, second.misses) == (6, 0)  # the workers' entries were stored
-    assert shared == [3]  # loading the entries is shared out too
+    assert shared[0] == 3  # loading the closed days' entries is shared out too
     monkeypatch.setenv("AIUSAGE_PROCESSES", "1")
     _same(built, again)
     _same(built, run_query(Source(tmp_path, TABLE, "USD"), query))

@@ -5,7 +5,18 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aiusage.engine.histogram import ALPHA, bucket_of, bucket_value, merge_into, quantiles
+from aiusage.engine.histogram import (
+    ALPHA,
+    SAMPLES,
+    Histogram,
+    bucket_of,
+    bucket_value,
+    counts_of,
+    merge_into,
+    merged,
+    quantiles,
+    size,
+)
 
 values = st.lists(
     st.floats(min_value=0.01, max_value=1e7, allow_nan=False), min_size=1, max_size=300
@@ -45,3 +56,45 @@ def test_quantiles_are_the_nearest_rank_buckets(xs: list[float], qs: list[float]
     ranked = sorted(bucket_value(bucket_of(x)) for x in xs)
     expected = [ranked[max(1, math.ceil(q * len(ranked))) - 1] for q in qs]
     assert quantiles(_hist(xs), qs) == expected
+
+
+def test_an_empty_list_has_no_quantiles() -> None:
+    assert quantiles([], [0.5, 0.99]) == [None, None]
+    assert size([]) == 0
+
+
+@given(values, st.lists(st.floats(min_value=0, max_value=1), min_size=1, max_size=5))
+def test_a_list_of_buckets_gives_the_quantiles_of_its_counts(
+    xs: list[float], qs: list[float]
+) -> None:
+    listed = [bucket_of(x) for x in xs]
+    assert quantiles(listed, qs) == quantiles(_hist(xs), qs)
+    assert size(listed) == len(xs) == size(_hist(xs))
+
+
+# Parts of a histogram, each a list of buckets or their counts; sizes around SAMPLES, so
+# merges cross from a list to counts.
+parts = st.lists(
+    st.tuples(st.lists(st.integers(-5, 5), max_size=SAMPLES + 3), st.booleans()),
+    min_size=1,
+    max_size=5,
+)
+
+
+@given(parts)
+def test_merges_in_any_form_hold_every_value_once(chunks: list[tuple[list[int], bool]]) -> None:
+    hist: Histogram = []
+    every: list[int] = []
+    for buckets, as_counts in chunks:
+        other: Histogram = counts_of(buckets) if as_counts else list(buckets)
+        before = counts_of(other)
+        hist = merged(hist, other)
+        every += buckets
+        assert counts_of(other) == before  # never changed
+        assert hist is not other
+        # A list never grows past SAMPLES: beyond, it is counted.
+        assert not isinstance(hist, list) or len(hist) <= SAMPLES
+    assert counts_of(hist) == counts_of(every)
+    assert size(hist) == len(every)
+    qs = [0.0, 0.5, 0.95, 0.99, 1.0]
+    assert quantiles(hist, qs) == quantiles(counts_of(every), qs)

@@ -152,7 +152,7 @@ def test_merge_without_latency_leaves_the_percentile_data_alone() -> None:
     lean = Acc()
     lean.merge(source, latency=False)
     assert (lean.requests, lean.cost, lean.max_tokens) == (3, 7, 40)
-    assert (lean.dur_sum, lean.dur_hist, lean.dur_n, lean.ttfb_sum, lean.ttfb_n) == (0, {}, 0, 0, 0)
+    assert (lean.dur_sum, lean.dur_hist, lean.dur_n, lean.ttfb_sum, lean.ttfb_n) == (0, [], 0, 0, 0)
     full = Acc()
     full.merge(source)
     assert (full.dur_sum, full.dur_hist, full.dur_n, full.ttfb_n) == (1500, {10: 2, 11: 1}, 3, 3)
@@ -169,7 +169,7 @@ def test_a_pass_without_latency_sums_the_rest_alike(tmp_path_factory, records) -
     without = scan(list_files(directory), lean, TABLE, default_currency="USD")
     assert with_latency.groups.keys() == without.groups.keys()
     for key, acc in without.groups.items():
-        assert (acc.dur_sum, acc.dur_hist, acc.ttfb_sum, acc.ttfb_hist) == (0, {}, 0, {})
+        assert (acc.dur_sum, acc.dur_hist, acc.ttfb_sum, acc.ttfb_hist) == (0, [], 0, [])
         other = with_latency.groups[key]
         other.dur_sum, other.dur_hist, other.ttfb_sum, other.ttfb_hist = 0, {}, 0, {}
         assert acc.state() == other.state()

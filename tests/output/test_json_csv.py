@@ -2,13 +2,17 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
-from aiusage.output.json_csv import to_csv, to_json
+from aiusage.output.json_csv import json_bytes, json_chunks, to_csv, to_json
 from conftest import call, write_jsonl
 
 
@@ -59,6 +63,46 @@ def test_json_keeps_key_order() -> None:
     text = to_json(doc)
     assert list(orjson.loads(text)) == ["schema", "b", "a"]
     assert text.endswith("\n")
+
+
+class Lazy(Sequence[Any]):
+    """A sequence that is not a list, as a view's lazily built rows are."""
+
+    def __init__(self, items: list[Any]) -> None:
+        self.items = items
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: Any) -> Any:
+        return Lazy(self.items[index]) if isinstance(index, slice) else self.items[index]
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=12,
+)  # fmt: skip
+
+
+@given(
+    rows=st.lists(st.dictionaries(st.text(max_size=6), _JSON, max_size=4), max_size=9),
+    others=st.lists(_JSON, max_size=2),
+    chunk_rows=st.integers(1, 4),
+)
+def test_json_chunks_are_the_bytes_of_the_whole_document(
+    rows: list[dict[str, Any]], others: list[Any], chunk_rows: int
+) -> None:
+    # Lazy rows anywhere among the keys, two lazy values, wide integers, text with NULs:
+    # the pieces joined are exactly the document serialised whole with lists.
+    doc = {
+        "schema": "x",
+        **{f"k{i}": v for i, v in enumerate(others)},
+        "rows": rows,
+        "more": rows[:2],
+    }
+    lazy = {**doc, "rows": Lazy(rows), "more": Lazy(rows[:2])}
+    assert b"".join(json_chunks(lazy, chunk_rows=chunk_rows)) == json_bytes(doc)
 
 
 # --- the export command -------------------------------------------------------------------

@@ -21,8 +21,9 @@ from aiusage.engine.timerange import TimeRange
 from aiusage.output import parquet
 from aiusage.output.parquet import COLUMNS, write_parquet
 from aiusage.pricing.table import load_table
-from aiusage.records.reader import DayReader, Skipped
+from aiusage.records.reader import DayReader
 from aiusage.records.schema import serialize
+from aiusage.records.skipped import Skipped
 from aiusage.store.dayfiles import DayFile, list_files
 from records.test_reader import BOM, DAY_FILE, T0, odd_lines
 

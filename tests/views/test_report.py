@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+import aiusage
 from conftest import call, write_jsonl
 from oracle import CNY_PER_USD, PRICES, make_records
 
@@ -87,6 +89,7 @@ def expected(
             "cache_read_tokens": 0,
             "cost": 0.0,
             "unpriced": 0,
+            "durations": [],
         }
     )
     for path in sorted(directory.glob("usage_*.jsonl")):
@@ -106,7 +109,14 @@ def expected(
             g["cache_read_tokens"] += rec.get("cache_read_tokens", 0)
             g["cost"] += _cost_usd(rec)
             g["unpriced"] += rec.get("cost") is None and rec["model"] not in PRICES
+            if rec.get("duration_ms") is not None:
+                g["durations"].append(rec["duration_ms"])
     return groups
+
+
+def _nearest_rank(values: list[float], q: float) -> float:
+    ranked = sorted(values)
+    return ranked[max(1, math.ceil(q * len(ranked))) - 1]
 
 
 @pytest.fixture(scope="module")
@@ -171,6 +181,15 @@ def test_report_equals_independent_computation(
             assert row[metric] == exp[metric], (key, metric)
         assert row["cost"] == pytest.approx(exp["cost"], abs=1e-9), key
         assert row["unpriced_requests"] == exp["unpriced"]
+        # Percentiles within the histogram's 1% of the exact nearest rank (and the 3
+        # decimals shown), in groups of one call to groups of hundreds.
+        for q, name in (
+            (0.5, "p50_duration_ms"),
+            (0.95, "p95_duration_ms"),
+            (0.99, "p99_duration_ms"),
+        ):
+            exact = _nearest_rank(exp["durations"], q)
+            assert abs(row[name] - exact) <= 0.01 * exact + 0.001, (key, name)
     assert doc["totals"]["requests"] == sum(g["requests"] for g in want.values())
     assert doc["totals"]["cost"] == pytest.approx(sum(g["cost"] for g in want.values()), abs=1e-9)
 
@@ -258,6 +277,33 @@ def test_filters_sort_and_limit(cli, store: Path) -> None:  # type: ignore[no-un
     ).json()
     want = sum(1 for rec in _make_records(7, 1500) if rec.get("tags", {}).get("team") == "a")
     assert team["totals"]["requests"] == want
+
+
+@pytest.mark.parametrize(
+    ("by", "sort", "limit"),
+    [
+        (["user", "model"], None, None),
+        (["function"], None, 7),
+        ("model", "-requests", None),
+        ((), None, 3),
+    ],
+)
+def test_streamed_rows_equal_listed_rows(
+    store: Path, by: Any, sort: str | None, limit: int | None
+) -> None:
+    # The CLI builds rows as it writes them; the library default holds them as a list.
+    workspace = aiusage.open(store)
+    args = {"period": "day", "by": by, "sort": sort, "limit": limit, "all_time": True}
+    listed = workspace.report(**args)
+    streamed = workspace.report(**args, stream_rows=True)
+    assert type(listed["rows"]) is list
+    # Rows sorted by a metric are built to be sorted; in the default order, as written.
+    assert (type(streamed["rows"]) is list) == (sort is not None)
+    assert len(streamed["rows"]) == len(listed["rows"])
+    assert {**streamed, "rows": list(streamed["rows"]), "generated_at": 0} == {
+        **listed,
+        "generated_at": 0,
+    }
 
 
 def test_currency_conversion(cli, store: Path) -> None:  # type: ignore[no-untyped-def]

@@ -2,7 +2,9 @@
 
 One module per group of commands; :mod:`aiusage.cli.application` holds the application and the error
 handling, :mod:`aiusage.cli.common` what the commands share. Importing this package is
-cheap: the commands load on first use, so ``aiusage --version`` answers at once.
+cheap: the application loads on first use, so ``aiusage --version`` answers at once, and
+each command's module when that command is run or listed
+(:data:`aiusage.cli.application.COMMAND_MODULES`).
 """
 
 import sys
@@ -13,7 +15,6 @@ __all__ = ["app", "main"]
 
 
 def _application() -> Any:
-    from aiusage.cli import cron, imports, pricing, reconcile, record, reports, status  # noqa: F401
     from aiusage.cli.application import app
 
     globals()["app"] = app

@@ -2,6 +2,7 @@
 library errors (:mod:`aiusage.errors`) and Typer's own usage errors give one line on stderr,
 never a traceback."""
 
+import importlib
 import inspect
 import os
 import sys
@@ -29,12 +30,101 @@ def fail(message: str, code: int) -> NoReturn:
     raise SystemExit(code)
 
 
+def _make_command(name: str) -> Any:
+    """The command (or group) ``name`` registered on :data:`app`, as Typer makes it, or
+    ``None``."""
+    for info in app.registered_commands:
+        if (
+            info.name or typer.main.get_command_name(getattr(info.callback, "__name__", ""))
+        ) == name:
+            return typer.main.get_command_from_info(
+                info,
+                pretty_exceptions_short=app.pretty_exceptions_short,
+                rich_markup_mode=app.rich_markup_mode,
+            )
+    for group in app.registered_groups:
+        if group.name == name:
+            return typer.main.get_group_from_info(
+                group,
+                pretty_exceptions_short=app.pretty_exceptions_short,
+                rich_markup_mode=app.rich_markup_mode,
+                suggest_commands=app.suggest_commands,
+            )
+    return None
+
+
 # The order `aiusage --help` lists the commands in: the daily ones first, upkeep last.
 COMMAND_ORDER = (
     "record", "report", "top-users", "stats", "trend", "models", "logs", "heatmap", "watch",
     "check", "export", "cache", "intervals", "counters", "incr", "import", "pricing",
     "reconcile", "reprice", "doctor", "compact", "prune",
 )  # fmt: skip
+
+
+# The module of src/aiusage/cli/ that defines each command: ``aiusage X`` imports only X's
+# (tests/cli/test_application.py checks that this names every command and its module).
+COMMAND_MODULES = {
+    "record": "record", "incr": "record",
+    "report": "reports", "top-users": "reports", "models": "reports", "cache": "reports",
+    "intervals": "reports", "counters": "reports",
+    "stats": "status", "logs": "status", "trend": "status", "heatmap": "status",
+    "doctor": "status", "watch": "status",
+    "check": "cron", "export": "cron", "compact": "cron", "prune": "cron",
+    "import": "imports", "pricing": "pricing", "reprice": "pricing", "reconcile": "reconcile",
+}  # fmt: skip
+
+
+class _Markdown:
+    """Stands in for ``rich.markdown.Markdown`` in typer's help renderer: the real one if it is
+    ever made (markdown help, which aiusage does not use)."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        from rich.markdown import Markdown
+
+        return Markdown(*args, **kwargs)
+
+
+class _Traceback:
+    """Stands in for ``rich.traceback.Traceback`` in typer's help renderer: the real one if a
+    pretty traceback is ever drawn (aiusage turns them off)."""
+
+    @classmethod
+    def from_exception(cls, *args: Any, **kwargs: Any) -> Any:
+        from rich.traceback import Traceback
+
+        return Traceback.from_exception(*args, **kwargs)
+
+
+def load_help_renderer() -> None:
+    """Import typer's help renderer, ``typer.rich_utils``, without ``rich.markdown`` (and
+    markdown-it) and ``rich.traceback`` (and pygments): it imports them at its top for
+    markdown help and pretty tracebacks, neither of which aiusage uses, and they were a third
+    of ``--help``'s start-up. Placeholders stand in while it loads (each makes the real object
+    if ever called); then the real modules import as usual."""
+    if "typer.rich_utils" in sys.modules:
+        return
+    import types
+
+    import rich
+
+    stand_ins = {
+        "rich.markdown": ("Markdown", _Markdown),
+        "rich.traceback": ("Traceback", _Traceback),
+    }
+    added = []
+    for name, (attr, cls) in stand_ins.items():
+        if name not in sys.modules:
+            module = types.ModuleType(name)
+            setattr(module, attr, cls)
+            sys.modules[name] = module
+            added.append(name)
+    try:
+        importlib.import_module("typer.rich_utils")
+    finally:
+        for name in added:
+            del sys.modules[name]
+            if getattr(rich, name.split(".")[1], None) is not None:
+                delattr(rich, name.split(".")[1])
 
 
 class SummaryGroup(TyperGroup):
@@ -51,13 +141,34 @@ class SummaryGroup(TyperGroup):
 
 
 class AiusageGroup(SummaryGroup):
-    """The command group, with README: Exit codes error handling: one line, no traceback."""
+    """The command group, with README: Exit codes error handling: one line, no traceback.
+
+    Its commands load on first use (:data:`COMMAND_MODULES`): ``aiusage report`` imports
+    the report commands' module only, not every command's."""
 
     def list_commands(self, ctx: Any) -> list[str]:
         """The commands in :data:`COMMAND_ORDER` (any other after them)."""
-        names = super().list_commands(ctx)
+        names = set(super().list_commands(ctx)) | set(COMMAND_MODULES)
         rank = {name: i for i, name in enumerate(COMMAND_ORDER)}
-        return sorted(names, key=lambda name: rank.get(name, len(rank)))
+        return sorted(names, key=lambda name: (rank.get(name, len(rank)), name))
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        """A command, its module imported and the command made first if they were not yet
+        (that command only: making one from its signature takes about a millisecond)."""
+        if cmd_name not in self.commands and cmd_name in COMMAND_MODULES:
+            importlib.import_module(f"aiusage.cli.{COMMAND_MODULES[cmd_name]}")
+            command = _make_command(cmd_name)
+            if command is not None:
+                self.commands[cmd_name] = command
+        return super().get_command(ctx, cmd_name)
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        """The command ``args`` start with; for an unknown name, every command is loaded first
+        so that the error suggests the closest ones."""
+        if args and args[0] not in self.commands and args[0] not in COMMAND_MODULES:
+            for name in COMMAND_MODULES:
+                self.get_command(ctx, name)
+        return super().resolve_command(ctx, args)
 
     def main(  # type: ignore[override]
         self,
@@ -68,6 +179,9 @@ class AiusageGroup(SummaryGroup):
         **extra: Any,
     ) -> Any:
         """Run the command; errors become one stderr line and an exit code (README: Exit codes)."""
+        given = sys.argv[1:] if args is None else args
+        if not given or "--help" in given or "-h" in given:
+            load_help_renderer()
         try:
             rv = super().main(
                 args, prog_name or "aiusage", complete_var, standalone_mode=False, **extra

@@ -5,7 +5,7 @@ ranges, filters) are in :mod:`aiusage.cli.options`."""
 import os
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -163,16 +163,18 @@ def check_unpriced(doc: Mapping[str, Any], strict: bool) -> None:
         raise DataError(f"{n} requests have no price ({names}): add them to pricing.yaml")
 
 
-def write_bytes(data: bytes) -> None:
-    """Write encoded output to stdout as it is (a large JSON document is not decoded into a
-    second copy as text first)."""
+def write_bytes(pieces: Iterable[bytes]) -> None:
+    """Write encoded output to stdout as it is, piece by piece (a large JSON document is
+    neither joined nor decoded into a second copy as text first)."""
     buffer = getattr(sys.stdout, "buffer", None)
-    if buffer is None:  # a text-only stream (an embedding application's)
-        sys.stdout.write(data.decode())
-        return
     sys.stdout.flush()  # what was written as text goes first
-    buffer.write(data)
-    buffer.flush()
+    for data in pieces:
+        if buffer is None:  # a text-only stream (an embedding application's)
+            sys.stdout.write(data.decode())
+        else:
+            buffer.write(data)
+    if buffer is not None:
+        buffer.flush()
 
 
 def emit(
@@ -187,7 +189,7 @@ def emit(
     """Print ``doc`` as JSON, as CSV (``csv`` = columns and rows; formula-like text cells
     neutralised unless ``raw_csv``), or as the rich view ``view(doc, width=...)``, after
     saying what was skipped."""
-    from aiusage.output.json_csv import json_bytes, to_csv
+    from aiusage.output.json_csv import json_chunks, to_csv
 
     if SETTINGS["progress"] is not None:
         SETTINGS["progress"].close()
@@ -197,7 +199,7 @@ def emit(
         sys.stdout.write(to_csv(*csv, neutralise=not raw_csv))
         return
     if as_json:
-        write_bytes(json_bytes(doc))
+        write_bytes(json_chunks(doc))
         return
     from aiusage.output.terminal import make_console
 

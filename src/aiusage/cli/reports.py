@@ -130,6 +130,7 @@ def report(
         by=by or (),
         sort=sort,
         limit=limit,
+        stream_rows=True,
         **selection.range_values,
         **selection.filter_values,
     )

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import logging
 import os
 import shutil
 import time
@@ -55,11 +54,19 @@ from aiusage.store.gc_pause import gc_paused
 from aiusage.store.processes import map_in_processes
 from aiusage.store.safepath import private_mkdir
 
-logger = logging.getLogger("aiusage")
 
-# 5: every value by name (4 stored accumulators as lists of 18 values by position). An entry
-# of another format is rebuilt: it is in another shape's directory, and refused on load.
-FORMAT = 5
+def _debug(message: str, exc: BaseException) -> None:
+    """Log ``message`` % ``exc`` at debug level on the ``aiusage`` logger (:mod:`logging` is
+    imported only then: most runs log nothing)."""
+    import logging
+
+    logging.getLogger("aiusage").debug(message, exc)
+
+
+# 6: a histogram of a few values stored as their buckets (5: every value by name; 4: stored
+# accumulators as lists of 18 values by position). An entry of another format is rebuilt:
+# it is in another shape's directory, and refused on load.
+FORMAT = 6
 # A byte of cache entry takes about as long to load and merge as 8 bytes of data file to
 # scan (55 vs 6.5 ns): a month of fine-grained entries is worth sharing between processes.
 ENTRY_COST = 8
@@ -114,19 +121,58 @@ class RollupCache:
         shape = _shape(_cached_form(query), pricing, default_currency, cost_mode)
         with contextlib.suppress(OSError):
             os.utime(self.root / shape)  # in use: not idle (see tidy)
-        weights = [self._work(shape, f) for f in files]
-        workers = workers_for(sum(weights))
         job = (query, pricing, shape, default_currency, cost_mode)
+        closed = _closed_prefix(files, query)
         with gc_paused():
-            if workers < 2:
-                rollup = self._tally(self._run((files, *job), progress))
-            else:
-                plan = plan_segments(files, workers, cut_files=False, weights=weights)
-                runs = [[day_file for day_file, _, _ in run] for run in plan]
-                rollup = Rollup.of(query)
-                for part in map_in_processes(self._run, [(run, *job) for run in runs]):
-                    rollup.merge(self._tally(part))
+            rollup = self._closed_run(files[:closed], job, progress)
+            rollup.merge(self._runs(files[closed:], job, progress))
         self.tidy()
+        return rollup
+
+    def _runs(
+        self,
+        files: list[DayFile],
+        job: tuple[Query, PricingTable, str, str, str],
+        progress: Progress | None,
+    ) -> Rollup:
+        """The rollup of ``files`` from their per-file entries (in processes, when there are
+        megabytes of them)."""
+        weights = [self._work(job[2], f) for f in files]
+        workers = workers_for(sum(weights))
+        if workers < 2:
+            return self._tally(self._run((files, *job), progress))
+        plan = plan_segments(files, workers, cut_files=False, weights=weights)
+        runs = [[day_file for day_file, _, _ in run] for run in plan]
+        rollup = Rollup.of(job[0])
+        for part in map_in_processes(self._run, [(run, *job) for run in runs]):
+            rollup.merge(self._tally(part))
+        return rollup
+
+    def _closed_run(
+        self,
+        files: list[DayFile],
+        job: tuple[Query, PricingTable, str, str, str],
+        progress: Progress | None,
+    ) -> Rollup:
+        """The rollup of a run of closed days: from one range entry when none of the files has
+        changed since it was stored, else from the per-file entries, then stored as one (a
+        warm report over a month loads one rollup instead of merging thirty)."""
+        query, shape = job[0], job[2]
+        if len(files) < 2:
+            return self._runs(files, job, progress)
+        entry = self.root / shape / _range_name(files, query.range)
+        before = _identities(files)
+        if before is not None:
+            cached = _load_range(entry, query, before)
+            if cached is not None:
+                self.hits += len(files)
+                with contextlib.suppress(OSError):
+                    os.utime(entry)  # in use: not idle (see tidy)
+                return cached
+        rollup = self._runs(files, job, progress)
+        # Stored only if no file changed while it was read (its identity taken before).
+        if before is not None and _identities(files) == before:
+            self._write(entry, {"format": FORMAT, "files": before, "rollup": rollup.state()})
         return rollup
 
     def tidy(self, *, now: float | None = None) -> int:
@@ -157,15 +203,11 @@ class RollupCache:
                     removed += len(entries)
                     continue
                 for entry in entries:
-                    if entry.name.startswith(".") and ".tmp-" in entry.name:
-                        gone = now - entry.stat().st_mtime > 3600  # a write killed midway
-                    else:
-                        gone = entry.suffix == ".json" and entry.name[:-5] not in present
-                    if gone:
+                    if _gone(entry, present, now):
                         entry.unlink(missing_ok=True)
                         removed += 1
         except OSError as exc:  # a read-only or vanishing cache: tidied next time
-            logger.debug("aiusage: rollup cache not tidied: %s", exc)
+            _debug("aiusage: rollup cache not tidied: %s", exc)
         return removed
 
     def _work(self, shape: str, day_file: DayFile) -> int:
@@ -278,16 +320,79 @@ class RollupCache:
         return part, outcome
 
     def _store(self, entry: Path, part: Rollup, offset: int, identity: dict[str, Any]) -> None:
+        self._write(
+            entry,
+            {"format": FORMAT, "offset": offset, "identity": identity, "rollup": part.state()},
+        )
+
+    def _write(self, entry: Path, doc: dict[str, Any]) -> None:
         try:
-            data = orjson.dumps(
-                {"format": FORMAT, "offset": offset, "identity": identity, "rollup": part.state()}
-            )
+            data = orjson.dumps(doc)
             private_mkdir(entry.parent)
             # Not synced: after a crash, a torn entry is caught on load and rebuilt.
             write_atomic(entry, data, durable=False)
         except (OSError, DataError, TypeError) as exc:
             # A read-only data dir, a full disk, a cost too large for JSON: no cache, same answer.
-            logger.debug("aiusage: rollup cache not written: %s", exc)
+            _debug("aiusage: rollup cache not written: %s", exc)
+
+
+def _gone(entry: Path, present: set[str], now: float) -> bool:
+    """Whether a file of a shape's directory will not be read again: a write killed midway,
+    a range entry unused for two days, the entry of a day file that is gone."""
+    if entry.name.startswith(".") and ".tmp-" in entry.name:
+        return now - entry.stat().st_mtime > 3600
+    if entry.name.startswith(RANGE_PREFIX):
+        return now - entry.stat().st_mtime > 2 * TIDY_SECONDS
+    return entry.suffix == ".json" and entry.name[:-5] not in present
+
+
+RANGE_PREFIX = "range-"  # a range entry's name: this, a hash of its files' names, .json
+
+
+def _closed_prefix(files: list[DayFile], query: Query) -> int:
+    """How many of the first files are closed days wholly inside a query of calendar
+    periods: the run a range entry can hold."""
+    if query.edges:  # windows that end now (stats) move with the clock: per file only
+        return 0
+    today = day_of(time.time())
+    n = 0
+    for day_file in files:
+        if is_open(day_file, today) or not _inside(day_file, query.range):
+            break
+        n += 1
+    return n
+
+
+def _range_name(files: list[DayFile], time_range: TimeRange) -> str:
+    """A range entry's name: its files and the query's range (a record stored in another
+    day's file counts in one range and not in another of the same files)."""
+    names = [time_range.since, time_range.until, *(f"{f.path.name}:{f.begin}" for f in files)]
+    return f"{RANGE_PREFIX}{hashlib.sha256(orjson.dumps(names)).hexdigest()[:24]}.json"
+
+
+def _identities(files: list[DayFile]) -> list[list[Any]] | None:
+    """Each file's name, size and identity (see :func:`_identity`), or ``None`` when one
+    cannot be read."""
+    try:
+        out = []
+        for day_file in files:
+            stat = day_file.path.stat()
+            identity = _identity(day_file, stat, stat.st_size)
+            out.append([day_file.path.name, stat.st_size, identity])
+    except OSError:
+        return None
+    return out
+
+
+def _load_range(entry: Path, query: Query, files: list[list[Any]]) -> Rollup | None:
+    """A range entry's rollup, when its files are exactly ``files`` as they are now."""
+    try:
+        doc = orjson.loads(entry.read_bytes())
+        if doc.get("format") != FORMAT or doc.get("files") != files:
+            return None
+        return Rollup.from_state(doc["rollup"], query)
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+        return None
 
 
 def _cached_form(query: Query) -> Query:

@@ -3,8 +3,13 @@
 Values map to bucket ``ceil(log(v) / log(GAMMA))``; the estimate of a bucket is the value
 whose relative distance to both bucket edges is ``ALPHA``, so every percentile is within
 ``ALPHA`` = 1% (relative) of a value actually in the data — well inside the 2% promised.
-Buckets are a ``dict[int, int]``: merging two histograms adds counts, so partial rollups
-merge exactly. Memory is bounded by the value range (≈1,200 buckets from 1 µs to 1 day).
+A :data:`Histogram` of a few values is the list of their buckets (in any order); past
+:data:`SAMPLES` values it becomes the count per bucket, a ``dict[int, int]``. Both merge
+exactly (lists extend, counts add), so partial rollups merge exactly, and both give the same
+percentiles for the same values. Most groups of a report by user × model × day hold a
+handful of calls: as a list their histograms take a third of a dict's memory, a merge is an
+``extend`` and percentiles are one sort and an index. Memory is bounded either way: by
+:data:`SAMPLES` for a list, by the value range for counts (≈1,200 buckets from 1 µs to 1 day).
 """
 
 from __future__ import annotations
@@ -31,6 +36,13 @@ BUCKETS = list(range(-BUCKET_OFFSET, math.ceil(math.log(sys.float_info.max) / LO
 CANONICAL = {b: b for b in (ZERO_BUCKET, *BUCKETS[BUCKET_OFFSET - 350 : BUCKET_OFFSET + 1220])}
 
 
+# Values a list holds before it becomes counts: a list of 128 (1 KB) is smaller than most
+# dicts of as many values' buckets, and sorts in microseconds.
+SAMPLES = 128
+
+Histogram = list[int] | dict[int, int]
+
+
 def bucket_of(value: float) -> int:
     """The bucket index of a value ≥ 0."""
     if value <= MIN_VALUE:
@@ -55,18 +67,75 @@ def merge_into(target: dict[int, int], other: Mapping[int, int]) -> None:
     target.update(zip(other, sums, strict=True))
 
 
-def quantiles(buckets: Mapping[int, int], qs: Sequence[float]) -> list[float | None]:
+def counts_of(hist: Histogram) -> dict[int, int]:
+    """The count per bucket of a histogram (a new dict)."""
+    counts: dict[int, int] = {}
+    if isinstance(hist, list):
+        _count_into(counts, hist)
+    else:
+        counts.update(hist)
+    return counts
+
+
+def merged(target: Histogram, other: Histogram) -> Histogram:
+    """``target`` with ``other``'s values added: ``target`` itself, changed, or a new
+    histogram (counts, once a list would pass :data:`SAMPLES`; a copy of ``other`` when
+    ``target`` is empty). ``other`` is never changed nor shared."""
+    if not other:
+        return target
+    if isinstance(other, list):
+        if isinstance(target, dict):
+            _count_into(target, other)
+            return target
+        if len(target) + len(other) <= SAMPLES:
+            if not target:
+                return other.copy()
+            target.extend(other)
+            return target
+        counts = counts_of(target)
+        _count_into(counts, other)
+        return counts
+    counts = counts_of(target) if isinstance(target, list) else target
+    merge_into(counts, other)
+    return counts
+
+
+def _count_into(counts: dict[int, int], samples: list[int]) -> None:
+    get = counts.get
+    for bucket in samples:
+        counts[bucket] = get(bucket, 0) + 1
+
+
+def size(hist: Histogram) -> int:
+    """How many values a histogram holds."""
+    return len(hist) if isinstance(hist, list) else sum(hist.values())
+
+
+def quantiles(buckets: Histogram | Mapping[int, int], qs: Sequence[float]) -> list[float | None]:
     """The ``qs`` quantiles (each 0–1, nearest rank) of the histogram, all ``None`` when it
+    is empty."""
+    ranked = rank_buckets(buckets, qs)
+    return [None] * len(qs) if ranked is None else [bucket_value(b) for b in ranked]
+
+
+def rank_buckets(buckets: Histogram | Mapping[int, int], qs: Sequence[float]) -> list[int] | None:
+    """The bucket of each of the ``qs`` quantiles (nearest rank), ``None`` when the histogram
     is empty. One sort of the buckets serves every quantile (this runs per group per view)."""
+    if isinstance(buckets, list):
+        n = len(buckets)
+        if n < 2:  # no ranks to find
+            return [buckets[0]] * len(qs) if n else None
+        ranked = sorted(buckets)
+        return [ranked[max(1, math.ceil(q * n)) - 1] for q in qs]
     if len(buckets) == 1:  # one bucket (a group of one call, or of equal ones): no ranks
         (only,) = buckets
-        return [bucket_value(only)] * len(qs)
+        return [only] * len(qs)
     if not buckets:
-        return [None] * len(qs)
+        return None
     order = sorted(buckets)
     running = list(accumulate(map(buckets.__getitem__, order)))
     total = running[-1]
     if total == 0:
-        return [None] * len(qs)
+        return None
     # The first bucket whose running count reaches each rank.
-    return [bucket_value(order[bisect_left(running, max(1, math.ceil(q * total)))]) for q in qs]
+    return [order[bisect_left(running, max(1, math.ceil(q * total)))] for q in qs]

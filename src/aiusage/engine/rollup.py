@@ -19,13 +19,13 @@ from itertools import chain, repeat
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from aiusage.engine.histogram import CANONICAL, merge_into
+from aiusage.engine.histogram import CANONICAL, Histogram, counts_of, merged, size
 from aiusage.engine.intervals import Intervals
 from aiusage.engine.timerange import TimeRange
 from aiusage.errors import UsageError
 from aiusage.pricing.price import Price
 from aiusage.pricing.table import PricingTable
-from aiusage.records.reader import Skipped
+from aiusage.records.skipped import Skipped
 
 COST_SCALE = 10**12  # costs are summed as integer picos of their currency
 
@@ -67,13 +67,27 @@ _HISTOGRAM: Mapping[str, str] = {"kind": "histogram"}
 _TIME: Mapping[str, str] = {"kind": "time"}
 
 
-def _load_histogram(flat: list[Any]) -> dict[int, int]:
-    """A histogram from its flat dump; ``ValueError`` if it is not one."""
-    # Buckets and counts checked in one bulk pass (C speed), before they become a dict.
-    if type(flat) is not list or not _INTS.issuperset(map(type, flat)):
+def _dump_histogram(hist: Histogram) -> list[Any]:
+    """A histogram as JSON data: a list of buckets as it is; counts as two lists, the
+    buckets and their counts."""
+    if isinstance(hist, list):
+        return hist
+    return [list(hist), list(hist.values())]
+
+
+def _load_histogram(data: list[Any]) -> Histogram:
+    """A histogram from :func:`_dump_histogram`'s data; ``ValueError`` if it is not one."""
+    if type(data) is not list:
         raise ValueError("histogram of another layout")
-    keys: list[int] = flat[::2]
-    return dict(zip(map(CANONICAL.get, keys, keys), flat[1::2], strict=True))
+    # Checked in one bulk pass (C speed); buckets become the shared int objects.
+    if len(data) == 2 and type(data[0]) is list:
+        keys, counts = data
+        if type(counts) is not list or not _INTS.issuperset(map(type, chain(keys, counts))):
+            raise ValueError("histogram of another layout")
+        return dict(zip(map(CANONICAL.get, keys, keys), counts, strict=True))
+    if not _INTS.issuperset(map(type, data)):
+        raise ValueError("histogram of another layout")
+    return list(map(CANONICAL.get, data, data))
 
 
 @dataclass(slots=True, eq=False)
@@ -100,9 +114,9 @@ class Acc:
     unpriced: int = 0
     # Latency sums in integer microseconds: exact, so merged rollups equal one pass.
     dur_sum: int = 0
-    dur_hist: dict[int, int] = field(default_factory=dict, metadata=_HISTOGRAM)
+    dur_hist: Histogram = field(default_factory=list, metadata=_HISTOGRAM)
     ttfb_sum: int = 0
-    ttfb_hist: dict[int, int] = field(default_factory=dict, metadata=_HISTOGRAM)
+    ttfb_hist: Histogram = field(default_factory=list, metadata=_HISTOGRAM)
     # A time's default is its value while the group has no record (stored as null).
     first_ts: float = field(default=math.inf, metadata=_TIME)
     last_ts: float = field(default=-math.inf, metadata=_TIME)
@@ -111,12 +125,12 @@ class Acc:
     @property
     def dur_n(self) -> int:
         """How many records had a duration (each is counted once in its histogram)."""
-        return sum(self.dur_hist.values())
+        return size(self.dur_hist)
 
     @property
     def ttfb_n(self) -> int:
         """How many records had a time to first byte."""
-        return sum(self.ttfb_hist.values())
+        return size(self.ttfb_hist)
 
     def merge(self, other: Acc, *, rate: Fraction | None = None, latency: bool = True) -> None:
         """Add ``other``'s metrics, its costs multiplied by ``rate`` (currency conversion);
@@ -134,10 +148,7 @@ class Acc:
         self.actual += other.actual if rate is None else other.actual * rate
         self.unpriced += other.unpriced
         if latency:
-            self.dur_sum += other.dur_sum
-            merge_into(self.dur_hist, other.dur_hist)
-            self.ttfb_sum += other.ttfb_sum
-            merge_into(self.ttfb_hist, other.ttfb_hist)
+            self.merge_latency(other)
         self.first_ts = min(self.first_ts, other.first_ts)
         self.last_ts = max(self.last_ts, other.last_ts)
         self.max_tokens = max(self.max_tokens, other.max_tokens)
@@ -150,10 +161,10 @@ class Acc:
         for name in _SUMMED:
             setattr(out, name, sum(map(operator.attrgetter(name), accs)))
         for name in _HISTOGRAM_NAMES:
-            hist: dict[int, int] = {}
+            hist: Histogram = []
             for one in map(operator.attrgetter(name), accs):
                 if one:
-                    merge_into(hist, one)
+                    hist = merged(hist, one)
             setattr(out, name, hist)
         out.first_ts = min(map(operator.attrgetter("first_ts"), accs), default=math.inf)
         out.last_ts = max(map(operator.attrgetter("last_ts"), accs), default=-math.inf)
@@ -174,17 +185,16 @@ class Acc:
     def merge_latency(self, other: Acc) -> None:
         """Add ``other``'s latency sums and histograms only."""
         self.dur_sum += other.dur_sum
-        merge_into(self.dur_hist, other.dur_hist)
+        self.dur_hist = merged(self.dur_hist, other.dur_hist)
         self.ttfb_sum += other.ttfb_sum
-        merge_into(self.ttfb_hist, other.ttfb_hist)
+        self.ttfb_hist = merged(self.ttfb_hist, other.ttfb_hist)
 
     def dump(self) -> list[Any]:
         """Every field as JSON-ready data, in the order of :data:`ACC_FIELDS` (the names a
         stored rollup records once for all its rows, see :meth:`Rollup.state`)."""
         row = list(_fields_of(self))
         for i in _HISTOGRAMS_AT:
-            # Flat (bucket, count, bucket, count, …): half the objects to parse back.
-            row[i] = list(chain.from_iterable(row[i].items()))
+            row[i] = _dump_histogram(row[i])
         for i, empty in _TIMES_AT:
             if row[i] == empty:
                 row[i] = None
@@ -202,7 +212,7 @@ class Acc:
         for i in _HISTOGRAMS_AT:
             flat = values[i]
             # Empty for most groups of a rollup whose latency is kept apart (latency_by).
-            values[i] = {} if flat == [] else _load_histogram(flat)
+            values[i] = [] if flat == [] else _load_histogram(flat)
         for i, empty in _TIMES_AT:
             values[i] = empty if values[i] is None else float(values[i])
         return cls(*values)  # positional in declaration order, as ACC_FIELDS is
@@ -210,8 +220,8 @@ class Acc:
     def state(self) -> tuple[Any, ...]:
         """Every summed value, for equality checks."""
         return tuple(
-            sorted(value.items()) if isinstance(value, dict) else value
-            for value in map(getattr, repeat(self), ACC_FIELDS)
+            sorted(counts_of(value).items()) if kind == "histogram" else value
+            for value, kind in zip(map(getattr, repeat(self), ACC_FIELDS), _KINDS, strict=True)
         )
 
 

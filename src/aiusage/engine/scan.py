@@ -14,7 +14,15 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from aiusage.engine.histogram import BUCKET_OFFSET, BUCKETS, LOG_GAMMA, MIN_VALUE, ZERO_BUCKET
+from aiusage.engine.histogram import (
+    BUCKET_OFFSET,
+    BUCKETS,
+    LOG_GAMMA,
+    MIN_VALUE,
+    SAMPLES,
+    ZERO_BUCKET,
+    counts_of,
+)
 from aiusage.engine.intervals import Intervals
 from aiusage.engine.rollup import (
     COST_SCALE,
@@ -30,7 +38,6 @@ from aiusage.engine.timerange import SLOT_SECONDS, PeriodKeys
 from aiusage.pricing.cost import cost_of_record, parse_cost_mode
 from aiusage.pricing.price import TokenCounts
 from aiusage.pricing.table import PricingTable
-from aiusage.records.reader import DayReader
 from aiusage.store.dayfiles import DayFile, day_of, is_open
 from aiusage.store.gc_pause import gc_paused
 from aiusage.store.processes import map_in_processes
@@ -251,11 +258,14 @@ def scan_file(  # noqa: C901, PLR0912, PLR0915
     (the same day merged from several data dirs) and is counted once. Returns the offset read up
     to.
     """
+    # Here, not at the top: a report with no day file to read needs no reader (nor msgspec).
+    from aiusage.records.reader import DayReader
+
     mode = parse_cost_mode(cost_mode)
     reprice = mode == "current"
     factor_of = pricing.account_factor if pricing.has_accounts else None
     ceil, log = math.ceil, math.log
-    buckets, bucket_base = BUCKETS, BUCKET_OFFSET
+    buckets, bucket_base, samples = BUCKETS, BUCKET_OFFSET, SAMPLES
     latency = query.latency
     groups = rollup.groups
     known_slots, period_key = period_function(query)
@@ -403,24 +413,35 @@ def scan_file(  # noqa: C901, PLR0912, PLR0915
                     dur = rec.duration_ms
                     if dur is not None:
                         held.dur_sum += round(dur * 1000)
-                        hist = held.dur_hist
                         # histogram.bucket_of, inlined: this runs twice per record.
                         b = (
                             buckets[ceil(log(dur) / LOG_GAMMA) + bucket_base]
                             if dur > MIN_VALUE
                             else ZERO_BUCKET
                         )
-                        hist[b] = hist.get(b, 0) + 1
+                        hist = held.dur_hist
+                        # A few values' buckets listed, more counted (histogram.SAMPLES).
+                        if isinstance(hist, list):
+                            hist.append(b)
+                            if len(hist) > samples:
+                                held.dur_hist = counts_of(hist)
+                        else:
+                            hist[b] = hist.get(b, 0) + 1
                     ttfb = rec.ttfb_ms
                     if ttfb is not None:
                         held.ttfb_sum += round(ttfb * 1000)
-                        hist = held.ttfb_hist
                         b = (
                             buckets[ceil(log(ttfb) / LOG_GAMMA) + bucket_base]
                             if ttfb > MIN_VALUE
                             else ZERO_BUCKET
                         )
-                        hist[b] = hist.get(b, 0) + 1
+                        hist = held.ttfb_hist
+                        if isinstance(hist, list):
+                            hist.append(b)
+                            if len(hist) > samples:
+                                held.ttfb_hist = counts_of(hist)
+                        else:
+                            hist[b] = hist.get(b, 0) + 1
                 if interval_of is not None and success:
                     who = interval_of(rec)
                     if who is not None and not isinstance(who, str | int | float):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -13,14 +13,57 @@ if TYPE_CHECKING:
     from aiusage.views.document import ReportRow
 
 
-def json_bytes(doc: Mapping[str, Any]) -> bytes:
-    """A document as indented UTF-8 JSON and a newline, keys in their documented order;
-    integers beyond 64 bits (a sum of many large counts) written exactly."""
-    option = orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE
+def json_bytes(doc: Mapping[str, Any], *, newline: bool = True) -> bytes:
+    """A document as indented UTF-8 JSON and a newline (unless not ``newline``), keys in
+    their documented order; integers beyond 64 bits (a sum of many large counts) written
+    exactly."""
+    option = orjson.OPT_INDENT_2 | (orjson.OPT_APPEND_NEWLINE if newline else 0)
     try:
         return orjson.dumps(doc, option=option)
     except orjson.JSONEncodeError:  # orjson writes integers of 64 bits at most
         return orjson.dumps(_wide_ints(doc), option=option)
+
+
+# Rows serialised at a time by json_chunks: a few MB of JSON, a few MB of rows.
+CHUNK_ROWS = 2000
+_OPEN = b'{\n  "r": [\n'  # how orjson opens {"r": [...]}, indented; items follow at 4 spaces
+_CLOSE = b"\n  ]\n}"
+
+
+def json_chunks(doc: Mapping[str, Any], *, chunk_rows: int = CHUNK_ROWS) -> Iterator[bytes]:
+    """:func:`json_bytes` of ``doc`` in pieces, the same bytes: a top-level value that is a
+    sequence but not a list (a view's rows built as they are read, such as
+    :class:`~aiusage.views.report.ReportRows`) is serialised ``chunk_rows`` items at a time,
+    so neither it nor its JSON is ever whole in memory."""
+    lazy = [
+        k
+        for k, v in doc.items()
+        if isinstance(v, Sequence) and not isinstance(v, list | tuple | str | bytes)
+    ]
+    if not lazy:
+        yield json_bytes(doc)
+        return
+    # A raw NUL byte cannot occur in orjson's output (it escapes control characters), so
+    # each placeholder marks exactly where its value goes.
+    marks = {key: b"\x00%d" % i for i, key in enumerate(lazy)}
+    rest = json_bytes({k: orjson.Fragment(marks[k]) if k in marks else v for k, v in doc.items()})
+    for key in lazy:
+        head, rest = rest.split(marks[key], 1)
+        yield head
+        yield from _array_chunks(doc[key], chunk_rows)
+    yield rest
+
+
+def _array_chunks(items: Sequence[Any], chunk_rows: int) -> Iterator[bytes]:
+    """A top-level array value as orjson indents it (``[]`` when empty), in pieces."""
+    if not items:
+        yield b"[]"
+        return
+    yield b"[\n"
+    for start in range(0, len(items), chunk_rows):
+        part = json_bytes({"r": list(items[start : start + chunk_rows])}, newline=False)
+        yield (b",\n" if start else b"") + part[len(_OPEN) : -len(_CLOSE)]
+    yield b"\n  ]"
 
 
 def to_json(doc: Mapping[str, Any]) -> str:

@@ -30,8 +30,9 @@ from aiusage.bounds import MAX_STATUS, MIN_STATUS
 from aiusage.engine.scan import file_size, workers_for
 from aiusage.engine.timerange import TimeRange
 from aiusage.errors import UsageError
-from aiusage.records.reader import DayReader, Skipped, in_64_bits
+from aiusage.records.reader import DayReader, in_64_bits
 from aiusage.records.schema import serialize
+from aiusage.records.skipped import Skipped
 from aiusage.store.dayfiles import DayFile
 from aiusage.store.processes import map_in_processes
 from aiusage.store.safepath import OutDir, open_out_dir

@@ -140,7 +140,7 @@ def report_view(
 
     currency = doc["currency"]
     totals: Metrics = doc["totals"]
-    report_rows: list[ReportRow] = doc["rows"][:max_rows]
+    report_rows: Sequence[ReportRow] = doc["rows"][:max_rows]
     hidden = len(doc["rows"]) - len(report_rows)
     digits = cost_digits(totals["cost"])
     with_period = doc["period"] != "total"

@@ -20,7 +20,6 @@ import re
 import time
 import types
 from collections.abc import Callable, Generator, Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, cast
 
@@ -30,6 +29,7 @@ import orjson
 from aiusage.bounds import MAX_COST, MAX_DURATION_MS, MAX_TIMESTAMP, MAX_TOKENS, MIN_TIMESTAMP
 from aiusage.errors import DataError
 from aiusage.records.schema import Record, check_read, counter_ok
+from aiusage.records.skipped import Skipped
 from aiusage.store.dayfiles import DAY_SECONDS, DayFile, day_of, is_open, open_data, settled_size
 
 BOM = b"\xef\xbb\xbf"
@@ -43,8 +43,6 @@ def _huge_ints_as_infinite(line: bytes) -> bytes:
     return _HUGE_INT.sub(rb"\1\g<2>1e999", line)
 
 
-MAX_LOCATIONS = 1000  # how many problem lines are remembered (all are counted)
-
 # The types are the bounds of README "The record" (:mod:`aiusage.bounds`), checked in C.
 Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_TOKENS)]
 Cost = Annotated[float, msgspec.Meta(ge=0, le=MAX_COST)]
@@ -54,32 +52,6 @@ Duration = Annotated[float, msgspec.Meta(ge=0, le=MAX_DURATION_MS)]
 Model = Annotated[str, msgspec.Meta(min_length=1)]
 
 TORN = "torn last line (incomplete write)"
-
-
-@dataclass
-class Skipped:
-    """Lines that were not records: how many, and where (file, line, reason) the first
-    :data:`MAX_LOCATIONS` of them are."""
-
-    count: int = 0
-    locations: list[tuple[str, int, str]] = field(default_factory=list)
-
-    @property
-    def first(self) -> tuple[str, int, str] | None:
-        """The first skipped line's location."""
-        return self.locations[0] if self.locations else None
-
-    def add(self, path: str, lineno: int, reason: str) -> None:
-        """Count one skipped line."""
-        self.count += 1
-        if len(self.locations) < MAX_LOCATIONS:
-            self.locations.append((path, lineno, reason))
-
-    def merge(self, other: Skipped) -> None:
-        """Add another count and its locations."""
-        self.count += other.count
-        room = MAX_LOCATIONS - len(self.locations)
-        self.locations.extend(other.locations[:room])
 
 
 class Row(msgspec.Struct, gc=False):

@@ -13,7 +13,6 @@ imported only then, as it costs about 15 ms of start-up.
 from __future__ import annotations
 
 import os
-import pickle
 import signal
 import sys
 import threading
@@ -53,6 +52,8 @@ def map_in_processes(fn: Callable[[Job], Result], jobs: Sequence[Job]) -> list[R
 
 def _fork(fn: Callable[[Job], Result], job: Job) -> tuple[int, int]:
     """Start a worker on ``job``: its pid and the read end of its result pipe."""
+    import pickle  # here, before the fork: a run that forks no worker never needs it
+
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the worker: one job, one pickled result, then exit without cleanup
@@ -81,6 +82,8 @@ def _collect(child: tuple[int, int], fn: Callable[[Job], Result], job: Job) -> R
         _stop(pid)
         raise
     if status == 0:
+        import pickle
+
         try:
             with gc_paused():
                 result: Result = pickle.loads(payload)

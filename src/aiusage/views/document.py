@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any, NotRequired, TypedDict, cast
 from zoneinfo import ZoneInfo
 
-from aiusage.engine.histogram import quantiles
+from aiusage.engine.histogram import Histogram, bucket_value, rank_buckets, size
 from aiusage.engine.rollup import COST_SCALE, Acc, Filters, Query, Rollup, dimension_field
 from aiusage.engine.scan import scan
 from aiusage.engine.timerange import TimeRange, iso_local, iso_utc
 from aiusage.pricing.table import PricingTable
-from aiusage.records.reader import Skipped
+from aiusage.records.skipped import Skipped
 from aiusage.store.dayfiles import DayFile, files_between
 
 METRICS = (
@@ -131,20 +131,27 @@ def group_value(row: ReportRow, field: str) -> Any:
     return columns.get(field)
 
 
-def _ms(value: float | None) -> float | None:
-    return None if value is None else round(value, 3)
-
-
 _PERCENTILES = (0.50, 0.95, 0.99)
+_NO_LATENCY = (None, None, None, None)
+# Each bucket's estimate in ms as shown (3 decimals), worked out once per bucket: a report
+# shows six per group.
+_BUCKET_MS: dict[int, float] = {}
 
 
-def _latency(total_us: int, hist: dict[int, int]) -> tuple[float | None, ...]:
+def _bucket_ms(bucket: int) -> float:
+    ms = _BUCKET_MS.get(bucket)
+    if ms is None:
+        ms = _BUCKET_MS[bucket] = round(bucket_value(bucket), 3)
+    return ms
+
+
+def _latency(total_us: int, hist: Histogram) -> tuple[float | None, ...]:
     """Mean, p50, p95 and p99 (ms) of one latency: its sum (µs) and histogram."""
-    n = sum(hist.values())
-    if not n:
-        return None, None, None, None
-    p50, p95, p99 = quantiles(hist, _PERCENTILES)
-    return round(total_us / 1000 / n, 3), _ms(p50), _ms(p95), _ms(p99)
+    ranked = rank_buckets(hist, _PERCENTILES)
+    if ranked is None:
+        return _NO_LATENCY
+    b50, b95, b99 = ranked
+    return round(total_us / 1000 / size(hist), 3), _bucket_ms(b50), _bucket_ms(b95), _bucket_ms(b99)
 
 
 def metrics(acc: Acc) -> Metrics:

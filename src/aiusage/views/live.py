@@ -18,7 +18,8 @@ from aiusage.engine.rollup import COST_SCALE, Filters, Query, filter_function
 from aiusage.engine.timerange import TimeRange
 from aiusage.pricing.cost import cost_of_record
 from aiusage.pricing.price import TokenCounts
-from aiusage.records.reader import ALL_FIELDS, DayReader, Row, Skipped, line_reader
+from aiusage.records.reader import ALL_FIELDS, DayReader, Row, line_reader
+from aiusage.records.skipped import Skipped
 from aiusage.store.dayfiles import DAY_SECONDS, DayFile, day_of, day_path
 from aiusage.views.document import Source, fold, money
 

@@ -16,7 +16,8 @@ from typing import Any
 from aiusage.engine.rollup import Filters, filter_function
 from aiusage.engine.timerange import TimeRange
 from aiusage.errors import UsageError
-from aiusage.records.reader import DayReader, Skipped
+from aiusage.records.reader import DayReader
+from aiusage.records.skipped import Skipped
 from aiusage.store.dayfiles import DAY_SECONDS
 from aiusage.views.document import Source, source_files
 

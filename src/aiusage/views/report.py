@@ -9,9 +9,9 @@ renderers in :mod:`aiusage.output` are checked against the keys built here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from fractions import Fraction
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 from aiusage.engine.rollup import Acc, Query, dimension_field
 from aiusage.engine.timerange import PeriodKeys
@@ -25,8 +25,8 @@ from aiusage.views.document import (
     envelope,
     filters_doc,
     fold,
-    group_value,
     metrics,
+    money,
     not_counted,
     report_row,
     run_query,
@@ -48,13 +48,7 @@ def _sort_key(sort: str) -> tuple[str, bool]:
     return name, descending != flip
 
 
-def _sorted_rows(rows: list[ReportRow], sort: str | None, fields: list[str]) -> list[ReportRow]:
-    if sort is None:
-        # Periods in order; within a period, the most expensive group first.
-        return sorted(
-            rows,
-            key=lambda r: (r["period"], -r["cost"], *(str(group_value(r, f)) for f in fields)),
-        )
+def _sorted_rows(rows: list[ReportRow], sort: str, fields: list[str]) -> list[ReportRow]:
     name, descending = _sort_key(sort)
     allowed = {"period", *fields, *METRICS}
     if name not in allowed:
@@ -76,6 +70,45 @@ def _sorted_rows(rows: list[ReportRow], sort: str | None, fields: list[str]) -> 
     return sorted(present, key=key, reverse=descending) + missing
 
 
+Entry = tuple[tuple[Any, ...], Acc, dict[str, int] | None]
+
+
+class ReportRows(Sequence[ReportRow]):
+    """A report's rows, each built from its group (key, accumulator, requests per model) when
+    it is read: a report of hundreds of thousands of groups is written chunk by chunk
+    (:func:`aiusage.output.json_csv.json_chunks`), never held whole as rows."""
+
+    def __init__(self, entries: list[Entry], fields: list[str]) -> None:
+        self._entries = entries
+        self._fields = fields
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @overload
+    def __getitem__(self, index: int) -> ReportRow: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> ReportRows: ...
+
+    def __getitem__(self, index: int | slice) -> ReportRow | ReportRows:
+        if isinstance(index, slice):
+            return ReportRows(self._entries[index], self._fields)
+        return self._row(self._entries[index])
+
+    def __iter__(self) -> Iterator[ReportRow]:
+        return map(self._row, self._entries)
+
+    def _row(self, entry: Entry) -> ReportRow:
+        key, acc, used = entry
+        return report_row(
+            key[0],
+            dict(zip(self._fields, key[1:], strict=True)),
+            metrics(acc),
+            models=None if used is None else sorted(used, key=lambda m: (-used[m], m)),
+        )
+
+
 def build_report(
     source: Source,
     query: Query,
@@ -83,8 +116,11 @@ def build_report(
     sort: str | None = None,
     limit: int | None = None,
     now: float | None = None,
+    stream_rows: bool = False,
 ) -> dict[str, Any]:
-    """The ``aiusage.report/1`` document: totals and one row per period × group."""
+    """The ``aiusage.report/1`` document: totals and one row per period × group. With
+    ``stream_rows``, its ``rows`` are a :class:`ReportRows` sequence, each row built when it
+    is read (for writing a large report in bounded memory), else a list."""
     dims = query.dims
     with_models = "model" not in dims
     scan_query = Query(
@@ -115,20 +151,20 @@ def build_report(
             query.range.since, query.range.until
         ):
             groups.setdefault((pk,), Acc())
-    rows = []
-    for key, acc in groups.items():
-        used = models.get(key, {})
-        rows.append(
-            report_row(
-                key[0],
-                dict(zip(fields, key[1:], strict=True)),
-                metrics(acc),
-                models=sorted(used, key=lambda m: (-used[m], m)) if with_models else None,
-            )
-        )
-    rows = _sorted_rows(rows, sort, fields)
+    entries = [
+        (key, acc, models.get(key, {}) if with_models else None) for key, acc in groups.items()
+    ]
+    if sort is None:
+        # Periods in order; within a period, the most expensive group first (sorted before
+        # any row is built, so that rows can be built as they are written).
+        entries.sort(key=lambda e: (e[0][0], -money(e[1].cost), *map(str, e[0][1:])))
+        rows: Sequence[ReportRow] = ReportRows(entries, fields)
+    else:
+        rows = _sorted_rows(list(ReportRows(entries, fields)), sort, fields)
     if limit is not None:
         rows = rows[:limit]
+    if not stream_rows:
+        rows = list(rows)
     totals = total(source, rollup)
     doc = envelope("report", query.range, query.tz, source.currency, now=now)
     doc.update(
