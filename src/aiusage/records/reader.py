@@ -83,6 +83,9 @@ class Row(msgspec.Struct, gc=False):
     tags: dict[str, Any] | None = None
     key: Any = None
     n: Any = 1
+    # Written by the Parquet export only (its columns): no pass reads them.
+    status_code: Any = None
+    host: Any = None
 
     def get(self, name: str, default: Any = None) -> Any:
         """Mapping-style access, for code that reads records of either kind."""
@@ -122,16 +125,25 @@ READ_ALWAYS = frozenset(
 # What decides whether a counter is one: read by the tolerant decoder, which every counter
 # takes (the fast one reads calls only).
 COUNTER_FIELDS = frozenset({"key", "n"})
+# The field whose default stands in for a member a line lacks by more than "none": a call
+# without ``success`` succeeded. Read as recorded (the Parquet export), it is UNSET instead.
+RECORDED_DEFAULTS = frozenset({"success"})
 
 
-def _decoder(fields: frozenset[str], *, fast: bool) -> msgspec.json.Decoder[Any]:
+def _decoder(
+    fields: frozenset[str], *, fast: bool, as_recorded: bool = False
+) -> msgspec.json.Decoder[Any]:
     """A decoder of lines into rows holding ``fields`` and :data:`READ_ALWAYS`, typed as in
     :class:`Row` (with ``fast``, calls only, their model as a call's must be; else with
-    :data:`COUNTER_FIELDS` too)."""
+    :data:`COUNTER_FIELDS` too). With ``as_recorded``, the fields of
+    :data:`RECORDED_DEFAULTS` that a line lacks read as :data:`msgspec.UNSET` (their types,
+    and so which lines are records, stay the same)."""
     specs: list[tuple[str, Any, Any]] = []
     wanted = fields | READ_ALWAYS | (frozenset() if fast else COUNTER_FIELDS)
     for info in msgspec.structs.fields(Row):
-        if fast and info.name == "model":
+        if as_recorded and info.name in RECORDED_DEFAULTS:
+            specs.append((info.name, info.type | msgspec.UnsetType, msgspec.UNSET))
+        elif fast and info.name == "model":
             specs.append(("model", Model, msgspec.NODEFAULT))
         elif fast and info.name == "kind":
             specs.append(("kind", Literal["call"], "call"))
@@ -149,14 +161,14 @@ ROW_DECODER = _decoder(ALL_FIELDS, fast=True)
 
 
 @functools.lru_cache(maxsize=32)
-def row_decoder(fields: frozenset[str]) -> msgspec.json.Decoder[Any]:
+def row_decoder(fields: frozenset[str], *, as_recorded: bool = False) -> msgspec.json.Decoder[Any]:
     """The fast decoder of lines into rows that hold only ``fields`` and :data:`READ_ALWAYS`:
     msgspec skips the other members without building them, which saves a third of the
     decoding of a narrow report. A line it refuses may still be a record
-    (:meth:`LineReader.refused`)."""
-    if (fields | READ_ALWAYS).issuperset(ALL_FIELDS):
+    (:meth:`LineReader.refused`). ``as_recorded``: see :func:`_decoder`."""
+    if (fields | READ_ALWAYS).issuperset(ALL_FIELDS) and not as_recorded:
         return ROW_DECODER
-    return _decoder(fields, fast=True)
+    return _decoder(fields, fast=True, as_recorded=as_recorded)
 
 
 class LineReader:
@@ -165,9 +177,11 @@ class LineReader:
 
     __slots__ = ("_tolerant", "decode")
 
-    def __init__(self, fields: frozenset[str]) -> None:
-        self.decode: Callable[[bytes], Any] = row_decoder(fields).decode
-        self._tolerant: Callable[[bytes], Any] = _decoder(fields, fast=False).decode
+    def __init__(self, fields: frozenset[str], *, as_recorded: bool = False) -> None:
+        self.decode: Callable[[bytes], Any] = row_decoder(fields, as_recorded=as_recorded).decode
+        self._tolerant: Callable[[bytes], Any] = _decoder(
+            fields, fast=False, as_recorded=as_recorded
+        ).decode
 
     def row(self, line: bytes) -> Any | None:
         """The row of a line, or ``None`` when it is not a record."""
@@ -212,9 +226,10 @@ class LineReader:
 
 
 @functools.lru_cache(maxsize=32)
-def line_reader(fields: frozenset[str] = frozenset()) -> LineReader:
-    """The :class:`LineReader` of rows holding ``fields`` (shared: readers hold no state)."""
-    return LineReader(fields)
+def line_reader(fields: frozenset[str] = frozenset(), *, as_recorded: bool = False) -> LineReader:
+    """The :class:`LineReader` of rows holding ``fields`` (shared: readers hold no state);
+    ``as_recorded``: see :func:`_decoder`."""
+    return LineReader(fields, as_recorded=as_recorded)
 
 
 _UNTYPED = msgspec.json.Decoder(float_hook=float)
@@ -236,19 +251,19 @@ def whole_record(line: bytes) -> Record:
         # A number beyond a float (1e999) in a member the row read as infinity.
         members = _UNTYPED.decode(_huge_ints_as_infinite(text.encode()))
         try:
-            rec = {k: _in_64_bits(v) for k, v in members.items()}
+            rec = {k: in_64_bits(v) for k, v in members.items()}
         except RecursionError:  # nested nearly as deep as the reader reads: kept as read
             rec = members
     return rec
 
 
-def _in_64_bits(value: Any) -> Any:
+def in_64_bits(value: Any) -> Any:
     """``value`` with integers beyond 64 bits as floats, as :mod:`orjson` reads them (and can
     write them again)."""
     if isinstance(value, dict):
-        return {k: _in_64_bits(v) for k, v in value.items()}
+        return {k: in_64_bits(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_in_64_bits(v) for v in value]
+        return [in_64_bits(v) for v in value]
     if type(value) is int and not -(2**63) <= value < 2**64:
         return float(value)
     return value
@@ -286,9 +301,10 @@ class DayReader:
     (:func:`~aiusage.store.dayfiles.is_open`). With ``misplaced``, records whose timestamp is
     not on the file's day are noted there.
 
-    Iterating gives rows of ``fields`` (:class:`Row`'s names); :meth:`records` gives the same
-    records whole. After either, :attr:`offset` is the byte read up to. Used as a context
-    manager, the file is closed on leaving it even when reading stopped midway.
+    Iterating gives rows of ``fields`` (:class:`Row`'s names; with ``as_recorded``, see
+    :func:`_decoder`); :meth:`records` gives the same records whole. After either,
+    :attr:`offset` is the byte read up to. Used as a context manager, the file is closed on
+    leaving it even when reading stopped midway.
     """
 
     def __init__(
@@ -301,10 +317,11 @@ class DayReader:
         end: int | None = None,
         complete_lines_only: bool | None = None,
         misplaced: Skipped | None = None,
+        as_recorded: bool = False,
     ) -> None:
         self.day_file = day_file
         self.skipped = skipped
-        self.reader = line_reader(fields)
+        self.reader = line_reader(fields, as_recorded=as_recorded)
         start = day_file.begin if start is None else start
         self.start = start
         self.end = end
