@@ -117,3 +117,51 @@ def test_records_made_around_a_fork_are_written_once(tmp_path: Path, how: str) -
     if how == "multiprocessing":
         expected += list(range(5000, 5400))
     assert sorted(r["input_tokens"] for r in _records(data_dir)) == sorted(expected)
+
+
+TERMINATED = """
+import multiprocessing, sys, time
+import aiusage
+from aiusage.records import background
+
+data_dir, ending = sys.argv[1], sys.argv[2]
+write_all = background.BackgroundWriter._write_all
+
+
+def slowly(self, items):  # the writer is still busy when the pool ends its worker
+    time.sleep(0.5)
+    write_all(self, items)
+
+
+background.BackgroundWriter._write_all = slowly
+
+
+def task(start):
+    for i in range(start, start + 100):
+        aiusage.record(data_dir=data_dir, model="gpt-4o", input_tokens=i)
+    return start  # returns while its records are still queued
+
+
+aiusage.configure(background=True)  # the parent itself records nothing
+pool = multiprocessing.get_context("fork").Pool(1)
+pool.map(task, [0])
+if ending == "terminate":  # as a Pool used as a context manager ends: SIGTERM
+    pool.terminate()
+else:  # the worker ends with os._exit, after multiprocessing's exit handlers
+    pool.close()
+pool.join()
+"""
+
+
+@pytest.mark.parametrize("ending", ["terminate", "close"])
+def test_a_pool_worker_writes_what_it_queued_however_the_pool_ends(
+    tmp_path: Path, ending: str
+) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    env = {**os.environ, "AIUSAGE_BACKGROUND": "0"}
+    done = subprocess.run(
+        [sys.executable, "-c", TERMINATED, str(data_dir), ending], env=env, timeout=60, check=False
+    )
+    assert done.returncode == 0
+    assert sorted(r["input_tokens"] for r in _records(data_dir)) == list(range(100))

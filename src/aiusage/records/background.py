@@ -9,8 +9,9 @@ Forking: a child starts with an empty queue and no thread (the parent's queued r
 the parent's to write), starts its own writer on its first record, and writes its queue
 when it exits — at interpreter exit (``sys.exit`` or the end of the program), and in a
 ``multiprocessing`` child, which ends with ``os._exit``, from ``multiprocessing``'s own
-exit handlers. A process ended by ``os._exit`` called directly, or by a signal, loses what
-it had queued: call :meth:`BackgroundWriter.flush` first.
+exit handlers, or when it is terminated (SIGTERM, as a ``Pool`` used as a context manager
+ends its workers). A process ended by ``os._exit`` called directly, or by another signal,
+loses what it had queued: call :meth:`BackgroundWriter.flush` first.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import atexit
 import logging
 import os
 import queue
+import signal
 import sys
 import threading
 from collections import defaultdict
@@ -46,7 +48,6 @@ class BackgroundWriter:
         # no thread will read.
         self._lock = threading.Lock()
         self._exit_registered = False
-        self._forked = False
         if hasattr(os, "register_at_fork"):
             # The lock is held across the fork, so the child's copy of the queue is never
             # caught half-changed; the child then drops it (see the module's docstring).
@@ -95,7 +96,6 @@ class BackgroundWriter:
         self._lock = threading.Lock()
         self._queue = queue.Queue(MAX_QUEUED)
         self._thread = None
-        self._forked = True
 
     def _start(self) -> None:
         if self._thread is None:
@@ -105,11 +105,29 @@ class BackgroundWriter:
                 atexit.register(self.flush, 10.0)
                 self._exit_registered = True
             mp_util = sys.modules.get("multiprocessing.util")
-            if self._forked and mp_util is not None:
+            if mp_util is not None and _in_multiprocessing_child():
                 # A multiprocessing child ends with os._exit (no atexit) after running the
                 # finalizers registered in it; registered again in each child, as a child's
-                # start clears them.
+                # start clears them (whether the parent wrote in the background or not).
                 mp_util.Finalize(None, self.flush, args=(10.0,), exitpriority=0)
+                self._flush_on_terminate()
+
+    def _flush_on_terminate(self) -> None:
+        """In a multiprocessing child: write the queue before a SIGTERM ends it. A ``Pool``
+        used as a context manager ends its workers so (``Pool.terminate``), with no exit
+        handler run. Only where SIGTERM has its default action and this is the main thread
+        (which alone may set a handler): a handler of the application's is left alone."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            return
+
+        def on_terminate(signum: int, frame: object) -> None:
+            self.flush(10.0)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)  # then ended as it was asked to be
+
+        signal.signal(signal.SIGTERM, on_terminate)
 
     def _run(self) -> None:
         last = False
@@ -134,3 +152,10 @@ class BackgroundWriter:
                 self._write(data_dir, records)
             except Exception as exc:
                 logger.error("aiusage: %d calls not recorded: %s", len(records), exc)
+
+
+def _in_multiprocessing_child() -> bool:
+    """Whether this process was started by :mod:`multiprocessing` (a ``Process`` or a
+    ``Pool`` worker)."""
+    mp = sys.modules.get("multiprocessing")
+    return mp is not None and mp.parent_process() is not None
