@@ -67,3 +67,38 @@ def test_a_process_with_other_threads_is_not_forked() -> None:
         stop.set()
         helper.join()
     assert results == [(1, PARENT), (4, PARENT), (9, PARENT)]
+
+
+class DiesWhilePickled:
+    """A result that a worker starts to send, then dies (or fails) in the middle of."""
+
+    def __init__(self, how: str) -> None:
+        self.how = how
+
+    def __reduce__(self) -> tuple[type[int], tuple[int]]:
+        if os.getpid() != PARENT:
+            if self.how == "dies":
+                os._exit(0)  # exit status 0, the payload cut short
+            raise RuntimeError("cannot pickle")
+        return int, (0,)
+
+
+def half_sent(job: tuple[int, str]) -> list[object]:
+    n, how = job
+    # Megabytes before the bad part: the parent is already reading them from the pipe.
+    return [b"x" * (1 << 20)] * 4 + [n, DiesWhilePickled(how)]
+
+
+@pytest.mark.parametrize("how", ["dies", "fails"])
+def test_a_result_cut_short_in_the_pipe_has_its_job_done_here(how: str) -> None:
+    results = map_in_processes(half_sent, [(1, how), (2, how)])
+    assert [r[4] for r in results] == [1, 2]
+    assert all(type(r[5]) is DiesWhilePickled for r in results)  # made here, not unpickled
+
+
+def large(n: int) -> list[int]:
+    return list(range(n, n + 300_000))  # megabytes of pickle: many pipe buffers
+
+
+def test_large_results_stream_through_the_pipe() -> None:
+    assert map_in_processes(large, [0, 1, 2]) == [large(0), large(1), large(2)]

@@ -314,6 +314,8 @@ class Rollup:
     # *latency_by values, currency)``; the groups then hold none.
     latency_by: tuple[str, ...] | None = None
     latency_groups: dict[tuple[Any, ...], Acc] = field(default_factory=dict)
+    # The values of the group keys, each one object (see scan_file): not part of its state.
+    values: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def of(cls, query: Query) -> Rollup:

@@ -288,6 +288,7 @@ def scan_file(  # noqa: C901, PLR0912, PLR0915
         if query.intervals_by
         else None
     )
+    shared = rollup.values.setdefault
     count = 0
     with DayReader(
         day_file,
@@ -364,6 +365,9 @@ def scan_file(  # noqa: C901, PLR0912, PLR0915
                     key = hashable(key)
                     acc = groups.get(key)
                 if acc is None:
+                    # A new group's values as the objects of groups before it: each value
+                    # held (and sent between processes) once, not once per group.
+                    key = tuple([shared(v, v) if type(v) is str else v for v in key])
                     acc = groups[key] = Acc()
                 acc.requests += 1
                 success = rec.success

@@ -60,9 +60,9 @@ def _fork(fn: Callable[[Job], Result], job: Job) -> tuple[int, int]:
         status = 1
         try:
             os.close(read_end)
-            payload = pickle.dumps(fn(job), protocol=pickle.HIGHEST_PROTOCOL)
-            with open(write_end, "wb") as pipe:
-                pipe.write(payload)
+            result = fn(job)
+            with open(write_end, "wb") as pipe:  # written as it is pickled, never whole
+                pickle.dump(result, pipe, protocol=pickle.HIGHEST_PROTOCOL)
             status = 0
         finally:
             # os._exit: the parent's buffered output and exit handlers are not the worker's.
@@ -73,24 +73,26 @@ def _fork(fn: Callable[[Job], Result], job: Job) -> tuple[int, int]:
 
 def _collect(child: tuple[int, int], fn: Callable[[Job], Result], job: Job) -> Result:
     """A worker's result, or, when it failed or died, the job done here."""
+    import pickle
+
     pid, fd = child
+    loaded = False
     try:
         with open(fd, "rb") as pipe:
-            payload = pipe.read()
+            # Read as it arrives: the payload is never whole in memory beside its result.
+            try:
+                with gc_paused():
+                    result: Result = pickle.load(pipe)
+                loaded = True
+            except Exception:  # a truncated payload: treated like a failed worker
+                pass
+        # The pipe is closed first: a worker still writing into it ends (EPIPE), not hangs.
         _, status = os.waitpid(pid, 0)
     except BaseException:
         _stop(pid)
         raise
-    if status == 0:
-        import pickle
-
-        try:
-            with gc_paused():
-                result: Result = pickle.loads(payload)
-        except Exception:  # a truncated payload: treated like a failed worker
-            pass
-        else:
-            return result
+    if loaded and status == 0:
+        return result
     return fn(job)
 
 
