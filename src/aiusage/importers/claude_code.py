@@ -29,6 +29,7 @@ from aiusage.importers.engine import (
     given_dirs,
     source_files,
 )
+from aiusage.store.gc_pause import gc_paused
 from aiusage.store.processes import map_in_processes
 
 if TYPE_CHECKING:
@@ -215,7 +216,10 @@ def import_claude_code(
     )
     _job["runs"] = len(runs)
     try:
-        parts = map_in_processes(_read_run, runs)
+        # The lines make no reference cycles: the collector's passes over the growing
+        # events and call keys would find nothing to free.
+        with gc_paused():
+            parts = map_in_processes(_read_run, runs)
     finally:
         _job.clear()
     calls: set[Key] = set()
