@@ -8,12 +8,13 @@ the fields used (the message content is skipped, not built).
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import msgspec
 import orjson
@@ -212,18 +213,13 @@ def import_claude_code(
     sizes = [path.stat().st_size - start for path, start in zip(files, starts, strict=True)]
     total = sum(sizes)
     runs = _runs(sizes, _workers(total))
-    sink.preparer.table.lookup("")  # load the pricing table once, before any fork
-    _job.update(
-        files=files, starts=starts, offsets=offsets, sink=sink, progress=progress, total=total
-    )
-    _job["runs"] = len(runs)
-    try:
-        # The lines make no reference cycles: the collector's passes over the growing
-        # events and call keys would find nothing to free.
-        with gc_paused():
-            parts = map_in_processes(_read_run, runs)
-    finally:
-        _job.clear()
+    # A forked worker shares what the job holds (the pricing table, loaded by the sink);
+    # nothing but its result is pickled.
+    job = _Job(files, starts, offsets, sink, progress, total, len(runs))
+    # The lines make no reference cycles: the collector's passes over the growing events
+    # and call keys would find nothing to free.
+    with gc_paused():
+        parts = map_in_processes(functools.partial(_read_run, job), runs)
     calls: set[Key] = set()
     for part in parts:
         _merge(part, result, sink, calls)
@@ -261,24 +257,32 @@ def _runs(sizes: Sequence[int], workers: int) -> list[tuple[int, int]]:
     return runs
 
 
-# What a run reads: set before the fork, so that a forked worker shares it.
-_job: dict[str, Any] = {}
+@dataclass
+class _Job:
+    """What every run reads."""
+
+    files: Sequence[Path]
+    starts: Sequence[int]
+    offsets: Offsets
+    sink: Sink
+    progress: Progress | None
+    total: int
+    runs: int
 
 
-def _read_run(run: tuple[int, int]) -> _Part:  # noqa: C901
+def _read_run(job: _Job, run: tuple[int, int]) -> _Part:  # noqa: C901
     # The per-line loop of every Claude Code import: checks are inlined, as a call per line
     # would cost more than the check.
     first, end = run
-    job = _job
-    offsets: Offsets = job["offsets"]
-    sink: Sink = job["sink"]
-    progress: Progress | None = job["progress"] if first == 0 else None
+    offsets = job.offsets
+    sink = job.sink
+    progress = job.progress if first == 0 else None
     part = _Part()
     skipped = part.skipped
     events = part.events
     calls: set[Key] = set()
     done = 0
-    for path, start in zip(job["files"][first:end], job["starts"][first:end], strict=True):
+    for path, start in zip(job.files[first:end], job.starts[first:end], strict=True):
         project: str | None = None
         for raw in offsets.lines(path, start):
             part.lines += 1
@@ -321,7 +325,7 @@ def _read_run(run: tuple[int, int]) -> _Part:  # noqa: C901
         part.offsets[path_name] = offsets.updates[path_name]
         done += path.stat().st_size - start
         if progress is not None:
-            progress(min(done * job["runs"], job["total"]), job["total"])
+            progress(min(done * job.runs, job.total), job.total)
     return part
 
 
