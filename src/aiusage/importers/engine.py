@@ -123,21 +123,32 @@ class Sink:
 
     def add(self, fields: Mapping[str, Any]) -> None:
         """Take one record's fields (its ``id`` set)."""
+        self.take(fields["id"], *self.prepare(fields))
+
+    def prepare(self, fields: Mapping[str, Any]) -> tuple[float, bytes]:
+        """The first half of :meth:`add`, which changes nothing (a worker process can do
+        it): the record's timestamp and its line (raises
+        :class:`aiusage.errors.AiusageError` on invalid fields)."""
         out = bytearray()
         timestamp, _ = self.preparer.fields(fields, out)
+        return timestamp, bytes(out)
+
+    def take(self, record_id: Any, timestamp: float, line: bytes) -> None:
+        """The second half of :meth:`add`: keep a prepared record unless its day holds
+        its id already."""
         day = int(timestamp // DAY_SECONDS)
         stored = self.stored.get(day)
         if stored is None:
             date = day_of(timestamp)
             stored = self.stored[day] = _stored_ids(self.data_dir, date)
             self.paths[day] = day_path(self.data_dir, date)
-        if fields["id"] in stored:
+        if record_id in stored:
             self.result.duplicates += 1
             return
-        self.days.setdefault(day, []).append((timestamp, bytes(out)))
+        self.days.setdefault(day, []).append((timestamp, line))
         self.result.imported += 1
         if len(self.result.records) < KEEP:
-            self.result.records.append(orjson.loads(out))
+            self.result.records.append(orjson.loads(line))
 
     def write(self) -> None:
         """Append what was taken to the day files."""

@@ -231,6 +231,24 @@ _SCRUBBED = tuple(name for name in SCRUBBED_FIELDS if name not in ("id", "key"))
 _texts = operator.attrgetter(*_SCRUBBED)
 
 
+# The tags of a batch or an import recur from record to record (an import's project and
+# source): scrubbed once, remembered (a few hundred sets, bounded like scrub's texts).
+_TAG_SETS = 256
+_tag_sets: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
+
+
+def _scrubbed_tags(tags: dict[str, str]) -> dict[str, str]:
+    """:func:`scrub_tags` of validated tags (names and values strings), remembered."""
+    key = tuple(tags.items())
+    done = _tag_sets.get(key)
+    if done is None:
+        done = scrub_tags(tags)
+        if len(_tag_sets) >= _TAG_SETS:
+            _tag_sets.clear()
+        _tag_sets[key] = done = dict(done)
+    return dict(done)  # a dict of the record's own
+
+
 def line_id(raw: bytes, at: int) -> str:
     """The id of a batch line that gives none: 32 hex digits of a BLAKE2b hash of the line
     (without its line end) and of its byte offset in the batch. Feeding the same batch again
@@ -295,7 +313,7 @@ def _complete(rec: Incoming, preparer: Preparer) -> tuple[TokenCounts, float] | 
             return None
         rec.api_key = mask_api_key(rec.api_key)
     if rec.tags is not None:
-        rec.tags = scrub_tags(rec.tags) if rec.tags else None
+        rec.tags = _scrubbed_tags(rec.tags) if rec.tags else None
     if rec.host is None:
         rec.host = hostname()
     counts = TokenCounts(inp, out, read, write, one_hour or 0, reasoning)

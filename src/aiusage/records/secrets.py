@@ -100,10 +100,10 @@ _ID_PREFIXES = (
 # Lower-case hex and dashes (record ids, UUIDs, hashes) can hold no secret of any rule.
 _HEX_ID_BYTES = b"0123456789abcdef-"
 _WORD_BYTES = (string.ascii_letters + string.digits + "-_").encode()
-# The same error message and tags recur from record to record: long texts already scrubbed
-# are remembered (a few, up to 1 kB). Short ones scrub faster than remembering them costs
-# (most are unique ids).
-_REMEMBERED, _REMEMBERED_FROM, _REMEMBERED_UP_TO = 1024, 64, 1024
+# The same model, error message and tags recur from record to record: texts already
+# scrubbed are remembered (a few, up to 1 kB). A lookup costs a twentieth of a scrub, so a
+# unique id that is not hex (a request id) costs little more for being remembered.
+_REMEMBERED, _REMEMBERED_UP_TO = 1024, 1024
 _scrubbed: dict[str, str] = {}
 
 
@@ -130,8 +130,6 @@ def scrub(text: str) -> str:
     encoded = text.encode("utf-8", "surrogatepass")
     if not encoded.translate(None, _HEX_ID_BYTES):
         return text
-    if len(text) < _REMEMBERED_FROM:
-        return _scrub(text, encoded)
     done = _scrubbed.get(text)
     if done is None:
         done = _scrub(text, encoded)
