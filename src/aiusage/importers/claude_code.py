@@ -9,6 +9,7 @@ the fields used (the message content is skipped, not built).
 from __future__ import annotations
 
 import functools
+import json
 import os
 import sys
 from collections.abc import Iterable, Sequence
@@ -103,6 +104,16 @@ def claude_files(dirs: Iterable[Path], result: ImportResult) -> list[Path]:
     return files
 
 
+def _line_text(line: Line) -> str:
+    """A line's content as JSON text, to derive an id from (integers beyond 64 bits, which
+    orjson refuses, written by the standard library)."""
+    data = msgspec.to_builtins(line)
+    try:
+        return orjson.dumps(data).decode()
+    except TypeError:
+        return json.dumps(data, separators=(",", ":"))
+
+
 def claude_record(line: Line, project: str) -> tuple[dict[str, object] | None, str]:
     """One Claude Code log line as record fields, or ``None`` and why it is not a call."""
     if line.type != "assistant":
@@ -130,11 +141,7 @@ def claude_record(line: Line, project: str) -> tuple[dict[str, object] | None, s
         return None, "no timestamp"
     message_id = message.id or ""
     request_id = line.request_id or ""
-    identity = (
-        f"{message_id}:{request_id}"
-        if message_id or request_id
-        else orjson.dumps(msgspec.to_builtins(line)).decode()
-    )
+    identity = f"{message_id}:{request_id}" if message_id or request_id else _line_text(line)
     fields: dict[str, object] = {
         "id": derived_id("claude-code", identity),
         "timestamp": ts,

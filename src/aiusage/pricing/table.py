@@ -46,7 +46,10 @@ class Resolution:
     rule: str
 
 
-@dataclass
+# Compared by identity (hashed by version): the lookup cache is keyed by table, and two
+# tables of equal contents compared field by field made every lookup of a second workspace
+# in one process compare whole tables.
+@dataclass(eq=False)
 class PricingTable:
     """A merged pricing table: model entries, aliases and exchange rates."""
 
