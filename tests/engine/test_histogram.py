@@ -17,6 +17,7 @@ from aiusage.engine.histogram import (
     quantiles,
     size,
 )
+from aiusage.engine.histogram import sum_of as histogram_sum
 
 values = st.lists(
     st.floats(min_value=0.01, max_value=1e7, allow_nan=False), min_size=1, max_size=300
@@ -98,3 +99,18 @@ def test_merges_in_any_form_hold_every_value_once(chunks: list[tuple[list[int], 
     assert size(hist) == len(every)
     qs = [0.0, 0.5, 0.95, 0.99, 1.0]
     assert quantiles(hist, qs) == quantiles(counts_of(every), qs)
+
+
+@given(parts)
+def test_a_sum_of_histograms_holds_what_merging_them_does(
+    chunks: list[tuple[list[int], bool]],
+) -> None:
+    hists: list[Histogram] = [counts_of(b) if as_counts else list(b) for b, as_counts in chunks]
+    before = [counts_of(h) for h in hists]
+    one_by_one: Histogram = []
+    for hist in hists:
+        one_by_one = merged(one_by_one, hist)
+    total = histogram_sum(hists)
+    assert counts_of(total) == counts_of(one_by_one)
+    assert [counts_of(h) for h in hists] == before  # none changed
+    assert all(total is not h for h in hists)

@@ -18,8 +18,9 @@ import math
 import operator
 import sys
 from bisect import bisect_left
+from collections import Counter
 from collections.abc import Mapping, Sequence
-from itertools import accumulate, repeat
+from itertools import accumulate, chain, repeat
 
 ALPHA = 0.01
 GAMMA = (1 + ALPHA) / (1 - ALPHA)
@@ -101,9 +102,22 @@ def merged(target: Histogram, other: Histogram) -> Histogram:
 
 
 def _count_into(counts: dict[int, int], samples: list[int]) -> None:
-    get = counts.get
-    for bucket in samples:
-        counts[bucket] = get(bucket, 0) + 1
+    # Counted in C (Counter), then added per bucket: at most ~1,200 of them.
+    merge_into(counts, Counter(samples))
+
+
+def sum_of(hists: Sequence[Histogram]) -> Histogram:
+    """One histogram of all of ``hists`` (none of them changed): their lists' buckets
+    counted in one C pass, not merged one histogram at a time."""
+    listed = [h for h in hists if isinstance(h, list)]
+    total = sum(map(len, listed))
+    if total <= SAMPLES and len(listed) == len(hists):
+        return list(chain.from_iterable(listed))
+    counts = dict(Counter(chain.from_iterable(listed)))
+    for hist in hists:
+        if isinstance(hist, dict):
+            merge_into(counts, hist)
+    return counts
 
 
 def size(hist: Histogram) -> int:

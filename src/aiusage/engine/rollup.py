@@ -20,6 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiusage.engine.histogram import CANONICAL, Histogram, counts_of, merged, size
+from aiusage.engine.histogram import sum_of as histogram_sum
 from aiusage.engine.intervals import Intervals
 from aiusage.engine.timerange import TimeRange
 from aiusage.errors import UsageError
@@ -161,11 +162,7 @@ class Acc:
         for name in _SUMMED:
             setattr(out, name, sum(map(operator.attrgetter(name), accs)))
         for name in _HISTOGRAM_NAMES:
-            hist: Histogram = []
-            for one in map(operator.attrgetter(name), accs):
-                if one:
-                    hist = merged(hist, one)
-            setattr(out, name, hist)
+            setattr(out, name, histogram_sum(list(map(operator.attrgetter(name), accs))))
         out.first_ts = min(map(operator.attrgetter("first_ts"), accs), default=math.inf)
         out.last_ts = max(map(operator.attrgetter("last_ts"), accs), default=-math.inf)
         out.max_tokens = max(map(operator.attrgetter("max_tokens"), accs), default=0)
