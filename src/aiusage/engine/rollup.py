@@ -388,11 +388,14 @@ class Rollup:
         if not set(keep) <= set(self.latency_by):
             raise ValueError(f"latency is kept by {self.latency_by}, not by {keep}")
         out = self.fold(keep, currency=currency, pricing=pricing, period=period, latency=False)
+        own = {id(acc) for acc in self.groups.values()}  # shared by the fold: not changed
         apart = Rollup(self.latency_by, self.period, groups=self.latency_groups)
         for key, acc in apart.fold(keep, currency=currency, pricing=pricing, period=period).items():
             target = out.get(key)
             if target is None:
                 target = out[key] = Acc()
+            elif id(target) in own:
+                target = out[key] = target.copy(latency=False)
             target.merge_latency(acc)
         return out
 
@@ -428,7 +431,8 @@ class Rollup:
         (without ``latency``: no latency histograms, see :meth:`Acc.merge`).
 
         A folded group made of one group in ``currency`` *is* that group's accumulator, not
-        a copy (a report by all its dimensions copies nothing): treat the result as read-only.
+        a copy (a report by all its dimensions copies nothing; without ``latency`` it may
+        then hold histograms, which such views do not read): treat the result as read-only.
         With :attr:`latency_by`, ``keep`` must be some of those dims for latency.
         """
         keep = tuple(keep)
@@ -452,7 +456,7 @@ class Rollup:
             folded = pick(key)
             target = out.get(folded)
             if target is None:
-                if rate is None and latency:
+                if rate is None:  # without latency too: the views that ask read none
                     out[folded] = acc
                     shared.add(id(acc))
                     continue
