@@ -18,7 +18,7 @@ from aiusage.errors import AiusageError
 from aiusage.importers import claude_code
 from aiusage.importers.claude_code import (
     _decoder,
-    _Message,
+    call_key,
     claude_dirs,
     claude_files,
     claude_record,
@@ -47,12 +47,7 @@ def _reference(dirs: list[Path], workspace: Workspace) -> ImportResult:
                 continue
             if project is None:
                 project = project_of(path, line.cwd)
-            message = line.message
-            key = (
-                (message.id, line.request_id)
-                if isinstance(message, _Message) and message.id and line.request_id
-                else None
-            )
+            key = call_key(line)
             if key is not None and key in calls:
                 result.duplicates += 1
                 continue

@@ -75,6 +75,8 @@ IDLE_DAYS = 30  # a query shape no report used for this long is deleted
 TIDY_SECONDS = 86400  # how often the cache looks for what to delete
 # A process's share of the files: (files, query, pricing, shape, currency, cost mode).
 RunJob = tuple[list[DayFile], Query, PricingTable, str, str, str]
+# The same without the files: (query, pricing, shape, currency, cost mode).
+ShapeJob = tuple[Query, PricingTable, str, str, str]
 
 
 class RollupCache:
@@ -129,12 +131,7 @@ class RollupCache:
         self.tidy()
         return rollup
 
-    def _runs(
-        self,
-        files: list[DayFile],
-        job: tuple[Query, PricingTable, str, str, str],
-        progress: Progress | None,
-    ) -> Rollup:
+    def _runs(self, files: list[DayFile], job: ShapeJob, progress: Progress | None) -> Rollup:
         """The rollup of ``files`` from their per-file entries (in processes, when there are
         megabytes of them)."""
         weights = [self._work(job[2], f) for f in files]
@@ -148,12 +145,7 @@ class RollupCache:
             rollup.merge(self._tally(part))
         return rollup
 
-    def _closed_run(
-        self,
-        files: list[DayFile],
-        job: tuple[Query, PricingTable, str, str, str],
-        progress: Progress | None,
-    ) -> Rollup:
+    def _closed_run(self, files: list[DayFile], job: ShapeJob, progress: Progress | None) -> Rollup:
         """The rollup of a run of closed days: from one range entry when none of the files has
         changed since it was stored, else from the per-file entries, then stored as one (a
         warm report over a month loads one rollup instead of merging thirty)."""

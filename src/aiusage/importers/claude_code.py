@@ -104,6 +104,15 @@ def claude_files(dirs: Iterable[Path], result: ImportResult) -> list[Path]:
     return files
 
 
+def call_key(line: Line) -> Key | None:
+    """What tells a repeated line (one per content block, or a resumed session's replay):
+    its message and request ids, when it has both."""
+    message = line.message
+    if isinstance(message, _Message) and message.id and line.request_id:
+        return message.id, line.request_id
+    return None
+
+
 def _line_text(line: Line) -> str:
     """A line's content as JSON text, to derive an id from (integers beyond 64 bits, which
     orjson refuses, written by the standard library)."""
@@ -303,12 +312,7 @@ def _read_run(job: _Job, run: tuple[int, int]) -> _Part:  # noqa: C901
                     project = project_of(path, line.cwd)
                 # A repeated line (one per content block, or a resumed session's replay)
                 # is recognised by its message and request ids before any work is done.
-                message = line.message
-                key = (
-                    (message.id, line.request_id)
-                    if isinstance(message, _Message) and message.id and line.request_id
-                    else None
-                )
+                key = call_key(line)
                 if key is not None and key in calls:
                     part.duplicates += 1
                     continue
