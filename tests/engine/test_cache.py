@@ -7,6 +7,7 @@ import dataclasses
 import datetime as dt
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -362,8 +363,12 @@ def test_a_run_of_closed_days_loads_from_one_range_entry(tmp_path: Path) -> None
             tmp_path, day, [orjson.dumps(_record(ts + j, k * 10 + j)) + b"\n" for j in range(10)]
         )
     utc = ZoneInfo("UTC")
-    query = Query(("user", "model"), "day", utc, make_range(tz=utc, now=NOW, days=10))
+    query = Query(("user", "model"), "month", utc, make_range(tz=utc, now=NOW, days=10))
     files = files_between(tmp_path, query.range.first_day(), query.range.last_day())
+    # Days kept apart merge nothing: they are loaded day by day, never as one entry.
+    by_day = replace(query, period="day")
+    RollupCache(tmp_path).scan(files, by_day, TABLE, default_currency="USD", cost_mode="recorded")
+    assert not list((tmp_path / ".cache").rglob("range-*.json"))
 
     def warm() -> tuple[RollupCache, Any]:
         cache = RollupCache(tmp_path)

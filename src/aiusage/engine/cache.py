@@ -339,12 +339,17 @@ def _gone(entry: Path, present: set[str], now: float) -> bool:
 
 
 RANGE_PREFIX = "range-"  # a range entry's name: this, a hash of its files' names, .json
+MERGED_PERIODS = frozenset({"week", "month", "total"})  # periods whose days merge
 
 
 def _closed_prefix(files: list[DayFile], query: Query) -> int:
     """How many of the first files are closed days wholly inside a query of calendar
-    periods: the run a range entry can hold."""
+    periods longer than a day: the run a range entry can hold."""
     if query.edges:  # windows that end now (stats) move with the clock: per file only
+        return 0
+    if query.period not in MERGED_PERIODS:
+        # Days or hours stay apart in the rollup: one entry of them all would merge
+        # nothing, only be parsed whole at once (a peak of memory) instead of day by day.
         return 0
     today = day_of(time.time())
     n = 0
