@@ -363,8 +363,12 @@ class Rollup:
         if tuple(state["fields"]) != ACC_FIELDS:
             raise ValueError("accumulators of another layout")
         rollup = cls.of(query)
-        for key, values in state["groups"]:
-            rollup.groups[tuple(key)] = Acc.load(values)
+        # Each text of the keys one object (as a pass makes them): parsed JSON has a new
+        # string per key and value, and a month of entries holds the same few thousand.
+        shared = rollup.values.setdefault
+        for stored, values in state["groups"]:
+            key = tuple([shared(v, v) if type(v) is str else v for v in stored])
+            rollup.groups[key] = Acc.load(values)
         for key, values in state["latency_groups"]:
             rollup.latency_groups[tuple(key)] = Acc.load(values)
         skipped = state["skipped"]
