@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
-from aiusage.output.json_csv import json_bytes, json_chunks, to_csv, to_json
+from aiusage.output.json_csv import csv_chunks, json_bytes, json_chunks, to_csv, to_json
 from conftest import call, write_jsonl
 
 
@@ -103,6 +103,16 @@ def test_json_chunks_are_the_bytes_of_the_whole_document(
     }
     lazy = {**doc, "rows": Lazy(rows), "more": Lazy(rows[:2])}
     assert b"".join(json_chunks(lazy, chunk_rows=chunk_rows)) == json_bytes(doc)
+
+
+@given(
+    rows=st.lists(st.dictionaries(st.sampled_from("abc"), _JSON, max_size=3), max_size=9),
+    chunk_rows=st.integers(1, 4),
+)
+def test_csv_in_pieces_is_the_csv_of_all_rows(rows: list[dict[str, Any]], chunk_rows: int) -> None:
+    whole = "".join(csv_chunks("abc", rows, chunk_rows=len(rows) + 1))
+    assert "".join(csv_chunks("abc", Lazy(rows), chunk_rows=chunk_rows)) == whole
+    assert whole.count("\r\n") >= len(rows) + 1  # a header and every row
 
 
 # --- the export command -------------------------------------------------------------------

@@ -183,13 +183,13 @@ def emit(
     as_json: bool,
     view: Any,
     strict: bool = False,
-    csv: tuple[list[str], list[dict[str, Any]]] | None = None,
+    csv: tuple[Sequence[str], Sequence[Mapping[str, Any]]] | None = None,
     raw_csv: bool = False,
 ) -> None:
     """Print ``doc`` as JSON, as CSV (``csv`` = columns and rows; formula-like text cells
     neutralised unless ``raw_csv``), or as the rich view ``view(doc, width=...)``, after
     saying what was skipped."""
-    from aiusage.output.json_csv import json_chunks, to_csv
+    from aiusage.output.json_csv import csv_chunks, json_chunks
 
     if SETTINGS["progress"] is not None:
         SETTINGS["progress"].close()
@@ -200,7 +200,8 @@ def emit(
     # A document's rows are built as they are written (see ReportRows), and make no cycles.
     with gc_paused():
         if csv is not None:
-            sys.stdout.write(to_csv(*csv, neutralise=not raw_csv))
+            for piece in csv_chunks(*csv, neutralise=not raw_csv):
+                sys.stdout.write(piece)
             return
         if as_json:
             write_bytes(json_chunks(doc))

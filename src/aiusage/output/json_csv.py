@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -103,12 +103,28 @@ def to_csv(
     """Rows as CSV: one header row, then one row per mapping (lists joined with ``;``,
     ``None`` as an empty cell). Text cells a spreadsheet would take for a formula get a
     leading ``'`` unless not ``neutralise``; numbers are written as they are."""
+    return "".join(csv_chunks(columns, rows, neutralise=neutralise))
+
+
+def csv_chunks(
+    columns: Sequence[str],
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    neutralise: bool = True,
+    chunk_rows: int = CHUNK_ROWS,
+) -> Iterator[str]:
+    """:func:`to_csv`'s text in pieces of ``chunk_rows`` rows: rows built as they are read
+    (a report's) are never all held, nor their CSV."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow([_cell(c, neutralise=neutralise) for c in columns])
-    for row in rows:
+    for n, row in enumerate(rows, 1):
         writer.writerow([_cell(row.get(c), neutralise=neutralise) for c in columns])
-    return buf.getvalue()
+        if n % chunk_rows == 0:
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
+    yield buf.getvalue()
 
 
 FOCUS_COLUMNS = (
