@@ -48,12 +48,21 @@ def test_follower_reads_only_new_lines(data_dir: Path) -> None:
     assert sum(state.calls_per_minute(time.time())) == 2
 
 
+# `python -m aiusage ARGS` with Ctrl-C as a terminal delivers it, even where this run was
+# started in the background: a shell starts background jobs with SIGINT ignored, a child
+# inherits that, and Python then leaves it ignored.
+INTERRUPTIBLE = (
+    "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "sys.argv[0] = 'aiusage'; runpy.run_module('aiusage', run_name='__main__', alter_sys=True)"
+)
+
+
 def test_watch_shows_records_as_they_arrive(data_dir: Path) -> None:
     env = {**os.environ, "COLUMNS": "100", "TZ": "UTC", "AIUSAGE_HOME": str(data_dir)}
     env.pop("NO_COLOR", None)
     leader, follower_fd = pty.openpty()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "aiusage", "watch", "--interval", "0.2"],
+        [sys.executable, "-c", INTERRUPTIBLE, "watch", "--interval", "0.2"],
         stdin=follower_fd, stdout=follower_fd, stderr=follower_fd, env=env, close_fds=True,
     )  # fmt: skip
     os.close(follower_fd)
