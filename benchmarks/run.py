@@ -2,9 +2,9 @@
 each against a reference measured in the same run (medians of --repeat runs).
 
     pip install duckdb polars          # the references; not dependencies of aiusage
-    python benchmarks/run.py                        # 1M records / 30 days
-    python benchmarks/run.py --sets 1m,10m --repeat 3
-    python benchmarks/run.py --sets hc --import-mb 100    # 1M records, 1,000 users (issue 19)
+    python benchmarks/run.py                     # the hc and 1m sets, a 100 MB Claude Code folder
+    python benchmarks/run.py --sets hc,1m,10m    # and the 10M-record / 365-day set
+    python benchmarks/run.py --sets hc --import-mb 0     # 1M records from 1,000 users only
 
 Data sets are generated once under benchmarks/data/ (deterministic: same seed, same bytes).
 Every command runs in a fresh wrapper process that reports its wall seconds, CPU seconds
@@ -528,10 +528,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--sets", default="1m", help=f"comma-separated: {', '.join(SETS)}")
+    parser.add_argument("--sets", default="hc,1m", help=f"comma-separated: {', '.join(SETS)}")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument(
-        "--import-mb", type=int, default=500, help="Claude Code folder size (0: skip)"
+        "--import-mb", type=int, default=100, help="Claude Code folder size (0: skip)"
     )
     args = parser.parse_args()
     # The aiusage next to this Python (a venv's, even when not activated), else on PATH.
