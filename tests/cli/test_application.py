@@ -139,3 +139,23 @@ def test_command_modules_name_each_command_and_its_module() -> None:
     assert defined == {name: f"aiusage.cli.{module}" for name, module in COMMAND_MODULES.items()}
     assert set(defined) == set(COMMAND_ORDER)
     assert set(group.commands) == set(defined)
+
+
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_logs"
+
+
+@pytest.mark.parametrize("fmt", ["--json", "--csv"])
+def test_a_report_into_a_reader_that_goes_away_exits_0(fmt: str) -> None:
+    # Like `| head -c 100`: rows written in pieces meet the closed pipe inside the command,
+    # where typer's own handler would exit 1 ("a check failed" to cron).
+    args = [sys.executable, "-m", "aiusage", "report", "-d", str(SAMPLE), "--all",
+            "--period", "hour", "--by", "user,model", fmt, "--no-cache"]  # fmt: skip
+    proc = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "TZ": "UTC"}
+    )
+    assert proc.stdout is not None
+    proc.stdout.read(100)
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, (proc.returncode, err[-300:])
+    assert b"Traceback" not in err and b"error" not in err  # the sample's torn-line warning only

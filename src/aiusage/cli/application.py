@@ -95,6 +95,13 @@ class _Traceback:
         return Traceback.from_exception(*args, **kwargs)
 
 
+def reader_gone() -> NoReturn:
+    """Exit 0 when the reader of stdout went away (``| head``): nothing left to say, and
+    nowhere to say it (what is still buffered goes to /dev/null, not to an error)."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    raise SystemExit(0) from None
+
+
 def load_help_renderer() -> None:
     """Import typer's help renderer, ``typer.rich_utils``, without ``rich.markdown`` (and
     markdown-it) and ``rich.traceback`` (and pygments): it imports them at its top for
@@ -194,9 +201,7 @@ class AiusageGroup(SummaryGroup):
             sys.stderr.write("aiusage: interrupted\n")
             raise SystemExit(130) from None
         except BrokenPipeError:
-            # The reader went away (| head): nothing left to say, and nowhere to say it.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            raise SystemExit(0) from None
+            reader_gone()
         except OSError as exc:
             fail(f"{exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}", 3)
         except Exception as exc:

@@ -199,13 +199,20 @@ def emit(
 
     # A document's rows are built as they are written (see ReportRows), and make no cycles.
     with gc_paused():
-        if csv is not None:
-            for piece in csv_chunks(*csv, neutralise=not raw_csv):
-                sys.stdout.write(piece)
-            return
-        if as_json:
-            write_bytes(json_chunks(doc))
-            return
+        try:
+            if csv is not None:
+                for piece in csv_chunks(*csv, neutralise=not raw_csv):
+                    sys.stdout.write(piece)
+                sys.stdout.flush()
+                return
+            if as_json:
+                write_bytes(json_chunks(doc))
+                return
+        except BrokenPipeError:
+            # Here, not in typer's main, which would make it exit 1 ("a check failed").
+            from aiusage.cli.application import reader_gone
+
+            reader_gone()
     from aiusage.output.terminal import make_console
 
     console = make_console()
