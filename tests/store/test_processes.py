@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 
 import pytest
 
@@ -102,3 +103,41 @@ def large(n: int) -> list[int]:
 
 def test_large_results_stream_through_the_pipe() -> None:
     assert map_in_processes(large, [0, 1, 2]) == [large(0), large(1), large(2)]
+
+
+def _refuse() -> object:
+    raise ValueError("cannot be unpickled here")
+
+
+class Unloadable:
+    """Pickles fine; unpickling it raises (a result the parent cannot load)."""
+
+    def __reduce__(self) -> tuple[Callable[[], object], tuple[()]]:
+        return _refuse, ()
+
+
+BIG = b"x" * (4 << 20)  # far more than a pipe holds
+
+
+def unloadable_then_big(n: int) -> object:
+    # Worker 1's result fails to load while most of it is still to be written; the later
+    # workers, with big results of their own, are still writing too.
+    if os.getpid() != PARENT and n == 1:
+        return Unloadable(), BIG
+    return n, BIG
+
+
+def test_a_result_that_cannot_be_loaded_is_redone_not_waited_for() -> None:
+    import signal
+
+    def hung(signum: int, frame: object) -> None:
+        raise TimeoutError("map_in_processes hung")
+
+    old = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(20)
+    try:
+        results = map_in_processes(unloadable_then_big, [0, 1, 2, 3])
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    assert [r[0] for r in results] == [0, 1, 2, 3]

@@ -39,7 +39,7 @@ def map_in_processes(fn: Callable[[Job], Result], jobs: Sequence[Job]) -> list[R
     pending: list[tuple[int, int]] = []
     try:
         for job in jobs[1:]:
-            pending.append(_fork(fn, job))
+            pending.append(_fork(fn, job, [fd for _, fd in pending]))
         results = [fn(jobs[0])]
         for job in jobs[1:]:
             results.append(_collect(pending.pop(0), fn, job))
@@ -50,8 +50,11 @@ def map_in_processes(fn: Callable[[Job], Result], jobs: Sequence[Job]) -> list[R
     return results
 
 
-def _fork(fn: Callable[[Job], Result], job: Job) -> tuple[int, int]:
-    """Start a worker on ``job``: its pid and the read end of its result pipe."""
+def _fork(fn: Callable[[Job], Result], job: Job, others: list[int]) -> tuple[int, int]:
+    """Start a worker on ``job``: its pid and the read end of its result pipe. ``others``
+    are the read ends of the workers started before it, which it closes: a worker holding
+    another's would keep that one writing into a pipe the parent has given up on (its
+    result cut short), waiting for ever."""
     import pickle  # here, before the fork: a run that forks no worker never needs it
 
     read_end, write_end = os.pipe()
@@ -59,7 +62,8 @@ def _fork(fn: Callable[[Job], Result], job: Job) -> tuple[int, int]:
     if pid == 0:  # the worker: one job, one pickled result, then exit without cleanup
         status = 1
         try:
-            os.close(read_end)
+            for fd in (read_end, *others):
+                os.close(fd)
             result = fn(job)
             with open(write_end, "wb") as pipe:  # written as it is pickled, never whole
                 pickle.dump(result, pipe, protocol=pickle.HIGHEST_PROTOCOL)
