@@ -128,7 +128,7 @@ data_dir, ending = sys.argv[1], sys.argv[2]
 write_all = background.BackgroundWriter._write_all
 
 
-def slowly(self, items):  # the writer is still busy when the pool ends its worker
+def slowly(self, items):  # a writer thread would still be busy when the pool ends it
     time.sleep(0.5)
     write_all(self, items)
 
@@ -165,3 +165,40 @@ def test_a_pool_worker_writes_what_it_queued_however_the_pool_ends(
     )
     assert done.returncode == 0
     assert sorted(r["input_tokens"] for r in _records(data_dir)) == list(range(100))
+
+
+BUSY = """
+import multiprocessing, sys, time
+import aiusage
+
+
+def busy(data_dir):
+    aiusage.configure(background=True)
+    aiusage.record(data_dir=data_dir, model="gpt-4o", input_tokens=1)
+    return sum(range(3 * 10**8))  # seconds in C: a Python signal handler would wait for it
+
+
+pool = multiprocessing.get_context("fork").Pool(1)
+pool.apply_async(busy, (sys.argv[1],))
+time.sleep(1)
+started = time.time()
+pool.terminate()
+pool.join()
+print(time.time() - started)
+"""
+
+
+def test_pool_terminate_ends_a_busy_worker_that_recorded_at_once(tmp_path: Path) -> None:
+    # Nothing of aiusage's stands between SIGTERM and the end of a worker.
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    done = subprocess.run(
+        [sys.executable, "-c", BUSY, str(data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert float(done.stdout) < 1.0
+    assert [r["input_tokens"] for r in _records(data_dir)] == [1]

@@ -7,11 +7,13 @@ the caller writes the record itself, so nothing is dropped.
 
 Forking: a child starts with an empty queue and no thread (the parent's queued records are
 the parent's to write), starts its own writer on its first record, and writes its queue
-when it exits — at interpreter exit (``sys.exit`` or the end of the program), and in a
-``multiprocessing`` child, which ends with ``os._exit``, from ``multiprocessing``'s own
-exit handlers, or when it is terminated (SIGTERM, as a ``Pool`` used as a context manager
-ends its workers). A process ended by ``os._exit`` called directly, or by another signal,
-loses what it had queued: call :meth:`BackgroundWriter.flush` first.
+when it exits (``sys.exit`` or the end of the program). A ``multiprocessing`` child (a
+``Process``, a ``Pool`` worker) writes each record in the caller's thread instead: it ends
+with ``os._exit``, or is terminated with SIGTERM at any moment (a ``Pool`` used as a context
+manager ends its workers so), and a queue would lose what it held — while a signal handler
+that flushed it could run with the queue's lock held, and would delay a terminate. A
+process ended by ``os._exit`` called directly, or by a signal, loses what it had queued:
+call :meth:`BackgroundWriter.flush` first.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ import atexit
 import logging
 import os
 import queue
-import signal
 import sys
 import threading
 from collections import defaultdict
@@ -48,6 +49,7 @@ class BackgroundWriter:
         # no thread will read.
         self._lock = threading.Lock()
         self._exit_registered = False
+        self._in_child: bool | None = None  # a multiprocessing child (found on first use)
         if hasattr(os, "register_at_fork"):
             # The lock is held across the fork, so the child's copy of the queue is never
             # caught half-changed; the child then drops it (see the module's docstring).
@@ -58,7 +60,13 @@ class BackgroundWriter:
             )
 
     def submit(self, data_dir: Path, rec: dict[str, Any]) -> None:
-        """Queue one record (written by the caller when the queue is full)."""
+        """Queue one record (written by the caller when the queue is full, and always in a
+        ``multiprocessing`` child: see the module's docstring)."""
+        if self._in_child is None:
+            self._in_child = _in_multiprocessing_child()
+        if self._in_child:
+            self._write_all([(data_dir, rec)])  # its errors logged, as the thread's are
+            return
         with self._lock:
             self._start()
             try:
@@ -96,6 +104,7 @@ class BackgroundWriter:
         self._lock = threading.Lock()
         self._queue = queue.Queue(MAX_QUEUED)
         self._thread = None
+        self._in_child = None
 
     def _start(self) -> None:
         if self._thread is None:
@@ -104,30 +113,6 @@ class BackgroundWriter:
             if not self._exit_registered:
                 atexit.register(self.flush, 10.0)
                 self._exit_registered = True
-            mp_util = sys.modules.get("multiprocessing.util")
-            if mp_util is not None and _in_multiprocessing_child():
-                # A multiprocessing child ends with os._exit (no atexit) after running the
-                # finalizers registered in it; registered again in each child, as a child's
-                # start clears them (whether the parent wrote in the background or not).
-                mp_util.Finalize(None, self.flush, args=(10.0,), exitpriority=0)
-                self._flush_on_terminate()
-
-    def _flush_on_terminate(self) -> None:
-        """In a multiprocessing child: write the queue before a SIGTERM ends it. A ``Pool``
-        used as a context manager ends its workers so (``Pool.terminate``), with no exit
-        handler run. Only where SIGTERM has its default action and this is the main thread
-        (which alone may set a handler): a handler of the application's is left alone."""
-        if threading.current_thread() is not threading.main_thread():
-            return
-        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
-            return
-
-        def on_terminate(signum: int, frame: object) -> None:
-            self.flush(10.0)
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            os.kill(os.getpid(), signal.SIGTERM)  # then ended as it was asked to be
-
-        signal.signal(signal.SIGTERM, on_terminate)
 
     def _run(self) -> None:
         last = False
