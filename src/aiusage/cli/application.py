@@ -95,13 +95,6 @@ class _Traceback:
         return Traceback.from_exception(*args, **kwargs)
 
 
-def reader_gone() -> NoReturn:
-    """Exit 0 when the reader of stdout went away (``| head``): nothing left to say, and
-    nowhere to say it (what is still buffered goes to /dev/null, not to an error)."""
-    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    raise SystemExit(0) from None
-
-
 def load_help_renderer() -> None:
     """Import typer's help renderer, ``typer.rich_utils``, without ``rich.markdown`` (and
     markdown-it) and ``rich.traceback`` (and pygments): it imports them at its top for
@@ -201,6 +194,8 @@ class AiusageGroup(SummaryGroup):
             sys.stderr.write("aiusage: interrupted\n")
             raise SystemExit(130) from None
         except BrokenPipeError:
+            from aiusage.cli.common import reader_gone
+
             reader_gone()
         except OSError as exc:
             fail(f"{exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}", 3)

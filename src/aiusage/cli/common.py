@@ -7,7 +7,7 @@ import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -163,6 +163,13 @@ def check_unpriced(doc: Mapping[str, Any], strict: bool) -> None:
         raise DataError(f"{n} requests have no price ({names}): add them to pricing.yaml")
 
 
+def reader_gone() -> NoReturn:
+    """Exit 0 when the reader of stdout went away (``| head``): nothing left to say, and
+    nowhere to say it (what is still buffered goes to /dev/null, not to an error)."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    raise SystemExit(0) from None
+
+
 def write_bytes(pieces: Iterable[bytes]) -> None:
     """Write encoded output to stdout as it is, piece by piece (a large JSON document is
     neither joined nor decoded into a second copy as text first)."""
@@ -210,8 +217,6 @@ def emit(
                 return
         except BrokenPipeError:
             # Here, not in typer's main, which would make it exit 1 ("a check failed").
-            from aiusage.cli.application import reader_gone
-
             reader_gone()
     from aiusage.output.terminal import make_console
 
