@@ -128,7 +128,7 @@ data_dir, ending = sys.argv[1], sys.argv[2]
 write_all = background.BackgroundWriter._write_all
 
 
-def slowly(self, items):  # a writer thread would still be busy when the pool ends it
+def slowly(self, items):  # a writer thread, were records queued, would still be busy
     time.sleep(0.5)
     write_all(self, items)
 

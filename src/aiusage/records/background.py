@@ -65,7 +65,7 @@ class BackgroundWriter:
         if self._in_child is None:
             self._in_child = _in_multiprocessing_child()
         if self._in_child:
-            self._write_all([(data_dir, rec)])  # its errors logged, as the thread's are
+            self._write_one(data_dir, [rec])
             return
         with self._lock:
             self._start()
@@ -133,10 +133,15 @@ class BackgroundWriter:
         for data_dir, rec in items:
             by_dir[data_dir].append(rec)
         for data_dir, records in by_dir.items():
-            try:
-                self._write(data_dir, records)
-            except Exception as exc:
-                logger.error("aiusage: %d calls not recorded: %s", len(records), exc)
+            self._write_one(data_dir, records)
+
+    def _write_one(self, data_dir: Path, records: list[dict[str, Any]]) -> None:
+        """Append ``records`` to one data dir; a failure is logged (background writing
+        never raises into the caller's code)."""
+        try:
+            self._write(data_dir, records)
+        except Exception as exc:
+            logger.error("aiusage: %d calls not recorded: %s", len(records), exc)
 
 
 def _in_multiprocessing_child() -> bool:
