@@ -311,8 +311,8 @@ class Rollup:
     # *latency_by values, currency)``; the groups then hold none.
     latency_by: tuple[str, ...] | None = None
     latency_groups: dict[tuple[Any, ...], Acc] = field(default_factory=dict)
-    # The values of the group keys, each one object (see scan_file): not part of its state.
-    values: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
+    # The texts of the group keys, each one object (see scan_file): not part of its state.
+    key_texts: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def of(cls, query: Query) -> Rollup:
@@ -365,7 +365,7 @@ class Rollup:
         rollup = cls.of(query)
         # Each text of the keys one object (as a pass makes them): parsed JSON has a new
         # string per key and value, and a month of entries holds the same few thousand.
-        shared = rollup.values.setdefault
+        shared = rollup.key_texts.setdefault
         for stored, values in state["groups"]:
             key = tuple([shared(v, v) if type(v) is str else v for v in stored])
             rollup.groups[key] = Acc.load(values)

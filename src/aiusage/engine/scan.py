@@ -288,7 +288,7 @@ def scan_file(  # noqa: C901, PLR0912, PLR0915
         if query.intervals_by
         else None
     )
-    shared = rollup.values.setdefault
+    shared = rollup.key_texts.setdefault
     count = 0
     with DayReader(
         day_file,
