@@ -4,6 +4,7 @@ whatever the lines hold."""
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import json
 import shutil
@@ -22,6 +23,7 @@ from aiusage.importers.claude_code import (
     claude_dirs,
     claude_files,
     claude_record,
+    prepare_line,
     project_of,
 )
 from aiusage.importers.engine import ImportResult, Offsets, Sink
@@ -88,7 +90,9 @@ def _outcome(result: ImportResult) -> tuple[Any, ...]:
 
 
 IDS = st.sampled_from(["msg_1", "msg_1", "msg_2", "a:b", "", "msg_1:req_1"])
-REQUESTS = st.sampled_from(["req_1", "req_1", "req_2", "", "b", ":req_1", None])
+# A secret in a request id, a model or a project folder is scrubbed as in any other field.
+SECRET = "sk-ant-api03-" + "A1b" * 14
+REQUESTS = st.sampled_from(["req_1", "req_1", "req_2", "", "b", ":req_1", None, f"req_{SECRET}"])
 NUMBERS = st.one_of(
     st.none(),
     st.integers(0, 5000),
@@ -137,7 +141,15 @@ def _assistant(draw: st.DrawFn) -> dict[str, Any]:
         "id": draw(IDS),
         "model": draw(
             st.sampled_from(
-                ["claude-sonnet-4-5-20250929", "<synthetic>", " spaced ", "", "unknown-model", 7]
+                [
+                    "claude-sonnet-4-5-20250929",
+                    "<synthetic>",
+                    " spaced ",
+                    "",
+                    "unknown-model",
+                    7,
+                    f"x-{SECRET}",
+                ]
             )
         ),
         "content": [{"type": "text", "text": "x"}],
@@ -161,6 +173,56 @@ def _assistant(draw: st.DrawFn) -> dict[str, Any]:
     return line
 
 
+# Call lines as Claude Code writes them, most of them records, some with a value the fast
+# path hands to the general one.
+COUNT = st.integers(0, 10**6) | st.sampled_from([0, -1, 2**53, 2**53 + 1, 2**64])
+TEXT = st.none() | st.text(max_size=8) | st.sampled_from([SECRET, f"id {SECRET}"])
+
+
+@st.composite
+def _call(draw: st.DrawFn) -> dict[str, Any]:
+    usage: dict[str, Any] = {
+        name: draw(COUNT)
+        for name in (
+            "input_tokens",
+            "output_tokens",
+            "cache_read_input_tokens",
+            "cache_creation_input_tokens",
+        )
+    }
+    if draw(st.booleans()):
+        usage["cache_creation"] = {
+            "ephemeral_5m_input_tokens": draw(COUNT),
+            "ephemeral_1h_input_tokens": draw(COUNT),
+        }
+    model = draw(
+        st.sampled_from(
+            [
+                "claude-sonnet-4-5-20250929",
+                "claude-opus-4-1-20250805",
+                "claude-haiku-4-5",
+                "unknown-model",
+                " spaced",
+                "<synthetic>",
+                f"x-{SECRET}",
+            ]
+        )
+    )
+    when = draw(st.datetimes(dt.datetime(1960, 1, 1), dt.datetime(2200, 1, 1)))
+    line: dict[str, Any] = {
+        "type": "assistant",
+        "timestamp": when.isoformat() + draw(st.sampled_from(["Z", "+02:00", ""])),
+        "sessionId": draw(TEXT),
+        "requestId": draw(TEXT),
+        "message": {"id": draw(TEXT), "model": model, "usage": usage, "content": []},
+    }
+    if draw(st.booleans()):
+        line["costUSD"] = draw(st.floats(0, 10) | st.sampled_from([-1.0, 1e9, 2e9]))
+    if draw(st.booleans()):
+        line["isApiErrorMessage"] = draw(st.booleans())
+    return line
+
+
 RAW_LINES = st.sampled_from(
     [
         b"",
@@ -173,14 +235,43 @@ RAW_LINES = st.sampled_from(
         b'{"type":"user","message":{"role":"user","content":"hi"}}',
     ]
 )
-LINES = st.one_of(_assistant().map(lambda x: json.dumps(x).encode()), RAW_LINES)
+LINES = st.one_of(
+    _assistant().map(lambda x: json.dumps(x).encode()),
+    _call().map(lambda x: json.dumps(x).encode()),
+    RAW_LINES,
+)
 # Per file: its folder below projects/ (None: directly in it), and its lines.
-FOLDERS = st.sampled_from(["-home-ann-webapp", "-home-ann-cli", None])
+FOLDERS = st.sampled_from(["-home-ann-webapp", "-home-ann-cli", None, f"-home-ann-{SECRET}"])
 FILES = st.lists(
     st.tuples(FOLDERS, st.lists(LINES)),
     min_size=1,
     max_size=5,
 )
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    line=_call(),
+    project=st.sampled_from(["-home-ann-webapp", f"-home-ann-{SECRET}"]),
+    currency=st.sampled_from(["USD", "EUR"]),
+)
+def test_a_line_prepares_as_its_dict_of_fields(
+    tmp_path: Path, line: dict[str, Any], project: str, currency: str
+) -> None:
+    """prepare_line's record (built without a dict of fields) is claude_record's dict of
+    fields as Sink.prepare writes it, in a data dir of any default currency."""
+    decoded = _decoder.decode(json.dumps(line))
+    (tmp_path / "config.yaml").write_text(f"currency: {currency}\n")
+    sink = Sink(ImportResult("claude-code"), Workspace(tmp_path))
+    fields, reason = claude_record(decoded, project)
+    if fields is None:
+        expected: Any = reason
+    else:
+        try:
+            expected = (fields["id"], *sink.prepare(fields))
+        except AiusageError:
+            expected = (fields["id"], 0.0, None)
+    assert prepare_line(decoded, project, sink) == expected
 
 
 def _line(**usage: int) -> bytes:
@@ -261,7 +352,11 @@ def test_runs_give_what_one_loop_gives(
 @settings(
     max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(files=st.lists(st.tuples(FOLDERS, st.lists(LINES, min_size=20)), min_size=6, max_size=12))
+@given(
+    files=st.lists(
+        st.tuples(FOLDERS, st.lists(LINES, min_size=10, max_size=30)), min_size=6, max_size=12
+    )
+)
 def test_forked_runs_give_what_one_loop_gives(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, files: list[tuple[str | None, list[bytes]]]
 ) -> None:

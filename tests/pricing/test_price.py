@@ -326,8 +326,9 @@ def test_integer_picos_equal_the_decimal_cost(
     }  # fmt: skip
     counts, success, batch = _call(usage)
     exact = entry.cost(counts, success=success, batch=batch)
-    picos = entry.amount_picos(entry.terms(counts, batch=batch)[1], success=success)
-    if picos is None:  # a rate finer than a pico per token
+    picos = entry.picos(counts, success=success, batch=batch)
+    assert picos == (exact * 10**12).to_integral_value()  # rounded half to even
+    if Decimal(picos).scaleb(-12) != exact:  # a rate finer than a pico per token
         assert (
             any(
                 Decimal(str(v)).scaleb(6) != Decimal(str(v)).scaleb(6).to_integral_value()
@@ -336,5 +337,4 @@ def test_integer_picos_equal_the_decimal_cost(
             or batch
         )
     else:
-        assert Decimal(picos).scaleb(-12) == exact
         assert picos / 10**12 == to_float(exact)

@@ -138,6 +138,159 @@ def test_unknown_model_is_reported_unpriced() -> None:
     assert orjson.loads(out)["cost"] is None
 
 
+call_texts = st.one_of(st.none(), st.text(max_size=6), secret_texts)
+COUNTS = ("input", "output", "cache_read", "cache_write")  # Preparer.call's tokens, in order
+# Values of one field that Preparer.call must hand to fields (out of bounds, spaces around a
+# model), and values at the bounds that it builds itself.
+ODD = {
+    "record_id": [""],
+    "timestamp": [-1.0, 4102444800.0, float("inf")],
+    "model": [" gpt-4o", "gpt-4o ", ""],
+    **{name: [-1, 2**53 + 1] for name in COUNTS},
+    "one_hour": ["over", -1],
+    "cost": [-1.0, 1e9 + 1, float("inf")],
+    "currency": ["eur", "US", "€€€"],
+}
+EDGES = {"timestamp": [0.0, 4102444799.9], **{name: [2**53] for name in COUNTS}, "cost": [1e9]}
+ODD_PAIRS = [(name, value) for name, values in ODD.items() for value in values]
+EDGE_PAIRS = [(name, value) for name, values in EDGES.items() for value in values]
+
+
+def _with(args: dict[str, Any], name: str, value: Any) -> dict[str, Any]:
+    """``args`` with the field ``name`` (a token count by its name) set to ``value``."""
+    tokens = list(args["tokens"])
+    if name in COUNTS:
+        tokens[COUNTS.index(name)] = value
+    elif name == "one_hour":
+        tokens[4] = tokens[3] + 1 if value == "over" else value
+    else:
+        return {**args, name: value}
+    return {**args, "tokens": tuple(tokens)}
+
+
+@st.composite
+def call_args(draw: st.DrawFn) -> dict[str, Any]:
+    """The arguments of Preparer.call: ordinary ones, in some cases with one odd field or
+    one at a bound."""
+    tokens = draw(st.lists(st.integers(0, 10**6), min_size=4, max_size=4))
+    args: dict[str, Any] = {
+        "record_id": draw(st.text(min_size=1, max_size=8) | secret_texts),
+        "timestamp": draw(st.floats(0, 4.1e9)),
+        "model": draw(
+            st.sampled_from(["claude-sonnet-4-5-20250929", "gpt-4o", "mystery", "gsk_" + "Ab1" * 8])
+        ),
+        "tokens": (*tokens, draw(st.sampled_from([0, tokens[3], tokens[3] // 2]))),
+        "provider": draw(st.sampled_from([None, "anthropic", "", "sk-ant-api03-" + "x" * 40])),
+        "session_id": draw(call_texts),
+        "function": draw(call_texts),
+        "request_id": draw(call_texts),
+        "tags": draw(
+            st.sampled_from([{}, {"project": "webapp", "source": "claude-code"}])
+            | st.dictionaries(st.text(max_size=3) | secret_texts, secret_texts, max_size=2)
+        ),
+        "success": draw(st.booleans()),
+        "cost": draw(st.none() | st.floats(0, 10)),
+        "currency": draw(st.sampled_from([None, "USD", "CNY"])),
+    }
+    if draw(st.booleans()):
+        args = _with(args, *draw(st.sampled_from(ODD_PAIRS + EDGE_PAIRS)))
+    return args
+
+
+def _as_fields(args: dict[str, Any]) -> dict[str, Any]:
+    """The dict of fields an importer would give Preparer.fields for these arguments."""
+    inp, output, read, write, one_hour = args["tokens"]
+    return {
+        "id": args["record_id"],
+        "timestamp": args["timestamp"],
+        "model": args["model"],
+        "provider": args["provider"],
+        "input_tokens": inp,
+        "output_tokens": output,
+        "cache_read_tokens": read,
+        "cache_write_tokens": write,
+        "cache_write_1h_tokens": one_hour or None,
+        "session_id": args["session_id"],
+        "request_id": args["request_id"],
+        "function": args["function"],
+        "tags": args["tags"],
+        "success": args["success"],
+        "cost": args["cost"],
+        "currency": args["currency"],
+    }
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(call_args())
+def test_call_writes_what_fields_writes(args: dict[str, Any]) -> None:
+    """An importer's record built by Preparer.call is the one Preparer.fields builds from
+    the same fields as a dict, byte for byte (or call hands it to fields)."""
+    out = bytearray(b"before\n")
+    prepared = Preparer(TABLE, now=NOW).call(out, **args)
+    if prepared is None:
+        assert out == b"before\n", "a record handed to fields appends nothing"
+        return
+    expected = bytearray(b"before\n")
+    assert Preparer(TABLE, now=NOW).fields(_as_fields(args), expected) == prepared
+    assert out == expected
+
+
+# An unpriced call with a recorded cost: pricing hands on nothing, so every check shows.
+PLAIN_CALL: dict[str, Any] = {
+    "record_id": "6be4b884940cd3adc06070b3ee7001df",
+    "timestamp": NOW,
+    "model": "mystery",
+    "tokens": (318, 20, 0, 946, 946),
+    "provider": "anthropic",
+    "session_id": "f75ae63f-deda-fc37-d0e0-b16ea17e75bc",
+    "function": "claude-code",
+    "request_id": "req_011CRXYZabcDEF123ghiJKL4",
+    "tags": {"project": "webapp", "source": "claude-code"},
+    "success": True,
+    "cost": 0.5,
+    "currency": "USD",
+}
+
+
+@pytest.mark.parametrize(("name", "value"), ODD_PAIRS)
+def test_call_hands_fields_what_it_does_not_build(name: str, value: Any) -> None:
+    out = bytearray()
+    assert Preparer(TABLE, now=NOW).call(out, **_with(PLAIN_CALL, name, value)) is None
+    assert not out
+
+
+@pytest.mark.parametrize(("name", "value"), EDGE_PAIRS)
+def test_call_builds_values_at_the_bounds(name: str, value: Any) -> None:
+    args = _with(PLAIN_CALL, name, value)
+    out, expected = bytearray(), bytearray()
+    prepared = Preparer(TABLE, now=NOW).call(out, **args)
+    assert prepared == Preparer(TABLE, now=NOW).fields(_as_fields(args), expected)
+    assert out == expected
+
+
+def test_call_builds_an_ordinary_record() -> None:
+    out = bytearray()
+    prepared = Preparer(TABLE, now=NOW).call(
+        out,
+        "6be4b884940cd3adc06070b3ee7001df",
+        NOW,
+        "claude-sonnet-4-5-20250929",
+        (318, 20, 0, 946, 946),
+        provider="anthropic",
+        session_id="f75ae63f-deda-fc37-d0e0-b16ea17e75bc",
+        function="claude-code",
+        request_id="req_011CRXYZabcDEF123ghiJKL4",
+        tags={"project": "webapp", "source": "claude-code"},
+        success=True,
+        cost=None,
+        currency=None,
+    )
+    assert prepared == (NOW, None)
+    rec = orjson.loads(out)
+    assert rec["cache_write_1h_tokens"] == 946
+    assert rec["price_ref"].startswith("claude-sonnet-4-5@")
+
+
 def _batch_file(tmp_path: Path, n: int, bad: tuple[int, ...] = ()) -> Path:
     lines = []
     for i in range(n):

@@ -123,36 +123,53 @@ def _line_text(line: Line) -> str:
         return json.dumps(data, separators=(",", ":"))
 
 
-def claude_record(line: Line, project: str) -> tuple[dict[str, object] | None, str]:
-    """One Claude Code log line as record fields, or ``None`` and why it is not a call."""
+# A call as its line gives it: its id, timestamp, model, tokens (input, output, cache read,
+# cache write, of it 1-hour), request id and recorded cost.
+Call = tuple[str, float, str, tuple[int, int, int, int, int], str | None, float | None]
+
+
+def claude_call(line: Line) -> Call | str:
+    """What makes a Claude Code log line a call (:data:`Call`), or why it is not one."""
     if line.type != "assistant":
-        return None, f"{line.type or 'untyped'} line"
+        return f"{line.type or 'untyped'} line"
     message = line.message
     if not isinstance(message, _Message):
-        return None, "no message"
+        return "no message"
     usage = message.usage
     model = message.model
     if usage is None or model is None:
-        return None, "no usage"
+        return "no usage"
     input_tokens = usage.input_tokens or 0
     output_tokens = usage.output_tokens or 0
     cache_read = usage.cache_read_input_tokens or 0
-    creation = usage.cache_creation or _CacheCreation()
-    one_hour = creation.ephemeral_1h_input_tokens or 0
-    written = max(
-        usage.cache_creation_input_tokens or 0,
-        (creation.ephemeral_5m_input_tokens or 0) + one_hour,
-    )
+    creation = usage.cache_creation
+    one_hour = five_minutes = 0
+    if creation is not None:
+        one_hour = creation.ephemeral_1h_input_tokens or 0
+        five_minutes = creation.ephemeral_5m_input_tokens or 0
+    written = max(usage.cache_creation_input_tokens or 0, five_minutes + one_hour)
     if model == "<synthetic>" or not (input_tokens or output_tokens or cache_read or written):
-        return None, "zero-usage or <synthetic> line"
+        return "zero-usage or <synthetic> line"
     ts = epoch(line.timestamp)
     if ts is None:
-        return None, "no timestamp"
+        return "no timestamp"
     message_id = message.id or ""
     request_id = line.request_id or ""
     identity = f"{message_id}:{request_id}" if message_id or request_id else _line_text(line)
+    cost = line.cost_usd if line.cost_usd is not None and line.cost_usd >= 0 else None
+    tokens = (input_tokens, output_tokens, cache_read, written, min(one_hour, written))
+    return derived_id("claude-code", identity), ts, model, tokens, request_id or None, cost
+
+
+def claude_record(line: Line, project: str) -> tuple[dict[str, object] | None, str]:
+    """One Claude Code log line as record fields, or ``None`` and why it is not a call."""
+    call = claude_call(line)
+    if isinstance(call, str):
+        return None, call
+    record_id, ts, model, tokens, request_id, cost = call
+    input_tokens, output_tokens, cache_read, written, one_hour = tokens
     fields: dict[str, object] = {
-        "id": derived_id("claude-code", identity),
+        "id": record_id,
         "timestamp": ts,
         "model": model,
         "provider": "anthropic",
@@ -160,16 +177,20 @@ def claude_record(line: Line, project: str) -> tuple[dict[str, object] | None, s
         "output_tokens": output_tokens,
         "cache_read_tokens": cache_read,
         "cache_write_tokens": written,
-        "cache_write_1h_tokens": min(one_hour, written) or None,
+        "cache_write_1h_tokens": one_hour or None,
         "session_id": line.session_id,
-        "request_id": request_id or None,
+        "request_id": request_id,
         "function": FUNCTION,
-        "tags": {"project": project, "source": "claude-code"},
+        "tags": _tags(project),
         "success": not line.api_error,
     }
-    if line.cost_usd is not None and line.cost_usd >= 0:
-        fields.update(cost=line.cost_usd, currency="USD")
+    if cost is not None:
+        fields.update(cost=cost, currency="USD")
     return fields, ""
+
+
+def _tags(project: str) -> dict[str, str]:
+    return {"project": project, "source": "claude-code"}
 
 
 def project_of(path: Path, cwd: str | None) -> str:
@@ -231,7 +252,7 @@ def import_claude_code(
     runs = _runs(sizes, _workers(total))
     # A forked worker shares what the job holds (the pricing table, loaded by the sink);
     # nothing but its result is pickled.
-    job = _Job(files, starts, offsets, sink, progress, total, len(runs))
+    job = _Job(files, starts, sizes, offsets, sink, progress, total, len(runs))
     # The lines make no reference cycles: the collector's passes over the growing events
     # and call keys would find nothing to free.
     with gc_paused():
@@ -279,6 +300,7 @@ class _Job:
 
     files: Sequence[Path]
     starts: Sequence[int]
+    sizes: Sequence[int]  # the bytes to read of each file, as it was listed
     offsets: Offsets
     sink: Sink
     progress: Progress | None
@@ -286,7 +308,42 @@ class _Job:
     runs: int
 
 
-def _read_run(job: _Job, run: tuple[int, int]) -> _Part:  # noqa: C901
+def prepare_line(line: Line, project: str, sink: Sink) -> tuple[str, float, bytes | None] | str:
+    """What :func:`claude_record` and :meth:`Sink.prepare` make of a line: its record's id,
+    timestamp and line (``None``: an invalid record), or why it is not a call. The record is
+    built without its dict of fields, unless it needs the general path (a value out of
+    bounds)."""
+    call = claude_call(line)
+    if isinstance(call, str):
+        return call
+    record_id, timestamp, model, tokens, request_id, cost = call
+    out = bytearray()
+    prepared = sink.preparer.call(
+        out,
+        record_id,
+        timestamp,
+        model,
+        tokens,
+        provider="anthropic",
+        session_id=line.session_id,
+        function=FUNCTION,
+        request_id=request_id,
+        tags=_tags(project),
+        success=not line.api_error,
+        cost=cost,
+        currency=None if cost is None else "USD",
+    )
+    if prepared is not None:
+        return record_id, prepared.timestamp, bytes(out)
+    fields, _ = claude_record(line, project)
+    assert fields is not None
+    try:
+        return record_id, *sink.prepare(fields)
+    except AiusageError:
+        return record_id, 0.0, None
+
+
+def _read_run(job: _Job, run: tuple[int, int]) -> _Part:
     # The per-line loop of every Claude Code import: checks are inlined, as a call per line
     # would cost more than the check.
     first, end = run
@@ -298,7 +355,8 @@ def _read_run(job: _Job, run: tuple[int, int]) -> _Part:  # noqa: C901
     events = part.events
     calls: set[Key] = set()
     done = 0
-    for path, start in zip(job.files[first:end], job.starts[first:end], strict=True):
+    for index in range(first, end):
+        path, start = job.files[index], job.starts[index]
         project: str | None = None
         for raw in offsets.lines(path, start):
             part.lines += 1
@@ -316,15 +374,13 @@ def _read_run(job: _Job, run: tuple[int, int]) -> _Part:  # noqa: C901
                 if key is not None and key in calls:
                     part.duplicates += 1
                     continue
-                fields, reason = claude_record(line, project)
-                if fields is not None:
+                prepared = prepare_line(line, project, sink)
+                if isinstance(prepared, str):
+                    reason = prepared
+                else:
                     if key is not None:
                         calls.add(key)
-                    try:
-                        timestamp, out = sink.prepare(fields)
-                    except AiusageError:
-                        timestamp, out = 0.0, None
-                    events.append((key, "", str(fields["id"]), timestamp, out))
+                    events.append((key, "", *prepared))
                     continue
             if key is None and reason in skipped:
                 skipped[reason] += 1
@@ -334,7 +390,7 @@ def _read_run(job: _Job, run: tuple[int, int]) -> _Part:  # noqa: C901
             events.append((key, reason, "", 0.0, None))
         path_name = str(path)
         part.offsets[path_name] = offsets.updates[path_name]
-        done += path.stat().st_size - start
+        done += job.sizes[index]
         if progress is not None:
             progress(min(done * job.runs, job.total), job.total)
     return part

@@ -190,15 +190,20 @@ class Offsets:
         offset = saved.get("offset", 0)
         return offset if saved.get("ino") == stat.st_ino and stat.st_size >= offset else 0
 
-    def lines(self, path: Path, start: int) -> Iterator[bytes]:
+    def lines(self, path: Path, start: int) -> Iterator[memoryview]:
         """The whole lines of ``path`` from ``start``, without their newlines (a line still
-        being written is left for next time); the offset after the last one is remembered."""
+        being written is left for next time); the offset after the last one is remembered.
+        Each line is a view into the file's bytes, read at once: no copy of it is made."""
         with open_data(path, start) as fh:
             data = fh.read()
-        end = data.rfind(b"\n") + 1
-        self.updates[str(path)] = {"ino": path.stat().st_ino, "offset": start + end}
-        if end:
-            yield from data[: end - 1].split(b"\n")
+            ino = os.fstat(fh.fileno()).st_ino
+        self.updates[str(path)] = {"ino": ino, "offset": start + data.rfind(b"\n") + 1}
+        view = memoryview(data)
+        find = data.find
+        at = 0
+        while (end := find(b"\n", at)) >= 0:
+            yield view[at:end]
+            at = end + 1
 
     def save(self) -> None:
         """Write the offsets of this run."""

@@ -14,8 +14,9 @@ a tier without a cache or reasoning rate → the base entry's.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, NamedTuple, Protocol
 
@@ -93,6 +94,10 @@ class Rates:
     cache_write: Decimal | None = None
     cache_write_1h: Decimal | None = None
     reasoning: Decimal | None = None
+    # What _term_rates worked out, by batch multiplier (None: none): derived from the rates.
+    _terms: dict[Decimal | None, tuple[tuple[Decimal, ...], tuple[int | None, ...]]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,8 @@ class Tier:
 
 
 Terms = tuple[tuple[str, int, Decimal], ...]
+# The terms of a call's cost, in order: each its tokens at a rate.
+TERMS = ("input", "cache read", "cache write (5m)", "cache write (1h)", "output", "reasoning")
 
 
 class Line(NamedTuple):
@@ -161,23 +168,8 @@ class Price:
     def terms(self, counts: TokenCounts, *, batch: bool = False) -> tuple[Tier | None, Terms]:
         """The tier that applies and the (label, tokens, per-1M rate) terms of a call."""
         rates, tier = self.rates_for(counts.prompt)
-        read = rates.cache_read if rates.cache_read is not None else rates.input
-        write = rates.cache_write if rates.cache_write is not None else rates.input
-        write_1h = rates.cache_write_1h if rates.cache_write_1h is not None else write
-        long_writes = min(counts.cache_write_1h, counts.cache_write)
-        reasoning = min(counts.reasoning, counts.output) if rates.reasoning is not None else 0
-        terms: Terms = (
-            ("input", counts.input, rates.input),
-            ("cache read", counts.cache_read, read),
-            ("cache write (5m)", counts.cache_write - long_writes, write),
-            ("cache write (1h)", long_writes, write_1h),
-            ("output", counts.output - reasoning, rates.output),
-            ("reasoning", reasoning, rates.reasoning or _ZERO),
-        )
-        if batch and self.batch is not None:
-            factor = self.batch
-            terms = tuple((label, tokens, rate * factor) for label, tokens, rate in terms)
-        return tier, terms
+        per_million, _ = _term_rates(rates, self.batch if batch else None)
+        return tier, tuple(zip(TERMS, _term_tokens(counts, rates), per_million, strict=True))
 
     def breakdown(
         self, counts: TokenCounts, *, success: bool = True, batch: bool = False
@@ -203,10 +195,20 @@ class Price:
         """:meth:`cost` in whole picos (10⁻¹² of the currency), rounded half to even: in
         integer arithmetic where every rate is a whole number of picos per token (Decimal
         arithmetic is most of the cost of pricing a record), else from the Decimal cost."""
-        terms = self.terms(counts, batch=batch)[1]
-        whole = self.amount_picos(terms, success=success)
-        if whole is not None:
-            return whole
+        rates, _ = self.rates_for(counts.prompt)
+        per_million, per_token = _term_rates(rates, self.batch if batch else None)
+        tokens = _term_tokens(counts, rates)
+        try:
+            total: int = sum(map(operator.mul, tokens, per_token))
+        except TypeError:  # a rate finer than a pico per token (None)
+            pass
+        else:
+            if self.per_request is None or not success:
+                return total
+            fee = _picos(self.per_request, 12)
+            if fee is not None:
+                return total + fee
+        terms = tuple(zip(TERMS, tokens, per_million, strict=True))
         return int((self.amount(terms, success=success) * PICOS).to_integral_value())
 
     def amount(self, terms: Terms, *, success: bool = True) -> Decimal:
@@ -219,22 +221,39 @@ class Price:
             total += self.per_request
         return total
 
-    def amount_picos(self, terms: Terms, *, success: bool = True) -> int | None:
-        """:meth:`amount` as a whole number of picos, in integer arithmetic; ``None`` when a
-        rate is finer than a pico per token."""
-        total = 0
-        for _, tokens, rate in terms:
-            if tokens:
-                per_token = _picos(rate, 6)
-                if per_token is None:
-                    return None
-                total += tokens * per_token
-        if self.per_request is not None and success:
-            fee = _picos(self.per_request, 12)
-            if fee is None:
-                return None
-            total += fee
-        return total
+
+def _term_rates(
+    rates: Rates, factor: Decimal | None
+) -> tuple[tuple[Decimal, ...], tuple[int | None, ...]]:
+    """The per-1M rates of the :data:`TERMS` at ``rates`` (times the batch multiplier
+    ``factor``, if any), and each in whole picos per token (``None``: finer than a pico).
+    Worked out once per rates and multiplier."""
+    known = rates._terms.get(factor)
+    if known is None:
+        read = rates.cache_read if rates.cache_read is not None else rates.input
+        write = rates.cache_write if rates.cache_write is not None else rates.input
+        write_1h = rates.cache_write_1h if rates.cache_write_1h is not None else write
+        per_million: tuple[Decimal, ...] = (rates.input, read, write, write_1h, rates.output)
+        per_million += (rates.reasoning or _ZERO,)
+        if factor is not None:
+            per_million = tuple(rate * factor for rate in per_million)
+        known = rates._terms[factor] = per_million, tuple(_picos(r, 6) for r in per_million)
+    return known
+
+
+def _term_tokens(counts: TokenCounts, rates: Rates) -> tuple[int, ...]:
+    """The tokens of each of the :data:`TERMS` (reasoning apart from output only when the
+    rates price it apart)."""
+    long_writes = min(counts.cache_write_1h, counts.cache_write)
+    reasoning = min(counts.reasoning, counts.output) if rates.reasoning is not None else 0
+    return (
+        counts.input,
+        counts.cache_read,
+        counts.cache_write - long_writes,
+        long_writes,
+        counts.output - reasoning,
+        reasoning,
+    )
 
 
 _PICOS: dict[tuple[Decimal, int], int | None] = {}
