@@ -253,20 +253,26 @@ def import_claude_code(
     # A forked worker shares what the job holds (the pricing table, loaded by the sink);
     # nothing but its result is pickled.
     job = _Job(files, starts, sizes, offsets, sink, progress, total, len(runs))
-    # The lines make no reference cycles: the collector's passes over the growing events
-    # and call keys would find nothing to free.
+    # The lines, records and ids make no reference cycles: the collector's passes over the
+    # growing events, call keys and days would find nothing to free. They are gone when it
+    # is back (the first pass would go over every one of them).
     with gc_paused():
-        parts = map_in_processes(functools.partial(_read_run, job), runs)
+        _read_and_merge(job, runs, result)
+        if not dry_run:
+            sink.write()
+            offsets.save()
+    return result
+
+
+def _read_and_merge(job: _Job, runs: Sequence[tuple[int, int]], result: ImportResult) -> None:
+    """Read the runs of files and decide, in file order, what the sink takes."""
+    parts = map_in_processes(functools.partial(_read_run, job), runs)
     calls: set[Key] = set()
     for part in parts:
-        _merge(part, result, sink, calls)
-        offsets.updates.update(part.offsets)
-    if progress is not None and len(runs) > 1:
-        progress(total, total)
-    if not dry_run:
-        sink.write()
-        offsets.save()
-    return result
+        _merge(part, result, job.sink, calls)
+        job.offsets.updates.update(part.offsets)
+    if job.progress is not None and len(runs) > 1:
+        job.progress(job.total, job.total)
 
 
 def _workers(total: int) -> int:

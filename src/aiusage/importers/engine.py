@@ -151,14 +151,14 @@ class Sink:
             self.result.records.append(orjson.loads(line))
 
     def write(self) -> None:
-        """Append what was taken to the day files."""
+        """Append what was taken to the day files (and let it go)."""
         if not self.days:
             return
         ensure_data_dir(self.data_dir)
-        for day, lines in sorted(self.days.items()):
+        for day in sorted(self.days):
+            lines = self.days.pop(day)
             lines.sort(key=lambda item: item[0])
-            path = self.paths[day]
-            append_lines(path, [line for _, line in lines])
+            append_lines(self.paths[day], [line for _, line in lines])
 
 
 def _stored_ids(data_dir: Path, day: dt.date) -> set[Any]:
