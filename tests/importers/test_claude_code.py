@@ -299,7 +299,9 @@ def _in_runs(monkeypatch: pytest.MonkeyPatch, per_run: int, *, fork: bool) -> No
 
     monkeypatch.setattr(claude_code, "_runs", runs)
     if not fork:
-        monkeypatch.setattr(claude_code, "map_in_processes", lambda fn, jobs: list(map(fn, jobs)))
+        monkeypatch.setattr(
+            claude_code, "each_in_processes", lambda fn, jobs: (fn(job) for job in jobs)
+        )
 
 
 @given(sizes=st.lists(st.integers(0, 1000)), workers=st.integers(1, 5))

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
-from aiusage.store.processes import map_in_processes
+from aiusage.store.processes import each_in_processes, map_in_processes
 
 PARENT = os.getpid()
 
@@ -25,6 +27,34 @@ def test_results_come_back_in_order_from_several_processes() -> None:
     pids = [pid for _, pid in results]
     assert pids[0] == os.getpid()  # this process takes the first job
     assert len(set(pids)) == 4
+
+
+def waits_for_its_file(path: str) -> str:
+    """Here: the path at once; in a worker, once the path exists (made by the caller), or
+    after 10 s."""
+    give_up = time.monotonic() + 10
+    while os.getpid() != PARENT and not os.path.exists(path) and time.monotonic() < give_up:
+        time.sleep(0.01)
+    return path
+
+
+def test_the_first_result_comes_while_the_workers_still_run(tmp_path: Path) -> None:
+    jobs = [str(tmp_path / "first"), str(tmp_path / "second")]
+    results = each_in_processes(waits_for_its_file, jobs)
+    start = time.monotonic()
+    assert next(results) == jobs[0]
+    assert time.monotonic() - start < 5  # not after the worker: it waits for the file
+    Path(jobs[1]).touch()
+    assert list(results) == [jobs[1]]
+
+
+def test_closing_early_stops_the_workers(tmp_path: Path) -> None:
+    jobs = [str(tmp_path / "first"), str(tmp_path / "never")]
+    results = each_in_processes(waits_for_its_file, jobs)
+    assert next(results) == jobs[0]
+    results.close()
+    with pytest.raises(ChildProcessError):  # the worker was stopped and reaped
+        os.waitpid(-1, os.WNOHANG)
 
 
 def fails_in_a_worker(n: int) -> int:

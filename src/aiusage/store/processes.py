@@ -16,7 +16,8 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
+from contextlib import closing
 from typing import TypeVar
 
 from aiusage.store.gc_pause import gc_paused
@@ -28,26 +29,38 @@ Result = TypeVar("Result")
 def map_in_processes(fn: Callable[[Job], Result], jobs: Sequence[Job]) -> list[Result]:
     """``fn`` over ``jobs``, each in a process of its own (this one takes the first),
     results in order."""
+    with closing(each_in_processes(fn, jobs)) as results:
+        return list(results)
+
+
+def each_in_processes(
+    fn: Callable[[Job], Result], jobs: Sequence[Job]
+) -> Generator[Result, None, None]:
+    """:func:`map_in_processes`, each result as soon as it and those before it are done: the
+    first (this process's) while the workers still run. Closing the iterator early stops
+    the workers."""
     if len(jobs) < 2:
-        return [fn(job) for job in jobs]
+        yield from map(fn, jobs)
+        return
     if sys.platform != "linux":
-        return _spawned(fn, jobs)
+        yield from _spawned(fn, jobs)
+        return
     if threading.active_count() > 1:
         # A host application's threads (``aiusage.remaining()`` in a web server): a fork
         # copies none of them, and may copy a lock one of them holds. Done here instead.
-        return [fn(job) for job in jobs]
+        yield from map(fn, jobs)
+        return
     pending: list[tuple[int, int]] = []
     try:
         for job in jobs[1:]:
             pending.append(_fork(fn, job, [fd for _, fd in pending]))
-        results = [fn(jobs[0])]
+        yield fn(jobs[0])
         for job in jobs[1:]:
-            results.append(_collect(pending.pop(0), fn, job))
+            yield _collect(pending.pop(0), fn, job)
     finally:
         for pid, fd in pending:  # interrupted: no worker outlives the call
             _stop(pid)
             os.close(fd)
-    return results
 
 
 def _fork(fn: Callable[[Job], Result], job: Job, others: list[int]) -> tuple[int, int]:
