@@ -18,12 +18,13 @@ from hypothesis import strategies as st
 from aiusage.errors import AiusageError
 from aiusage.importers import claude_code
 from aiusage.importers.claude_code import (
+    Line,
+    LineRecords,
     _decoder,
     call_key,
     claude_dirs,
     claude_files,
     claude_record,
-    prepare_line,
     project_of,
 )
 from aiusage.importers.engine import ImportResult, Offsets, Sink
@@ -173,28 +174,46 @@ def _assistant(draw: st.DrawFn) -> dict[str, Any]:
     return line
 
 
-# Call lines as Claude Code writes them, most of them records, some with a value the fast
-# path hands to the general one.
-COUNT = st.integers(0, 10**6) | st.sampled_from([0, -1, 2**53, 2**53 + 1, 2**64])
+# Call lines as Claude Code writes them: mostly records, some with one value that
+# LineRecords hands to the general path, or one at a bound that it builds itself.
 TEXT = st.none() | st.text(max_size=8) | st.sampled_from([SECRET, f"id {SECRET}"])
+USAGE = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+CREATION = ("ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens")
+ODD: dict[str, list[Any]] = {
+    **{name: [-1, 2**53 + 1, 2**64] for name in USAGE + CREATION},
+    "model": [" spaced", "spaced ", "", "<synthetic>"],
+    "timestamp": ["1969-12-31T23:59:59Z", "2100-01-01T00:00:00Z", "not a time"],
+    "costUSD": [-1.0, 1e9 + 1, 2e9],
+}
+EDGES: dict[str, list[Any]] = {
+    **{name: [0, 2**53] for name in USAGE + CREATION},
+    "timestamp": ["1970-01-01T00:00:00Z", "2099-12-31T23:59:59.999Z", "2026-11-01T10:00:00"],
+    "costUSD": [0.0, 1e9],
+}
+ODD_PAIRS = [(name, value) for name, values in ODD.items() for value in values]
+EDGE_PAIRS = [(name, value) for name, values in EDGES.items() for value in values]
+
+
+def _with(line: dict[str, Any], name: str, value: Any) -> dict[str, Any]:
+    """``line`` (a call line) with the field ``name`` set to ``value``."""
+    line = json.loads(json.dumps(line))
+    message = line["message"]
+    if name in USAGE:
+        message["usage"][name] = value
+    elif name in CREATION:
+        message["usage"].setdefault("cache_creation", {})[name] = value
+    elif name == "model":
+        message["model"] = value
+    else:
+        line[name] = value
+    return line
 
 
 @st.composite
 def _call(draw: st.DrawFn) -> dict[str, Any]:
-    usage: dict[str, Any] = {
-        name: draw(COUNT)
-        for name in (
-            "input_tokens",
-            "output_tokens",
-            "cache_read_input_tokens",
-            "cache_creation_input_tokens",
-        )
-    }
+    usage: dict[str, Any] = {name: draw(st.integers(0, 10**6)) for name in USAGE}
     if draw(st.booleans()):
-        usage["cache_creation"] = {
-            "ephemeral_5m_input_tokens": draw(COUNT),
-            "ephemeral_1h_input_tokens": draw(COUNT),
-        }
+        usage["cache_creation"] = {name: draw(st.integers(0, 10**6)) for name in CREATION}
     model = draw(
         st.sampled_from(
             [
@@ -202,13 +221,11 @@ def _call(draw: st.DrawFn) -> dict[str, Any]:
                 "claude-opus-4-1-20250805",
                 "claude-haiku-4-5",
                 "unknown-model",
-                " spaced",
-                "<synthetic>",
                 f"x-{SECRET}",
             ]
         )
     )
-    when = draw(st.datetimes(dt.datetime(1960, 1, 1), dt.datetime(2200, 1, 1)))
+    when = draw(st.datetimes(dt.datetime(1971, 1, 1), dt.datetime(2099, 1, 1)))
     line: dict[str, Any] = {
         "type": "assistant",
         "timestamp": when.isoformat() + draw(st.sampled_from(["Z", "+02:00", ""])),
@@ -217,9 +234,11 @@ def _call(draw: st.DrawFn) -> dict[str, Any]:
         "message": {"id": draw(TEXT), "model": model, "usage": usage, "content": []},
     }
     if draw(st.booleans()):
-        line["costUSD"] = draw(st.floats(0, 10) | st.sampled_from([-1.0, 1e9, 2e9]))
+        line["costUSD"] = draw(st.floats(0, 10))
     if draw(st.booleans()):
         line["isApiErrorMessage"] = draw(st.booleans())
+    if draw(st.booleans()):
+        line = _with(line, *draw(st.sampled_from(ODD_PAIRS + EDGE_PAIRS)))
     return line
 
 
@@ -249,29 +268,68 @@ FILES = st.lists(
 )
 
 
+def _general(line: Line, project: str, sink: Sink) -> Any:
+    """What claude_record's dict of fields, prepared by Sink.prepare, makes of a line."""
+    fields, reason = claude_record(line, project)
+    if fields is None:
+        return reason
+    try:
+        return (fields["id"], *sink.prepare(fields))
+    except AiusageError:
+        return (fields["id"], 0.0, None)
+
+
 @settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     line=_call(),
     project=st.sampled_from(["-home-ann-webapp", f"-home-ann-{SECRET}"]),
     currency=st.sampled_from(["USD", "EUR"]),
 )
-def test_a_line_prepares_as_its_dict_of_fields(
+def test_a_line_makes_the_record_its_dict_of_fields_makes(
     tmp_path: Path, line: dict[str, Any], project: str, currency: str
 ) -> None:
-    """prepare_line's record (built without a dict of fields) is claude_record's dict of
+    """LineRecords' record (built without a dict of fields) is claude_record's dict of
     fields as Sink.prepare writes it, in a data dir of any default currency."""
     decoded = _decoder.decode(json.dumps(line))
     (tmp_path / "config.yaml").write_text(f"currency: {currency}\n")
     sink = Sink(ImportResult("claude-code"), Workspace(tmp_path))
-    fields, reason = claude_record(decoded, project)
-    if fields is None:
-        expected: Any = reason
-    else:
-        try:
-            expected = (fields["id"], *sink.prepare(fields))
-        except AiusageError:
-            expected = (fields["id"], 0.0, None)
-    assert prepare_line(decoded, project, sink) == expected
+    assert LineRecords(sink).prepare(decoded, project) == _general(decoded, project, sink)
+
+
+# An unpriced call with a recorded cost (pricing hands nothing on, so every check shows),
+# and a call priced by the table.
+PLAIN: dict[str, Any] = {
+    "type": "assistant",
+    "timestamp": "2026-11-01T10:00:00.000Z",
+    "sessionId": "f75ae63f-deda-fc37-d0e0-b16ea17e75bc",
+    "requestId": "req_011CRXYZabcDEF123ghiJKL4",
+    "costUSD": 0.5,
+    "message": {
+        "id": "msg_01XFDUDYJgAACzvnptvVoYEL",
+        "model": "unknown-model",
+        "usage": {
+            **dict.fromkeys(USAGE, 100),
+            "cache_creation": dict.fromkeys(CREATION, 50),
+        },
+    },
+}
+
+
+PRICED = {
+    **{key: value for key, value in PLAIN.items() if key != "costUSD"},
+    "message": {**PLAIN["message"], "model": "claude-sonnet-4-5-20250929"},
+}
+
+
+@pytest.mark.parametrize("call", [PLAIN, PRICED], ids=["recorded cost", "priced"])
+@pytest.mark.parametrize(("name", "value"), ODD_PAIRS + EDGE_PAIRS)
+def test_each_odd_or_bound_value_makes_the_record_its_dict_makes(
+    tmp_path: Path, call: dict[str, Any], name: str, value: Any
+) -> None:
+    decoded = _decoder.decode(json.dumps(_with(call, name, value)))
+    sink = Sink(ImportResult("claude-code"), Workspace(tmp_path))
+    built = LineRecords(sink).prepare(decoded, "-home-ann-webapp")
+    assert built == _general(decoded, "-home-ann-webapp", sink)
 
 
 def _line(**usage: int) -> bytes:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import msgspec
 import orjson
 
+from aiusage.bounds import MAX_COST, MAX_TIMESTAMP, MAX_TOKENS, MIN_TIMESTAMP
 from aiusage.errors import AiusageError
 from aiusage.importers.engine import (
     ImportResult,
@@ -32,6 +33,11 @@ from aiusage.importers.engine import (
     given_dirs,
     source_files,
 )
+from aiusage.pricing.cost import cost_of_record
+from aiusage.pricing.price import Price, TokenCounts
+from aiusage.records.batch import Incoming
+from aiusage.records.schema import hostname
+from aiusage.records.secrets import MIN_SECRET, scrub, scrub_tags
 from aiusage.store.gc_pause import gc_paused
 from aiusage.store.processes import each_in_processes
 
@@ -328,39 +334,131 @@ class _Job:
     runs: int
 
 
-def prepare_line(line: Line, project: str, sink: Sink) -> tuple[str, float, bytes | None] | str:
-    """What :func:`claude_record` and :meth:`Sink.prepare` make of a line: its record's id,
-    timestamp and line (``None``: an invalid record), or why it is not a call. The record is
-    built without its dict of fields, unless it needs the general path (a value out of
-    bounds)."""
-    call = claude_call(line)
-    if isinstance(call, str):
-        return call
-    record_id, timestamp, model, tokens, request_id, cost = call
-    out = bytearray()
-    prepared = sink.preparer.call(
-        out,
-        record_id,
-        timestamp,
-        model,
-        tokens,
-        provider="anthropic",
-        session_id=line.session_id,
-        function=FUNCTION,
-        request_id=request_id,
-        tags=_tags(project),
-        success=not line.api_error,
-        cost=cost,
-        currency=None if cost is None else "USD",
-    )
-    if prepared is not None:
-        return record_id, prepared.timestamp, bytes(out)
-    fields, _ = claude_record(line, project)
-    assert fields is not None
-    try:
-        return record_id, *sink.prepare(fields)
-    except AiusageError:
-        return record_id, 0.0, None
+class LineRecords:
+    """The records of Claude Code log lines as :func:`claude_record` and :meth:`Sink.prepare`
+    make them, byte for byte (a property test holds them to it), built without the dict of
+    fields: the checks and defaults of the bulk path (:mod:`aiusage.records.batch`) are the
+    few a Claude Code record needs, and what recurs from record to record (a model's entry
+    and scrubbed name, a project's tags) is worked out once. A record they do not cover (a
+    value out of bounds, a model with spaces around it) goes the general way."""
+
+    def __init__(self, sink: Sink) -> None:
+        self.sink = sink
+        self.table = sink.preparer.table
+        self.default_currency = sink.preparer.default_currency
+        self.host = hostname()
+        # Per model name: scrubbed, its entry and price reference; None when the general
+        # path is the one to make it right (empty, spaces around it).
+        self.models: dict[str, tuple[str, Price | None, str | None] | None] = {}
+        self.tags: dict[str, dict[str, str]] = {}  # per project, scrubbed
+
+    def prepare(self, line: Line, project: str) -> tuple[str, float, bytes | None] | str:
+        """A line's record: its id, timestamp and line (``None``: an invalid record), or
+        why the line is not a call."""
+        call = claude_call(line)
+        if isinstance(call, str):
+            return call
+        record_id, timestamp, model, tokens, request_id, cost = call
+        inp, output, read, write, one_hour = tokens
+        try:
+            known = self.models[model]
+        except KeyError:
+            known = self._model(model)
+        if known is None or not (
+            MIN_TIMESTAMP <= timestamp < MAX_TIMESTAMP
+            and 0 <= inp <= MAX_TOKENS
+            and 0 <= output <= MAX_TOKENS
+            and 0 <= read <= MAX_TOKENS
+            and 0 <= write <= MAX_TOKENS
+            and one_hour >= 0
+            and (cost is None or cost <= MAX_COST)
+        ):
+            return self._general(line, project, record_id)
+        success = not line.api_error
+        charge = cost_of_record(
+            known[1],
+            TokenCounts(inp, output, read, write, one_hour),
+            cost=cost,
+            currency=None if cost is None else "USD",
+            success=success,
+            default_currency=self.default_currency,
+        )
+        price_ref = None
+        if charge.price is not None:
+            cost = charge.amount
+            if cost is None or cost > MAX_COST:
+                return self._general(line, project, record_id)
+            price_ref = known[2]
+        tags = self.tags.get(project)
+        if tags is None:
+            tags = self.tags[project] = dict(scrub_tags(_tags(project)))
+        session_id = line.session_id
+        if session_id is not None and len(session_id) >= MIN_SECRET:
+            session_id = scrub(session_id)
+        if request_id is not None and len(request_id) >= MIN_SECRET:
+            request_id = scrub(request_id)
+        # The completed record, its fields in order (keywords would cost four times as
+        # much). Its id is hexadecimal (derived_id): scrubbing leaves it as it is, as it
+        # does "anthropic" and "claude-code", too short to hold a secret.
+        record = Incoming(
+            1,  # v
+            record_id,
+            "call",  # kind
+            timestamp,
+            known[0],  # model
+            "anthropic",  # provider
+            None,  # user_id
+            session_id,
+            None,  # anchor_id
+            FUNCTION,
+            inp,
+            read,  # cache_read_tokens
+            write,  # cache_write_tokens
+            output,
+            0,  # reasoning_tokens
+            one_hour or None,  # cache_write_1h_tokens
+            inp + read + write + output,  # total_tokens
+            cost,
+            charge.currency,
+            None,  # duration_ms
+            None,  # ttfb_ms
+            success,
+            None,  # error_msg
+            None,  # status_code
+            request_id,
+            None,  # api_key
+            tags,
+            None,  # request_bytes
+            None,  # response_bytes
+            self.host,
+            price_ref,
+            None,  # service_tier
+        )
+        return record_id, timestamp, _encoder.encode(record) + b"\n"
+
+    def _model(self, model: str) -> tuple[str, Price | None, str | None] | None:
+        """What :attr:`models` holds for ``model``, remembered (a few thousand names)."""
+        if len(self.models) >= _MODELS:
+            self.models.clear()
+        known = None
+        if model and not model[0].isspace() and not model[-1].isspace():
+            scrubbed = scrub(model)
+            entry = self.table.lookup(scrubbed)
+            known = scrubbed, entry, None if entry is None else self.table.price_ref(entry)
+        self.models[model] = known
+        return known
+
+    def _general(self, line: Line, project: str, record_id: str) -> tuple[str, float, bytes | None]:
+        fields, _ = claude_record(line, project)
+        assert fields is not None
+        try:
+            return record_id, *self.sink.prepare(fields)
+        except AiusageError:
+            return record_id, 0.0, None
+
+
+_MODELS = 4096  # model names LineRecords remembers (as the pricing table's lookup does)
+_encoder = msgspec.json.Encoder()  # as the bulk path's (aiusage.records.batch)
 
 
 def _read_run(job: _Job, run: tuple[int, int]) -> _Part:
@@ -368,7 +466,7 @@ def _read_run(job: _Job, run: tuple[int, int]) -> _Part:
     # would cost more than the check.
     first, end = run
     offsets = job.offsets
-    sink = job.sink
+    records = LineRecords(job.sink)
     progress = job.progress if first == 0 else None
     part = _Part()
     skipped = part.skipped
@@ -394,7 +492,7 @@ def _read_run(job: _Job, run: tuple[int, int]) -> _Part:
                 if key is not None and key in calls:
                     part.duplicates += 1
                     continue
-                prepared = prepare_line(line, project, sink)
+                prepared = records.prepare(line, project)
                 if isinstance(prepared, str):
                     reason = prepared
                 else:

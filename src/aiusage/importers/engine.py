@@ -83,9 +83,7 @@ def derived_id(*parts: str) -> str:
 
 def epoch(value: Any) -> float | None:
     """Epoch seconds from epoch seconds or milliseconds, or an ISO 8601 string."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value) / 1000 if value > 1e11 else float(value)
-    if isinstance(value, str):
+    if isinstance(value, str):  # first: the common case
         try:
             when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
@@ -93,6 +91,8 @@ def epoch(value: Any) -> float | None:
         if when.tzinfo is None:
             when = when.replace(tzinfo=dt.UTC)
         return when.timestamp()
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value) / 1000 if value > 1e11 else float(value)
     return None
 
 

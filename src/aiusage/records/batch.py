@@ -38,7 +38,7 @@ from aiusage.bounds import (
 )
 from aiusage.errors import AiusageError, ValidationError
 from aiusage.pricing.cost import cost_of_record
-from aiusage.pricing.price import Price, TokenCounts
+from aiusage.pricing.price import TokenCounts
 from aiusage.pricing.table import PricingTable
 from aiusage.records.prepare import prepare
 from aiusage.records.reader import stored_ids
@@ -128,8 +128,6 @@ class Preparer:
         self.now = now
         # The batch line being prepared and its byte offset: the id of a line without one.
         self._line: tuple[bytes, int] | None = None
-        # Per model name given to call(): the name scrubbed and the entry that prices it.
-        self._models: dict[str, tuple[str, Price | None]] = {}
 
     def line(self, raw: bytes, out: bytearray, *, at: int | None = None) -> Prepared:
         """Append the record of a JSONL line to ``out`` as its JSONL line (raises
@@ -180,93 +178,6 @@ class Preparer:
         out += b"\n"
         return priced
 
-    def call(
-        self,
-        out: bytearray,
-        record_id: str,
-        timestamp: float,
-        model: str,
-        tokens: tuple[int, int, int, int, int],
-        *,
-        provider: str | None,
-        session_id: str | None,
-        function: str | None,
-        request_id: str | None,
-        tags: dict[str, str],
-        success: bool,
-        cost: float | None,
-        currency: str | None,
-    ) -> Prepared | None:
-        """Append the call record of these fields to ``out``, as :meth:`fields` would given
-        them as a dict, without building it: an importer's record. ``tokens`` are the
-        input, output, cache-read and cache-write tokens, and the 1-hour part of the writes
-        (``cache_write_1h_tokens``, 0 for none). ``None``, and nothing appended, when the
-        fields need :meth:`fields` (a value out of bounds, a model with spaces around it)."""
-        inp, output, read, write, one_hour = tokens
-        if not (
-            MIN_TIMESTAMP <= timestamp < MAX_TIMESTAMP
-            and 0 <= inp <= MAX_TOKENS
-            and 0 <= output <= MAX_TOKENS
-            and 0 <= read <= MAX_TOKENS
-            and 0 <= write <= MAX_TOKENS
-            and 0 <= one_hour <= write
-            and (cost is None or 0 <= cost <= MAX_COST)
-            and (currency is None or _is_currency(currency))
-            and record_id
-            and model
-            and not model[0].isspace()
-            and not model[-1].isspace()
-        ):
-            return None
-        known = self._models.get(model)
-        if known is None:
-            if len(self._models) >= _MODELS:
-                self._models.clear()
-            scrubbed = scrub(model)
-            known = self._models[model] = scrubbed, self.table.lookup(scrubbed)
-        # What _complete makes of such a record (its texts scrubbed, its defaults filled),
-        # built with the fields in order: keywords would cost four times as much.
-        rec = Incoming(
-            1,  # v
-            scrub(record_id),
-            "call",  # kind
-            timestamp,
-            known[0],  # model
-            None if provider is None else scrub(provider),
-            None,  # user_id
-            None if session_id is None else scrub(session_id),
-            None,  # anchor_id
-            None if function is None else scrub(function),
-            inp,
-            read,  # cache_read_tokens
-            write,  # cache_write_tokens
-            output,
-            0,  # reasoning_tokens
-            one_hour or None,  # cache_write_1h_tokens
-            inp + read + write + output,  # total_tokens
-            cost,
-            currency,
-            None,  # duration_ms
-            None,  # ttfb_ms
-            success,
-            None,  # error_msg
-            None,  # status_code
-            None if request_id is None else scrub(request_id),
-            None,  # api_key
-            _tag_set(tags) if tags else None,
-            None,  # request_bytes
-            None,  # response_bytes
-            hostname(),
-            None,  # price_ref
-            None,  # service_tier
-        )
-        counts = TokenCounts(inp, output, read, write, one_hour)
-        priced = self._charge(rec, counts, timestamp, known[1])
-        if priced is not None:
-            _encoder.encode_into(rec, out, -1)
-            out += b"\n"
-        return priced
-
     def _priced(self, rec: Incoming) -> Prepared | None:
         """Complete and price a decoded record in place; ``None`` when it needs the general
         path (a check between fields failed, or a value is out of bounds)."""
@@ -274,12 +185,7 @@ class Preparer:
         if completed is None:
             return None
         counts, timestamp = completed
-        return self._charge(rec, counts, timestamp, self.table.lookup(rec.model))
-
-    def _charge(
-        self, rec: Incoming, counts: TokenCounts, timestamp: float, entry: Price | None
-    ) -> Prepared | None:
-        """Price a completed record in place, ``entry`` its model's (see :meth:`_priced`)."""
+        entry = self.table.lookup(rec.model)
         if entry is not None and rec.provider is None:
             rec.provider = entry.provider
         cost = None if rec.cost is UNSET else rec.cost
@@ -328,18 +234,11 @@ _texts = operator.attrgetter(*_SCRUBBED)
 # The tags of a batch or an import recur from record to record (an import's project and
 # source): scrubbed once, remembered (a few hundred sets, bounded like scrub's texts).
 _TAG_SETS = 256
-_MODELS = 4096  # model names a Preparer remembers (as the pricing table's lookup does)
 _tag_sets: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
 
 
 def _scrubbed_tags(tags: dict[str, str]) -> dict[str, str]:
     """:func:`scrub_tags` of validated tags (names and values strings), remembered."""
-    return dict(_tag_set(tags))  # a dict of the record's own
-
-
-def _tag_set(tags: dict[str, str]) -> dict[str, str]:
-    """:func:`_scrubbed_tags`, shared with every record of the same tags (for a record that is
-    written at once, never kept)."""
     key = tuple(tags.items())
     done = _tag_sets.get(key)
     if done is None:
@@ -347,7 +246,7 @@ def _tag_set(tags: dict[str, str]) -> dict[str, str]:
         if len(_tag_sets) >= _TAG_SETS:
             _tag_sets.clear()
         _tag_sets[key] = done = dict(done)
-    return done
+    return dict(done)  # a dict of the record's own
 
 
 def line_id(raw: bytes, at: int) -> str:
@@ -399,7 +298,13 @@ def _complete(rec: Incoming, preparer: Preparer) -> tuple[TokenCounts, float] | 
     rec.total_tokens = total
     if rec.cost is UNSET:
         rec.cost = None
-    if rec.currency is not None and not _is_currency(rec.currency):
+    currency = rec.currency
+    if currency is not None and (
+        len(currency) != 3
+        or not currency.isascii()
+        or not currency.isupper()
+        or not currency.isalpha()
+    ):
         return None
     if rec.success is None:
         rec.success = rec.error_msg is None
@@ -413,11 +318,6 @@ def _complete(rec: Incoming, preparer: Preparer) -> tuple[TokenCounts, float] | 
         rec.host = hostname()
     counts = TokenCounts(inp, out, read, write, one_hour or 0, reasoning)
     return counts, timestamp
-
-
-def _is_currency(code: str) -> bool:
-    """Whether ``code`` is written as a currency code is (three upper-case ASCII letters)."""
-    return len(code) == 3 and code.isascii() and code.isupper() and code.isalpha()
 
 
 # --- batches ---------------------------------------------------------------------------------
