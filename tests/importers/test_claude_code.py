@@ -41,7 +41,7 @@ def _reference(dirs: list[Path], workspace: Workspace) -> ImportResult:
     for path in files:
         result.files += 1
         project: str | None = None
-        for raw in offsets.lines(path, offsets.start(path)):
+        for raw in offsets.lines(path, offsets.unread(path)[0]):
             result.lines += 1
             try:
                 line = _decoder.decode(raw)

@@ -265,8 +265,9 @@ def import_claude_code(
     files = claude_files(claude_dirs(dirs), result)
     offsets = Offsets(workspace.data_dir, "claude-code")
     sink = Sink(result, workspace)
-    starts = [offsets.start(path) for path in files]
-    sizes = [path.stat().st_size - start for path, start in zip(files, starts, strict=True)]
+    unread = [offsets.unread(path) for path in files]
+    starts = [start for start, _ in unread]
+    sizes = [size for _, size in unread]
     total = sum(sizes)
     runs = _runs(sizes, _workers(total))
     # A forked worker shares what the job holds (the pricing table, loaded by the sink);

@@ -183,12 +183,14 @@ class Offsets:
         self.state: dict[str, Any] = state if isinstance(state, dict) else {}
         self.updates: dict[str, dict[str, int]] = {}
 
-    def start(self, path: Path) -> int:
-        """Where to read ``path`` from: its saved offset if it only grew since, else 0."""
+    def unread(self, path: Path) -> tuple[int, int]:
+        """Where to read ``path`` from (its saved offset if it only grew since, else 0), and
+        how many bytes it has from there."""
         stat = path.stat()
         saved = self.state.get(str(path)) or {}
         offset = saved.get("offset", 0)
-        return offset if saved.get("ino") == stat.st_ino and stat.st_size >= offset else 0
+        start = offset if saved.get("ino") == stat.st_ino and stat.st_size >= offset else 0
+        return start, stat.st_size - start
 
     def lines(self, path: Path, start: int) -> Iterator[memoryview]:
         """The whole lines of ``path`` from ``start``, without their newlines (a line still
