@@ -35,10 +35,10 @@ import orjson
 
 from aiusage.errors import UsageError
 from aiusage.records.batch import Preparer
-from aiusage.records.reader import stored_ids
 from aiusage.store.atomic import write_atomic
 from aiusage.store.dayfiles import (
     DAY_SECONDS,
+    DayFile,
     append_lines,
     day_of,
     day_path,
@@ -111,6 +111,9 @@ class Sink:
         # Per UTC day number: the ids stored already, and the day's file.
         self.stored: dict[int, set[Any]] = {}
         self.paths: dict[int, Path] = {}
+        # The data dir's files by day, listed when the first record comes (nothing is
+        # written before the end: one listing holds for every day).
+        self.files: dict[dt.date, list[DayFile]] | None = None
         self.days: dict[int, list[tuple[float, bytes]]] = {}
 
     def seen_before(self, record_id: str) -> bool:
@@ -140,7 +143,7 @@ class Sink:
         stored = self.stored.get(day)
         if stored is None:
             date = day_of(timestamp)
-            stored = self.stored[day] = _stored_ids(self.data_dir, date)
+            stored = self.stored[day] = self._stored_ids(date)
             self.paths[day] = day_path(self.data_dir, date)
         if record_id in stored:
             self.result.duplicates += 1
@@ -149,6 +152,21 @@ class Sink:
         self.result.imported += 1
         if len(self.result.records) < KEEP:
             self.result.records.append(orjson.loads(line))
+
+    def _stored_ids(self, day: dt.date) -> set[Any]:
+        """The record ids already stored for a UTC day."""
+        if self.files is None:
+            self.files = {}
+            if self.data_dir.is_dir():
+                for day_file in list_files(self.data_dir):
+                    self.files.setdefault(day_file.day, []).append(day_file)
+        files = self.files.get(day)
+        if not files:
+            return set()
+        # Here: an import into an empty data dir never needs the reader's module.
+        from aiusage.records.reader import stored_ids
+
+        return stored_ids(files)
 
     def write(self) -> None:
         """Append what was taken to the day files (and let it go)."""
@@ -159,13 +177,6 @@ class Sink:
             lines = self.days.pop(day)
             lines.sort(key=lambda item: item[0])
             append_lines(self.paths[day], [line for _, line in lines])
-
-
-def _stored_ids(data_dir: Path, day: dt.date) -> set[Any]:
-    """The record ids already stored for a UTC day."""
-    if not data_dir.is_dir():
-        return set()
-    return stored_ids(f for f in list_files(data_dir) if f.day == day)
 
 
 # --- offsets of files already read -----------------------------------------------------------

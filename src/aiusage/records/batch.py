@@ -41,7 +41,6 @@ from aiusage.pricing.cost import cost_of_record
 from aiusage.pricing.price import TokenCounts
 from aiusage.pricing.table import PricingTable
 from aiusage.records.prepare import prepare
-from aiusage.records.reader import stored_ids
 from aiusage.records.schema import SCRUBBED_FIELDS, Record, hostname, new_id, serialize
 from aiusage.records.secrets import (
     MIN_SECRET,
@@ -523,6 +522,9 @@ def _not_recorded(
     Only the days the batch writes to are read."""
     if not data_dir.is_dir():
         return lines, 0
+    # Here: importing this module (every import of Claude Code logs) never needs it.
+    from aiusage.records.reader import stored_ids
+
     existing: dict[Path, list[DayFile]] = {}
     for day_file in list_files(data_dir):
         existing.setdefault(day_path(data_dir, day_file.day), []).append(day_file)
