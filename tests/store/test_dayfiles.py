@@ -12,6 +12,8 @@ from pathlib import Path
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from aiusage.errors import DataError
 from aiusage.store import dayfiles
@@ -237,3 +239,28 @@ def test_a_child_forked_while_a_lock_is_held_does_not_keep_it(tmp_path: Path) ->
         os.waitpid(pid, 0)
         pytest.fail("the child never got the lock")
     assert path.read_bytes() == b'{"child":1}\n'
+
+
+@given(
+    prefix=st.sampled_from([b"", b"\n"]),
+    sizes=st.lists(st.integers(0, 40), max_size=40),
+    chunk=st.integers(1, 100),
+)
+def test_chunks_end_with_the_line_that_takes_them_to_the_size(
+    prefix: bytes, sizes: list[int], chunk: int
+) -> None:
+    lines = [b"x" * size for size in sizes]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(dayfiles, "WRITE_CHUNK", chunk)
+        chunks = list(dayfiles._chunks(prefix, lines))
+    assert b"".join(chunks) == prefix + b"".join(lines)
+    expected, current, size = [], [prefix] if prefix else [], len(prefix)
+    for line in lines:  # one line at a time, as append_lines wrote them before
+        current.append(line)
+        size += len(line)
+        if size >= chunk:
+            expected.append(b"".join(current))
+            current, size = [], 0
+    if current:
+        expected.append(b"".join(current))
+    assert chunks == expected

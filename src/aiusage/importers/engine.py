@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import operator
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -148,7 +149,10 @@ class Sink:
         if record_id in stored:
             self.result.duplicates += 1
             return
-        self.days.setdefault(day, []).append((timestamp, line))
+        lines = self.days.get(day)
+        if lines is None:
+            lines = self.days[day] = []
+        lines.append((timestamp, line))
         self.result.imported += 1
         if len(self.result.records) < KEEP:
             self.result.records.append(orjson.loads(line))
@@ -175,8 +179,8 @@ class Sink:
         ensure_data_dir(self.data_dir)
         for day in sorted(self.days):
             lines = self.days.pop(day)
-            lines.sort(key=lambda item: item[0])
-            append_lines(self.paths[day], [line for _, line in lines])
+            lines.sort(key=operator.itemgetter(0))
+            append_lines(self.paths[day], list(map(operator.itemgetter(1), lines)))
 
 
 # --- offsets of files already read -----------------------------------------------------------
