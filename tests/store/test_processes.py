@@ -48,13 +48,27 @@ def test_the_first_result_comes_while_the_workers_still_run(tmp_path: Path) -> N
     assert list(results) == [jobs[1]]
 
 
+def says_its_pid_and_waits(path: str) -> int:
+    """In a worker: writes its pid to ``path``, then waits for ever; here: returns at once."""
+    if os.getpid() != PARENT:
+        Path(path + ".tmp").write_text(str(os.getpid()))
+        os.rename(path + ".tmp", path)
+        while True:
+            time.sleep(1)
+    return 0
+
+
 def test_closing_early_stops_the_workers(tmp_path: Path) -> None:
-    jobs = [str(tmp_path / "first"), str(tmp_path / "never")]
-    results = each_in_processes(waits_for_its_file, jobs)
-    assert next(results) == jobs[0]
+    jobs = [str(tmp_path / "first"), str(tmp_path / "worker")]
+    results = each_in_processes(says_its_pid_and_waits, jobs)
+    assert next(results) == 0
+    give_up = time.monotonic() + 10
+    while not os.path.exists(jobs[1]) and time.monotonic() < give_up:
+        time.sleep(0.01)
+    worker = int(Path(jobs[1]).read_text())
     results.close()
-    with pytest.raises(ChildProcessError):  # the worker was stopped and reaped
-        os.waitpid(-1, os.WNOHANG)
+    with pytest.raises(ProcessLookupError):  # stopped and reaped
+        os.kill(worker, 0)
 
 
 def fails_in_a_worker(n: int) -> int:
