@@ -12,7 +12,7 @@ import functools
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -232,20 +232,6 @@ class _Part:
     skipped: dict[str, int] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
     offsets: dict[str, dict[str, int]] = field(default_factory=dict)
-
-    def __reduce__(self) -> tuple[Callable[[bytes], _Part], tuple[bytes]]:
-        # A worker's part is pickled back to the importing process as msgpack, written in
-        # one pass in C: pickle would memoise its tens of thousands of objects one by one
-        # (4 times as long, on the worker's way to finishing).
-        return _unpacked, (msgspec.msgpack.encode(self),)
-
-
-def _unpacked(data: bytes) -> _Part:
-    """A :class:`_Part` from what its ``__reduce__`` gave."""
-    return _part_decoder.decode(data)
-
-
-_part_decoder = msgspec.msgpack.Decoder(_Part)
 
 
 def import_claude_code(
