@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, NotRequired, TypedDict, cast
 from zoneinfo import ZoneInfo
 
-from aiusage.engine.histogram import Histogram, bucket_value, rank_buckets, size
+from aiusage.engine.histogram import Histogram, bucket_value, ranker, size
 from aiusage.engine.rollup import COST_SCALE, Acc, Filters, Query, Rollup, dimension_field
 from aiusage.engine.scan import scan
 from aiusage.engine.timerange import TimeRange, iso_local, iso_utc
@@ -108,15 +108,14 @@ class ModelRow(Metrics):
 
 
 def report_row(
-    period: str,
-    groups: Mapping[str, Any],
+    groups: dict[str, Any],
     acc_metrics: Metrics,
     *,
     models: list[str] | None = None,
 ) -> ReportRow:
-    """A report row, its keys in the documented order: period, group fields, models and
-    metrics."""
-    row: dict[str, Any] = {"period": period, **groups}
+    """A report row, its keys in the documented order: ``groups`` (the period, then the
+    group fields: made into the row), models and metrics."""
+    row = groups
     if models is not None:
         row["models"] = models
     row.update(acc_metrics)
@@ -133,25 +132,30 @@ def group_value(row: ReportRow, field: str) -> Any:
 
 _PERCENTILES = (0.50, 0.95, 0.99)
 _NO_LATENCY = (None, None, None, None)
-# Each bucket's estimate in ms as shown (3 decimals), worked out once per bucket: a report
-# shows six per group.
-_BUCKET_MS: dict[int, float] = {}
+_rank = ranker(_PERCENTILES)
 
 
-def _bucket_ms(bucket: int) -> float:
-    ms = _BUCKET_MS.get(bucket)
-    if ms is None:
-        ms = _BUCKET_MS[bucket] = round(bucket_value(bucket), 3)
-    return ms
+class _BucketMs(dict[int, float]):
+    """Each bucket's estimate in ms as shown (3 decimals), worked out once per bucket: a
+    report shows six per group."""
+
+    def __missing__(self, bucket: int) -> float:
+        ms = self[bucket] = round(bucket_value(bucket), 3)
+        return ms
+
+
+_BUCKET_MS = _BucketMs()
 
 
 def _latency(total_us: int, hist: Histogram) -> tuple[float | None, ...]:
     """Mean, p50, p95 and p99 (ms) of one latency: its sum (µs) and histogram."""
-    ranked = rank_buckets(hist, _PERCENTILES)
+    ranked = _rank(hist)
     if ranked is None:
         return _NO_LATENCY
     b50, b95, b99 = ranked
-    return round(total_us / 1000 / size(hist), 3), _bucket_ms(b50), _bucket_ms(b95), _bucket_ms(b99)
+    ms = _BUCKET_MS
+    n = len(hist) if type(hist) is list else size(hist)
+    return round(total_us / 1000 / n, 3), ms[b50], ms[b95], ms[b99]
 
 
 def metrics(acc: Acc) -> Metrics:

@@ -81,6 +81,7 @@ class ReportRows(Sequence[ReportRow]):
     def __init__(self, entries: list[Entry], fields: list[str]) -> None:
         self._entries = entries
         self._fields = fields
+        self._names = ("period", *fields)  # of a group key's values, in order
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -102,8 +103,7 @@ class ReportRows(Sequence[ReportRow]):
     def _row(self, entry: Entry) -> ReportRow:
         key, acc, used = entry
         return report_row(
-            key[0],
-            dict(zip(self._fields, key[1:], strict=True)),
+            dict(zip(self._names, key, strict=True)),
             metrics(acc),
             models=None if used is None else sorted(used, key=lambda m: (-used[m], m)),
         )
