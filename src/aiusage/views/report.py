@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from fractions import Fraction
+from operator import attrgetter, itemgetter, neg
 from typing import Any, Literal, overload
 
 from aiusage.engine.rollup import Acc, Query, dimension_field
@@ -109,6 +110,19 @@ class ReportRows(Sequence[ReportRow]):
         )
 
 
+def _in_report_order(entries: list[Entry]) -> list[Entry]:
+    """Periods in order; within a period, the most expensive group first, then by the
+    group's values as text."""
+    keys = list(map(itemgetter(0), entries))
+    width = len(keys[0]) if keys else 0
+    costs = map(money, map(attrgetter("cost"), map(itemgetter(1), entries)))
+    texts = [map(str, map(itemgetter(i), keys)) for i in range(1, width)]
+    # Each entry's sort key made column by column in C, and the entries sorted through
+    # them: hundreds of thousands of groups sort in a fraction of a key function's time.
+    order = list(zip(map(itemgetter(0), keys), map(neg, costs), *texts, strict=True))
+    return list(map(entries.__getitem__, sorted(range(len(entries)), key=order.__getitem__)))
+
+
 def build_report(
     source: Source,
     query: Query,
@@ -155,10 +169,8 @@ def build_report(
         (key, acc, models.get(key, {}) if with_models else None) for key, acc in groups.items()
     ]
     if sort is None:
-        # Periods in order; within a period, the most expensive group first (sorted before
-        # any row is built, so that rows can be built as they are written).
-        entries.sort(key=lambda e: (e[0][0], -money(e[1].cost), *map(str, e[0][1:])))
-        rows: Sequence[ReportRow] = ReportRows(entries, fields)
+        # Sorted before any row is built, so that rows can be built as they are written.
+        rows: Sequence[ReportRow] = ReportRows(_in_report_order(entries), fields)
     else:
         rows = _sorted_rows(list(ReportRows(entries, fields)), sort, fields)
     if limit is not None:
