@@ -17,6 +17,7 @@ from typing import Any, Literal, overload
 from aiusage.engine.rollup import Acc, Query, dimension_field
 from aiusage.engine.timerange import PeriodKeys
 from aiusage.errors import UsageError
+from aiusage.store.gc_pause import gc_paused
 from aiusage.views.document import (
     METRICS,
     ModelRow,
@@ -123,6 +124,9 @@ def _in_report_order(entries: list[Entry]) -> list[Entry]:
     return list(map(entries.__getitem__, sorted(range(len(entries)), key=order.__getitem__)))
 
 
+# Folding, totalling and ordering hundreds of thousands of groups makes no cycles: the
+# collector's passes over them would find nothing (a third of a large report's tail).
+@gc_paused()
 def build_report(
     source: Source,
     query: Query,
@@ -192,6 +196,7 @@ def build_report(
     return doc
 
 
+@gc_paused()
 def build_top_users(
     source: Source,
     query: Query,
@@ -267,6 +272,7 @@ def top_users_columns() -> list[str]:
     return ["rank", "user_id", "favourite_model", "share", *METRICS]
 
 
+@gc_paused()
 def build_models(source: Source, query: Query, *, now: float | None = None) -> dict[str, Any]:
     """The ``aiusage.models/1`` document: models side by side (seed 003 case 3) — cost per
     call, cost per 1K output tokens, success rate and latency — cheapest per call first."""
