@@ -322,8 +322,8 @@ class Rollup:
     # *latency_by values, currency)``; the groups then hold none.
     latency_by: tuple[str, ...] | None = None
     latency_groups: dict[tuple[Any, ...], Acc] = field(default_factory=dict)
-    # The texts of the group keys, each one object (see scan_file): not part of its state.
-    key_texts: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    # The values of the group keys, each one object (see scan_file): not part of its state.
+    key_values: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def of(cls, query: Query) -> Rollup:
@@ -374,12 +374,11 @@ class Rollup:
         if tuple(state["fields"]) != ACC_FIELDS:
             raise ValueError("accumulators of another layout")
         rollup = cls.of(query)
-        # Each text of the keys one object (as a pass makes them): parsed JSON has a new
+        # Each value of the keys one object (as a pass makes them): parsed JSON has a new
         # string per key and value, and a month of entries holds the same few thousand.
-        shared = rollup.key_texts.setdefault
+        shared = rollup.key_values.setdefault
         for stored, values in state["groups"]:
-            key = tuple([shared(v, v) if type(v) is str else v for v in stored])
-            rollup.groups[key] = Acc.load(values)
+            rollup.groups[tuple(map(shared, stored, stored))] = Acc.load(values)
         for key, values in state["latency_groups"]:
             rollup.latency_groups[tuple(key)] = Acc.load(values)
         skipped = state["skipped"]
@@ -598,6 +597,13 @@ def key_function(
         return lambda pk, rec, cur: (pk, *many(rec), cur)
     getters = [getter(n, price_of, rows=rows) for n in names]
     return lambda pk, rec, cur: (pk, *(get(rec) for get in getters), cur)
+
+
+def plain_fields(dims: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The record fields of ``dims`` when each is a plain field of a typed row (not a tag,
+    not the provider, which may be inferred): a pass reads those itself."""
+    names = tuple(dimension_field(dim) for dim in dims)
+    return None if any(n.startswith("tag:") or n == "provider" for n in names) else names
 
 
 def filter_function(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import operator
 import os
 import time
 from bisect import bisect_right
@@ -33,6 +34,7 @@ from aiusage.engine.rollup import (
     filter_function,
     getter,
     key_function,
+    plain_fields,
 )
 from aiusage.engine.timerange import SLOT_SECONDS, PeriodKeys
 from aiusage.pricing.cost import cost_of_record, parse_cost_mode
@@ -268,6 +270,7 @@ def scan_file(  # noqa: C901, PLR0912, PLR0915
     factor_of = pricing.account_factor if pricing.has_accounts else None
     ceil, log = math.ceil, math.log
     buckets, bucket_base, samples = BUCKETS, BUCKET_OFFSET, SAMPLES
+    slot_seconds = SLOT_SECONDS
     latency = query.latency
     groups = rollup.groups
     known_slots, period_key = period_function(query)
@@ -276,6 +279,11 @@ def scan_file(  # noqa: C901, PLR0912, PLR0915
     until = math.inf if query.range.until is None else query.range.until
     price_of = pricing.lookup
     make_key = key_function(query.dims, price_of, rows=True)
+    # The key of plain fields, built in the loop (a call per record costs more than it):
+    # from one field, or from a tuple of several.
+    plain = plain_fields(query.dims)
+    one = operator.attrgetter(plain[0]) if plain is not None and len(plain) == 1 else None
+    many = operator.attrgetter(*plain) if plain is not None and len(plain) > 1 else None
     # Latency kept apart, by fewer dimensions (see Query.latency_by): a second key a record.
     latency_groups = rollup.latency_groups if query.latency_by is not None else None
     latency_key = key_function(query.latency_by or (), price_of, rows=True)
@@ -288,7 +296,7 @@ def scan_file(  # noqa: C901, PLR0912, PLR0915
         if query.intervals_by
         else None
     )
-    shared = rollup.key_texts.setdefault
+    shared = rollup.key_values.setdefault
     count = 0
     with DayReader(
         day_file,
@@ -355,10 +363,16 @@ def scan_file(  # noqa: C901, PLR0912, PLR0915
                         cost_picos = 0
                     else:
                         cost_picos = charge.picos
-                pk = known_slot(int(ts // SLOT_SECONDS))
+                # ts ≥ 0 (the reader's bound): its whole seconds' slot is its slot.
+                pk = known_slot(int(ts) // slot_seconds)
                 if pk is None:
                     pk = period_key(ts)
-                key = make_key(pk, rec, currency)
+                if many is not None:
+                    key = (pk, *many(rec), currency)
+                elif one is not None:
+                    key = (pk, one(rec), currency)
+                else:
+                    key = make_key(pk, rec, currency)
                 try:
                     acc = groups.get(key)
                 except TypeError:  # a foreign file's list or object where a name belongs
@@ -367,7 +381,7 @@ def scan_file(  # noqa: C901, PLR0912, PLR0915
                 if acc is None:
                     # A new group's values as the objects of groups before it: each value
                     # held (and sent between processes) once, not once per group.
-                    key = tuple([shared(v, v) if type(v) is str else v for v in key])
+                    key = tuple(map(shared, key, key))
                     acc = groups[key] = Acc()
                 acc.requests += 1
                 success = rec.success
