@@ -59,12 +59,17 @@ NOT_FOR_HELP = [
     "rich.traceback",
     "pygments",
 ]
-# What a report of an empty data dir needs none of: no line to read, no worker to start,
-# nothing to log.
+# What a report of an empty data dir needs none of: no line to read (nor msgspec), no worker
+# to start, nothing to log, and (into a pipe) no rich to draw the table.
 NOT_FOR_EMPTY_REPORT = [
     *OTHER_COMMANDS,
     "aiusage.records.reader",
     "aiusage.records.schema",
+    "aiusage.pricing.cost",
+    "msgspec",
+    "aiusage.output.terminal",
+    "aiusage.output.json_csv",
+    "rich",
     "logging",
     "yaml",
     "multiprocessing",
