@@ -131,7 +131,6 @@ def test_what_plain_text_writes_and_what_it_leaves_to_rich(
         assert text is None
 
 
-@pytest.mark.parametrize("width", [40, 60, 80, 100, 120, 160])
 @pytest.mark.parametrize(
     "args",
     [
@@ -147,16 +146,17 @@ def test_what_plain_text_writes_and_what_it_leaves_to_rich(
     ],
 )
 def test_a_report_table_written_plain_is_what_rich_draws(
-    cli: Any, args: list[str], width: int, monkeypatch: pytest.MonkeyPatch
+    cli: Any, args: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     doc = cli("report", "-d", SAMPLE, "--json", *args).json()
-    for max_rows in (None, 2):
-        table = report_table(doc, width=width, max_rows=max_rows)
-        text = plain_text(table, width)
-        if width >= 80:  # room for every report of the sample without shrinking a column
-            assert text is not None
-        if text is not None:
-            assert text == drawn_by_rich(table, width, monkeypatch)
+    for width in (40, 60, 80, 100, 120, 160):
+        for max_rows in (None, 2):
+            table = report_table(doc, width=width, max_rows=max_rows)
+            text = plain_text(table, width)
+            if width >= 80:  # room for every report of the sample without shrinking a column
+                assert text is not None
+            if text is not None:
+                assert text == drawn_by_rich(table, width, monkeypatch)
 
 
 class _Stream(io.StringIO):
