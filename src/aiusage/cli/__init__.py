@@ -53,14 +53,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     # Start-up (typer, the command's module, rich for --help) makes some 20,000 objects that
     # live as long as the process. The collector's passes while they are made, and its last
-    # ones at exit, would walk them all to free nothing: a seventh of `report --help`. So it
-    # is off until the command is loaded, and what start-up made is then frozen.
+    # ones at exit, would walk them all to free next to nothing: a seventh of `report --help`.
+    # So it is off until the command is loaded, and what start-up made is then frozen.
     if gc.isenabled():
         gc.disable()
         _collector_off_for_start_up = True
     try:
         _application()(args=args, prog_name="aiusage")
     finally:
-        if _collector_off_for_start_up:  # no command was loaded (a usage error, root --help)
+        if _collector_off_for_start_up:  # no command was loaded (a usage error before one)
             _collector_off_for_start_up = False
             gc.enable()
