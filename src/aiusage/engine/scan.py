@@ -37,8 +37,7 @@ from aiusage.engine.rollup import (
     plain_fields,
 )
 from aiusage.engine.timerange import SLOT_SECONDS, PeriodKeys
-from aiusage.pricing.cost import cost_of_record, parse_cost_mode
-from aiusage.pricing.price import TokenCounts
+from aiusage.pricing.modes import parse_cost_mode
 from aiusage.pricing.table import PricingTable
 from aiusage.store.dayfiles import DayFile, day_of, is_open
 from aiusage.store.gc_pause import gc_paused
@@ -262,7 +261,9 @@ def scan_file(  # noqa: C901, PLR0912, PLR0915
     (the same day merged from several data dirs) and is counted once. Returns the offset read up
     to.
     """
-    # Here, not at the top: a report with no day file to read needs no reader (nor msgspec).
+    # Here, not at the top: a report with no day file to read needs no reader, nor the
+    # structs of a record's cost (nor msgspec).
+    from aiusage.pricing.cost import TokenCounts, cost_of_record
     from aiusage.records.reader import DayReader
 
     mode = parse_cost_mode(cost_mode)
