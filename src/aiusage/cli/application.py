@@ -162,7 +162,7 @@ class AiusageGroup(SummaryGroup):
             command = _make_command(cmd_name)
             if command is not None:
                 self.commands[cmd_name] = command
-        start_up_done()
+        start_up_done(cmd_name)
         return super().get_command(ctx, cmd_name)
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
