@@ -39,8 +39,8 @@ def start_up_done(command: str) -> None:
     start-up, what start-up made is frozen out of its reach (``gc.freeze``), and the
     collector is on again for a command that runs until stopped. Any other command ends with
     it still off: it makes next to no cyclic garbage, and the collector's passes over what a
-    large report holds (millions of objects, each pass over all of them) cost a tenth of the
-    report."""
+    large report holds (millions of objects) find nothing to free, at a cost (0.4 s after a
+    report of 196,288 groups)."""
     global _collector_off_for_start_up
     if _collector_off_for_start_up:
         _collector_off_for_start_up = False
