@@ -134,6 +134,9 @@ _BUCKET_MS = _BucketMs()
 
 def _latency(total_us: int, hist: Histogram) -> tuple[float | None, ...]:
     """Mean, p50, p95 and p99 (ms) of one latency: its sum (µs) and histogram."""
+    if type(hist) is list and len(hist) == 1:  # one call: half the groups of a large report
+        only = _BUCKET_MS[hist[0]]
+        return round(total_us / 1000, 3), only, only, only
     ranked = _rank(hist)
     if ranked is None:
         return _NO_LATENCY
@@ -172,6 +175,7 @@ def metric_values(accs: Sequence[Acc]) -> list[tuple[Any, ...]]:
     reads = list(map(attrgetter("cache_read"), accs))
     writes = list(map(attrgetter("cache_write"), accs))
     unpriced = list(map(attrgetter("unpriced"), accs))
+    firsts = [iso_utc(a.first_ts) if a.requests else None for a in accs]
     # Each latency's four values of every group, as four columns.
     durations = _columns(
         map(_latency, map(attrgetter("dur_sum"), accs), map(attrgetter("dur_hist"), accs))
@@ -198,8 +202,12 @@ def metric_values(accs: Sequence[Acc]) -> list[tuple[Any, ...]]:
             unpriced,
             [round((r - u) / r, 6) if r else None for r, u in zip(requests, unpriced, strict=True)],
             map(attrgetter("max_tokens"), accs),
-            [iso_utc(a.first_ts) if a.requests else None for a in accs],
-            [iso_utc(a.last_ts) if a.requests else None for a in accs],
+            firsts,
+            # The first time again for a group of one call (half of a large report's).
+            [
+                first if a.last_ts == a.first_ts or not a.requests else iso_utc(a.last_ts)
+                for first, a in zip(firsts, accs, strict=True)
+            ],
             strict=True,
         )
     )
