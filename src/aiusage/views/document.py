@@ -136,7 +136,9 @@ def _latency(total_us: int, hist: Histogram) -> tuple[float | None, ...]:
     """Mean, p50, p95 and p99 (ms) of one latency: its sum (µs) and histogram."""
     if type(hist) is list and len(hist) == 1:  # one call: half the groups of a large report
         only = _BUCKET_MS[hist[0]]
-        return round(total_us / 1000, 3), only, only, only
+        # A whole number of µs in ms has three decimals at most: already what round(_, 3)
+        # gives (a property test), which costs a decimal conversion.
+        return total_us / 1000, only, only, only
     ranked = _rank(hist)
     if ranked is None:
         return _NO_LATENCY
@@ -155,6 +157,16 @@ def metrics(acc: Acc) -> Metrics:
     currency)."""
     (values,) = metric_values([acc])
     return cast(Metrics, dict(zip(METRIC_KEYS, values, strict=True)))
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    """``part / whole`` to 6 decimals (``None`` of nothing)."""
+    if not whole:
+        return None
+    if part == whole:  # most groups: every call a success, every call priced
+        return 1.0
+    # round(_, 6) converts to decimal and back: kept to the ratios that need it.
+    return round(part / whole, 6)
 
 
 def _columns(rows: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
@@ -188,7 +200,7 @@ def metric_values(accs: Sequence[Acc]) -> list[tuple[Any, ...]]:
             requests,
             successes,
             map(sub, requests, successes),
-            [round(s / r, 6) if r else None for s, r in zip(successes, requests, strict=True)],
+            list(map(_ratio, successes, requests)),
             inputs,
             outputs,
             reads,
@@ -200,7 +212,7 @@ def metric_values(accs: Sequence[Acc]) -> list[tuple[Any, ...]]:
             *durations,
             *ttfbs,
             unpriced,
-            [round((r - u) / r, 6) if r else None for r, u in zip(requests, unpriced, strict=True)],
+            list(map(_ratio, map(sub, requests, unpriced), requests)),
             map(attrgetter("max_tokens"), accs),
             firsts,
             # The first time again for a group of one call (half of a large report's).
