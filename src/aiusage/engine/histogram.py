@@ -33,6 +33,9 @@ MIN_VALUE = 1e-9
 # bucket by identity rather than by comparing numbers: a measured 3–5% of a scan.
 BUCKET_OFFSET = -math.ceil(math.log(MIN_VALUE) / LOG_GAMMA)
 BUCKETS = list(range(-BUCKET_OFFSET, math.ceil(math.log(sys.float_info.max) / LOG_GAMMA) + 1))
+# The same objects, indexed by the bucket itself: buckets from 0 up at their index, those
+# below 0 at the end, where a negative index finds them (no offset to add per value).
+BUCKET_AT = BUCKETS[BUCKET_OFFSET:] + BUCKETS[:BUCKET_OFFSET]
 # The same objects by value, for the buckets of 1 µs to a year (1,600 of them): histograms
 # read back from the cache use them as keys too, which saves a third of their memory.
 CANONICAL = {b: b for b in (ZERO_BUCKET, *BUCKETS[BUCKET_OFFSET - 350 : BUCKET_OFFSET + 1220])}

@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from aiusage.engine.histogram import (
-    BUCKET_OFFSET,
-    BUCKETS,
+    BUCKET_AT,
     LOG_GAMMA,
     MIN_VALUE,
     SAMPLES,
@@ -270,7 +269,7 @@ def scan_file(  # noqa: C901, PLR0912, PLR0915
     reprice = mode == "current"
     factor_of = pricing.account_factor if pricing.has_accounts else None
     ceil, log = math.ceil, math.log
-    buckets, bucket_base, samples = BUCKETS, BUCKET_OFFSET, SAMPLES
+    buckets, samples = BUCKET_AT, SAMPLES
     slot_seconds = SLOT_SECONDS
     latency = query.latency
     groups = rollup.groups
@@ -436,7 +435,7 @@ def scan_file(  # noqa: C901, PLR0912, PLR0915
                         held.dur_sum += round(dur * 1000)
                         # histogram.bucket_of, inlined: this runs twice per record.
                         b = (
-                            buckets[ceil(log(dur) / LOG_GAMMA) + bucket_base]
+                            buckets[ceil(log(dur) / LOG_GAMMA)]
                             if dur > MIN_VALUE
                             else ZERO_BUCKET
                         )
@@ -452,7 +451,7 @@ def scan_file(  # noqa: C901, PLR0912, PLR0915
                     if ttfb is not None:
                         held.ttfb_sum += round(ttfb * 1000)
                         b = (
-                            buckets[ceil(log(ttfb) / LOG_GAMMA) + bucket_base]
+                            buckets[ceil(log(ttfb) / LOG_GAMMA)]
                             if ttfb > MIN_VALUE
                             else ZERO_BUCKET
                         )
