@@ -434,11 +434,7 @@ def scan_file(  # noqa: C901, PLR0912, PLR0915
                     if dur is not None:
                         held.dur_sum += round(dur * 1000)
                         # histogram.bucket_of, inlined: this runs twice per record.
-                        b = (
-                            buckets[ceil(log(dur) / LOG_GAMMA)]
-                            if dur > MIN_VALUE
-                            else ZERO_BUCKET
-                        )
+                        b = buckets[ceil(log(dur) / LOG_GAMMA)] if dur > MIN_VALUE else ZERO_BUCKET
                         hist = held.dur_hist
                         # A few values' buckets listed, more counted (histogram.SAMPLES).
                         if isinstance(hist, list):
