@@ -19,7 +19,7 @@ from pathlib import Path
 
 import orjson
 
-from aiusage.pricing.price import TokenCounts
+from aiusage.pricing.cost import TokenCounts
 from aiusage.pricing.table import load_table, to_float
 
 # (model, weight, provider-style cache behaviour)

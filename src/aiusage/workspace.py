@@ -114,7 +114,7 @@ class Workspace:
         progress: Callable[[int, int], None] | None = None,
     ) -> None:
         from aiusage.engine.timerange import resolve_tz
-        from aiusage.pricing.cost import parse_cost_mode
+        from aiusage.pricing.modes import parse_cost_mode
         from aiusage.store.dayfiles import require_data_dir, resolve_data_dir
 
         dirs = expand_dirs(data_dir)

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -58,12 +59,17 @@ NOT_FOR_HELP = [
     "rich.traceback",
     "pygments",
 ]
-# What a report of an empty data dir needs none of: no line to read, no worker to start,
-# nothing to log.
+# What a report of an empty data dir needs none of: no line to read (nor msgspec), no worker
+# to start, nothing to log, and (into a pipe) no rich to draw the table.
 NOT_FOR_EMPTY_REPORT = [
     *OTHER_COMMANDS,
     "aiusage.records.reader",
     "aiusage.records.schema",
+    "aiusage.pricing.cost",
+    "msgspec",
+    "aiusage.output.terminal",
+    "aiusage.output.json_csv",
+    "rich",
     "logging",
     "yaml",
     "multiprocessing",
@@ -100,6 +106,63 @@ def test_empty_data_dir_report_imports_no_other_command_nor_workers(tmp_path: Pa
     # on, as on every run but a machine's first, YAML is not imported.
     assert _loaded(args, [], cache)["code"] == 0
     assert _loaded(args, NOT_FOR_EMPTY_REPORT, cache) == {"code": 0, "loaded": []}
+
+
+# Run `main(args)` with its output swallowed, then print whether the collector is on and how
+# many objects are frozen out of its reach.
+GC_PROBE = """
+import contextlib, gc, io, sys
+import orjson
+from aiusage.cli import main
+with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    try:
+        main(orjson.loads(sys.argv[1]))
+    except SystemExit:
+        pass
+sys.stdout.write(orjson.dumps([gc.isenabled(), gc.get_freeze_count()]).decode())
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "enabled", "frozen"),
+    [
+        # A command that ends runs without the collector to its end.
+        (["report", "--help"], False, True),
+        (["report", "-d", "{empty}", "--tz", "UTC"], False, True),
+        # The listing loads every command.
+        (["--help"], False, True),
+        # A command that runs until stopped has it back, start-up's objects frozen.
+        (["watch", "--help"], True, True),
+        # No command loaded: the collector is back on, nothing frozen.
+        (["--no-such-option"], True, False),
+    ],
+)
+def test_the_collector_is_off_while_a_command_loads_and_runs(
+    args: list[str], enabled: bool, frozen: bool, tmp_path: Path
+) -> None:
+    """The collector is off while the command loads, what start-up made is then frozen (tens
+    of thousands of objects), and it stays off unless the command runs until stopped
+    (README: Performance)."""
+    (tmp_path / "empty").mkdir()
+    args = [a.format(empty=tmp_path / "empty") for a in args]
+    done = subprocess.run(
+        [sys.executable, "-c", GC_PROBE, orjson.dumps(args)],
+        capture_output=True,
+        check=True,
+        env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")},
+    )
+    is_enabled, frozen_count = orjson.loads(done.stdout)
+    assert is_enabled == enabled
+    assert (frozen_count > 10_000) == frozen, frozen_count
+
+
+def test_the_application_run_in_process_leaves_the_collector_alone(cli: Any) -> None:
+    import gc
+
+    frozen = gc.get_freeze_count()
+    assert cli("report", "--help").exit_code == 0
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == frozen
 
 
 def test_an_unknown_command_still_suggests_the_closest() -> None:

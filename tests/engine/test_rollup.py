@@ -192,9 +192,18 @@ def test_total_and_folds_agree_with_merging_group_by_group(tmp_path_factory, rec
         rate = None if key[-1] == "USD" else TABLE.rate(key[-1], "USD")
         expected.merge(acc, rate=rate)
     assert rollup.total(currency="USD", pricing=TABLE).state() == expected.state()
-    for keep in [(), ("user",), ("user", "model")]:
+    for keep in [(), ("user",), ("user", "model"), ("model", "user")]:
         folded = rollup.fold(keep, currency="USD", pricing=TABLE, period=True)
         assert Acc.sum_of(list(folded.values())).state() == expected.state()
+        # Group by group too: each folded group is its groups, converted and merged one by one.
+        positions = [0, *(query.dims.index(d) + 1 for d in keep)]
+        oracle: dict[tuple[object, ...], Acc] = {}
+        for key, acc in rollup.groups.items():
+            rate = None if key[-1] == "USD" else TABLE.rate(key[-1], "USD")
+            oracle.setdefault(tuple(key[i] for i in positions), Acc()).merge(acc, rate=rate)
+        assert {k: v.state() for k, v in folded.items()} == {
+            k: v.state() for k, v in oracle.items()
+        }
     # Folding shares accumulators but never changes the rollup's own.
     assert {k: v.state() for k, v in rollup.groups.items()} == before
 

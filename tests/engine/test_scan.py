@@ -201,12 +201,13 @@ def test_an_id_that_cannot_be_hashed_is_no_id(tmp_path: Path) -> None:
 def test_a_record_that_cannot_be_summed_is_a_skipped_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import aiusage.engine.scan as scan_module
+    # The pass imports cost_of_record when it reads a file: patched where it is defined.
+    import aiusage.pricing.cost as cost_module
 
     def cost_of_record(price: Any, counts: Any, **kwargs: Any) -> Any:
         raise RuntimeError("unforeseen")
 
-    monkeypatch.setattr(scan_module, "cost_of_record", cost_of_record)
+    monkeypatch.setattr(cost_module, "cost_of_record", cost_of_record)
     path = tmp_path / "usage_2026-11-01.jsonl"
     recorded = {"timestamp": 1793500000.0, "model": "gpt-4o", "cost": 0.5, "currency": "USD"}
     lines = [recorded, {"timestamp": 1793500001.0, "model": "gpt-4o"}, recorded]

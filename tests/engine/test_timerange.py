@@ -4,8 +4,10 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from aiusage.engine.timerange import PeriodKeys, make_range, parse_instant, resolve_tz
+from aiusage.engine.timerange import PeriodKeys, iso_utc, make_range, parse_instant, resolve_tz
 from aiusage.errors import UsageError
 
 NY = ZoneInfo("America/New_York")
@@ -90,3 +92,19 @@ def test_keys_between_covers_every_period() -> None:
     assert keys.keys_between(since, until) == ["2026-10-31", "2026-11-01", "2026-11-02"]
     months = PeriodKeys("month", NY).keys_between(since, until)
     assert months == ["2026-10", "2026-11"]
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.one_of(
+        st.floats(min_value=-1e10, max_value=5e9, allow_nan=False),
+        # Near whole seconds, where rounding to microseconds carries into the seconds.
+        st.integers(0, 4102444799).map(lambda s: s + 0.9999995),
+        st.integers(0, 4102444799).map(lambda s: s - 0.0000005),
+        st.integers(0, 4102444799).map(float),
+        st.sampled_from([0.0, 4102444799.9999995, 4102444800.0, 1795132805.144]),
+    )
+)
+def test_iso_utc_is_datetimes_isoformat(ts: float) -> None:
+    expected = dt.datetime.fromtimestamp(ts, dt.UTC).isoformat().replace("+00:00", "Z")
+    assert iso_utc(ts) == expected

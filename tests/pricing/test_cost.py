@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aiusage.errors import UsageError
-from aiusage.pricing.cost import COST_MODES, parse_cost_mode
+from aiusage.pricing.modes import COST_MODES, parse_cost_mode
 from aiusage.pricing.table import load_table
 from aiusage.records.prepare import prepare
 from oracle import COST_TABLE, COST_TABLE_YAML, USD_PER, record_cost

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aiusage.errors import PricingError
-from aiusage.pricing.price import TokenCounts
+from aiusage.pricing.cost import TokenCounts
 from aiusage.pricing.table import load_table
 
 REFERENCE = (

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from aiusage.errors import PricingError
-from aiusage.pricing.price import TokenCounts
+from aiusage.pricing.cost import TokenCounts
 from aiusage.pricing.table import load_table, packaged_table_text
 
 

@@ -169,6 +169,10 @@ def test_report_equals_independent_computation(
     fields = [FIELD.get(d, d) for d in dims]
     got = {(row["period"], *(row[f] for f in fields)): row for row in doc["rows"]}
     assert set(got) == set(want)
+    # In the default order: periods in order, the most expensive group first, then by the
+    # group's values as text.
+    order = [(r["period"], -r["cost"], *(str(r[f]) for f in fields)) for r in doc["rows"]]
+    assert order == sorted(order)
     for key, exp in want.items():
         row = got[key]
         for metric in (

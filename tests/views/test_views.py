@@ -13,6 +13,7 @@ import pytest
 from rich.console import Console
 
 from aiusage.output.charts import heatmap_view, period_chart, trend_view
+from aiusage.output.tables import plain_text, report_table
 from aiusage.output.terminal import report_view, top_users_view
 from aiusage.output.terminal_analyses import cache_view, intervals_view, models_view
 from aiusage.output.terminal_status import logs_view
@@ -144,6 +145,17 @@ def test_coloured_view(docs: dict[str, Any], name: str) -> None:
     import re
 
     assert re.sub(r"\x1b\[[0-9;]*m", "", text) == plain
+
+
+@pytest.mark.parametrize("name", ["report", "report-days"])
+def test_a_report_table_written_without_rich_is_its_snapshot(
+    docs: dict[str, Any], name: str
+) -> None:
+    """What `aiusage report` writes into a pipe, where rich is not loaded (README:
+    Performance)."""
+    _, doc = docs[name]
+    text = plain_text(report_table(doc, width=80), 80)
+    assert text == (SNAPSHOTS / f"{name}.txt").read_text()
 
 
 def test_failures_are_red(docs: dict[str, Any]) -> None:

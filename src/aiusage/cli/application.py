@@ -13,6 +13,7 @@ import typer
 from typer.core import TyperGroup
 
 from aiusage._version import __version__
+from aiusage.cli import start_up_done
 from aiusage.errors import AiusageError
 
 try:
@@ -154,12 +155,14 @@ class AiusageGroup(SummaryGroup):
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         """A command, its module imported and the command made first if they were not yet
-        (that command only: making one from its signature takes about a millisecond)."""
+        (that command only: making one from its signature takes about a millisecond); then
+        start-up is done (:func:`aiusage.cli.start_up_done`)."""
         if cmd_name not in self.commands and cmd_name in COMMAND_MODULES:
             importlib.import_module(f"aiusage.cli.{COMMAND_MODULES[cmd_name]}")
             command = _make_command(cmd_name)
             if command is not None:
                 self.commands[cmd_name] = command
+        start_up_done(cmd_name)
         return super().get_command(ctx, cmd_name)
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:

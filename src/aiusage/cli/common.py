@@ -194,31 +194,43 @@ def emit(
     raw_csv: bool = False,
 ) -> None:
     """Print ``doc`` as JSON, as CSV (``csv`` = columns and rows; formula-like text cells
-    neutralised unless ``raw_csv``), or as the rich view ``view(doc, width=...)``, after
-    saying what was skipped."""
-    from aiusage.output.json_csv import csv_chunks, json_chunks
-
+    neutralised unless ``raw_csv``), or as the view ``view(doc, width=...)`` (a rich
+    renderable, or a :class:`~aiusage.output.tables.FixedTable`), after saying what was
+    skipped."""
     if SETTINGS["progress"] is not None:
         SETTINGS["progress"].close()
     warn_skipped(doc, strict)
     check_unpriced(doc, strict)
-    from aiusage.store.gc_pause import gc_paused
+    if csv is not None or as_json:
+        from aiusage.output.json_csv import csv_chunks, json_chunks
+        from aiusage.store.gc_pause import gc_paused
 
-    # A document's rows are built as they are written (see ReportRows), and make no cycles.
-    with gc_paused():
-        try:
-            if csv is not None:
-                for piece in csv_chunks(*csv, neutralise=not raw_csv):
-                    sys.stdout.write(piece)
-                sys.stdout.flush()
-                return
-            if as_json:
-                write_bytes(json_chunks(doc))
-                return
-        except BrokenPipeError:
-            # Here, not in typer's main, which would make it exit 1 ("a check failed").
-            reader_gone()
-    from aiusage.output.terminal import make_console
+        # A document's rows are built as they are written (see ReportRows), and make no cycles.
+        with gc_paused():
+            try:
+                if csv is not None:
+                    for piece in csv_chunks(*csv, neutralise=not raw_csv):
+                        sys.stdout.write(piece)
+                    sys.stdout.flush()
+                else:
+                    write_bytes(json_chunks(doc))
+            except BrokenPipeError:
+                # Here, not in typer's main, which would make it exit 1 ("a check failed").
+                reader_gone()
+        return
+    from aiusage.output.tables import FixedTable, plain_text, plain_width
+
+    # Written without colour, a fixed table needs no rich when plain_text can write it.
+    width = plain_width(sys.stdout)
+    if width is not None:
+        shown = view(doc, width=width)
+        text = plain_text(shown, width) if isinstance(shown, FixedTable) else None
+        if text is not None:
+            sys.stdout.write(text)
+            return
+    from aiusage.output.terminal import as_renderable, make_console
 
     console = make_console()
-    console.print(view(doc, width=console.width))
+    if width is None:
+        shown = view(doc, width=console.width)
+    console.print(as_renderable(shown))

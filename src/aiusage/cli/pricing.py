@@ -130,7 +130,7 @@ def pricing_cost(
 ) -> None:
     """The cost of a call, with the arithmetic shown."""
     from aiusage.output.terminal_pricing import pricing_cost_view
-    from aiusage.pricing.price import TokenCounts
+    from aiusage.pricing.cost import TokenCounts
     from aiusage.views.pricing import cost
 
     counts = TokenCounts(

@@ -137,22 +137,20 @@ def report(
     csv = (report_columns(doc), doc["rows"]) if as_csv else None
 
     def view(d: dict[str, Any], *, width: int) -> Any:
-        # rich loads only when a table is drawn: --json and --csv start faster.
-        from aiusage.output.terminal import report_view
+        # The table is described without rich, which loads only when it draws the table (a
+        # terminal, a chart): --json, --csv and a table in a pipe start faster.
+        from aiusage.output.tables import TABLE_ROWS, report_table
 
         # An explicit --limit shows that many rows; without one, a long table is capped.
-        table = (
-            report_view(d, width=width)
-            if limit is None
-            else report_view(d, width=width, max_rows=None)
-        )
+        table = report_table(d, width=width, max_rows=TABLE_ROWS if limit is None else None)
         if not chart:
             return table
         from rich.console import Group
 
         from aiusage.output.charts import period_chart
+        from aiusage.output.terminal import as_renderable
 
-        return Group(table, period_chart(d, width=width))
+        return Group(as_renderable(table), period_chart(d, width=width))
 
     emit(doc, as_json=as_json, view=view, strict=strict, csv=csv, raw_csv=raw_csv)
 

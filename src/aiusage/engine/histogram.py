@@ -14,12 +14,13 @@ handful of calls: as a list their histograms take a third of a dict's memory, a 
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 import sys
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from itertools import accumulate, chain, repeat
 
 ALPHA = 0.01
@@ -32,6 +33,9 @@ MIN_VALUE = 1e-9
 # bucket by identity rather than by comparing numbers: a measured 3–5% of a scan.
 BUCKET_OFFSET = -math.ceil(math.log(MIN_VALUE) / LOG_GAMMA)
 BUCKETS = list(range(-BUCKET_OFFSET, math.ceil(math.log(sys.float_info.max) / LOG_GAMMA) + 1))
+# The same objects, indexed by the bucket itself: buckets from 0 up at their index, those
+# below 0 at the end, where a negative index finds them (no offset to add per value).
+BUCKET_AT = BUCKETS[BUCKET_OFFSET:] + BUCKETS[:BUCKET_OFFSET]
 # The same objects by value, for the buckets of 1 µs to a year (1,600 of them): histograms
 # read back from the cache use them as keys too, which saves a third of their memory.
 CANONICAL = {b: b for b in (ZERO_BUCKET, *BUCKETS[BUCKET_OFFSET - 350 : BUCKET_OFFSET + 1220])}
@@ -132,18 +136,52 @@ def quantiles(buckets: Histogram | Mapping[int, int], qs: Sequence[float]) -> li
     return [None] * len(qs) if ranked is None else [bucket_value(b) for b in ranked]
 
 
-def rank_buckets(buckets: Histogram | Mapping[int, int], qs: Sequence[float]) -> list[int] | None:
+def rank_buckets(
+    buckets: Histogram | Mapping[int, int], qs: Sequence[float]
+) -> Sequence[int] | None:
     """The bucket of each of the ``qs`` quantiles (nearest rank), ``None`` when the histogram
-    is empty. One sort of the buckets serves every quantile (this runs per group per view)."""
-    if isinstance(buckets, list):
-        n = len(buckets)
-        if n < 2:  # no ranks to find
-            return [buckets[0]] * len(qs) if n else None
-        ranked = sorted(buckets)
-        return [ranked[max(1, math.ceil(q * n)) - 1] for q in qs]
+    is empty. One sort of the buckets serves every quantile."""
+    return ranker(tuple(qs))(buckets)
+
+
+Ranker = Callable[[Histogram | Mapping[int, int]], Sequence[int] | None]
+
+
+@functools.cache
+def ranker(qs: tuple[float, ...]) -> Ranker:
+    """:func:`rank_buckets` of the quantiles ``qs``, as one function: a view ranks every
+    group's histograms by the same few quantiles, so which positions of a sorted list of
+    ``n`` values they pick is worked out once per ``n`` (lists hold at most
+    :data:`SAMPLES`), not per histogram."""
+    pickers: dict[int, Callable[[list[int]], Sequence[int]]] = {}
+
+    def rank(buckets: Histogram | Mapping[int, int]) -> Sequence[int] | None:
+        if isinstance(buckets, list):
+            n = len(buckets)
+            pick = pickers.get(n)
+            if pick is None:
+                if not n:
+                    return None
+                pick = pickers[n] = _picker([max(1, math.ceil(q * n)) - 1 for q in qs])
+            return pick(sorted(buckets))
+        return _rank_counts(buckets, qs)
+
+    return rank
+
+
+def _picker(positions: list[int]) -> Callable[[list[int]], Sequence[int]]:
+    """A function from a list to its items at ``positions``, as a tuple."""
+    if len(positions) == 1:  # itemgetter of one position returns the item, not a tuple
+        (only,) = positions
+        return lambda items: (items[only],)
+    return operator.itemgetter(*positions)
+
+
+def _rank_counts(buckets: Mapping[int, int], qs: Sequence[float]) -> Sequence[int] | None:
+    """:func:`rank_buckets` of counts per bucket."""
     if len(buckets) == 1:  # one bucket (a group of one call, or of equal ones): no ranks
         (only,) = buckets
-        return [only] * len(qs)
+        return (only,) * len(qs)
     if not buckets:
         return None
     order = sorted(buckets)
@@ -152,4 +190,4 @@ def rank_buckets(buckets: Histogram | Mapping[int, int], qs: Sequence[float]) ->
     if total == 0:
         return None
     # The first bucket whose running count reaches each rank.
-    return [order[bisect_left(running, max(1, math.ceil(q * total)))] for q in qs]
+    return tuple(order[bisect_left(running, max(1, math.ceil(q * total)))] for q in qs)

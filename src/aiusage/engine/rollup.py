@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from fractions import Fraction
-from itertools import chain, repeat
+from itertools import chain, compress, repeat
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -145,8 +145,15 @@ class Acc:
         self.cache_write += other.cache_write
         self.cache_hits += other.cache_hits
         self.reasoning += other.reasoning
-        self.cost += other.cost if rate is None else other.cost * rate
-        self.actual += other.actual if rate is None else other.actual * rate
+        if rate is None:
+            self.cost += other.cost
+            self.actual += other.actual
+        else:
+            # Rational arithmetic is slow: the product is reused when both costs are equal
+            # (no account multipliers).
+            cost = other.cost * rate
+            self.cost += cost
+            self.actual += cost if other.actual == other.cost else other.actual * rate
         self.unpriced += other.unpriced
         if latency:
             self.merge_latency(other)
@@ -173,10 +180,14 @@ class Acc:
         # half the bytes and time of the dict of slots a slotted dataclass pickles by default.
         return Acc, _fields_of(self)
 
-    def copy(self, *, latency: bool = True) -> Acc:
-        """A separate accumulator of the same sums (without ``latency``: no histograms)."""
+    def copy(self, *, latency: bool = True, rate: Fraction | None = None) -> Acc:
+        """A separate accumulator of the same sums (without ``latency``: no histograms),
+        its costs multiplied by ``rate`` (currency conversion)."""
         twin = Acc()
         twin.merge(self, latency=latency)
+        if rate is not None:  # set, not added to zero: one rational product, not three
+            twin.cost = self.cost * rate
+            twin.actual = twin.cost if self.actual == self.cost else self.actual * rate
         return twin
 
     def merge_latency(self, other: Acc) -> None:
@@ -311,8 +322,8 @@ class Rollup:
     # *latency_by values, currency)``; the groups then hold none.
     latency_by: tuple[str, ...] | None = None
     latency_groups: dict[tuple[Any, ...], Acc] = field(default_factory=dict)
-    # The texts of the group keys, each one object (see scan_file): not part of its state.
-    key_texts: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    # The values of the group keys, each one object (see scan_file): not part of its state.
+    key_values: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def of(cls, query: Query) -> Rollup:
@@ -363,12 +374,11 @@ class Rollup:
         if tuple(state["fields"]) != ACC_FIELDS:
             raise ValueError("accumulators of another layout")
         rollup = cls.of(query)
-        # Each text of the keys one object (as a pass makes them): parsed JSON has a new
+        # Each value of the keys one object (as a pass makes them): parsed JSON has a new
         # string per key and value, and a month of entries holds the same few thousand.
-        shared = rollup.key_texts.setdefault
+        shared = rollup.key_values.setdefault
         for stored, values in state["groups"]:
-            key = tuple([shared(v, v) if type(v) is str else v for v in stored])
-            rollup.groups[key] = Acc.load(values)
+            rollup.groups[tuple(map(shared, stored, stored))] = Acc.load(values)
         for key, values in state["latency_groups"]:
             rollup.latency_groups[tuple(key)] = Acc.load(values)
         skipped = state["skipped"]
@@ -410,12 +420,13 @@ class Rollup:
     def total(self, *, currency: str, pricing: PricingTable) -> Acc:
         """All groups in one, costs in ``currency``: summed per currency first (integers),
         then converted once per currency, which is exactly the sum of the converted groups."""
-        by_currency: dict[str, list[Acc]] = {}
-        for key, acc in self.groups.items():
-            by_currency.setdefault(key[-1], []).append(acc)
+        currencies = list(map(operator.itemgetter(-1), self.groups))
+        accs = list(self.groups.values())
         out = Acc()
-        for cur, accs in by_currency.items():
-            part = Acc.sum_of(accs)
+        for cur in dict.fromkeys(currencies):
+            # This currency's groups, picked in C: a loop over every group costs more than
+            # summing them.
+            part = Acc.sum_of(list(compress(accs, map(operator.eq, currencies, repeat(cur)))))
             needs_rate = cur != currency and (part.cost or part.actual)
             out.merge(part, rate=pricing.rate(cur, currency) if needs_rate else None)
         if self.latency_groups:
@@ -446,30 +457,71 @@ class Rollup:
         if period:
             positions.insert(0, 0)
         pick = _key_picker(positions)
+        rates = _Rates(pricing, currency)
+        if len(positions) == len(self.dims) + 1:
+            rekeyed = self._rekeyed(pick, rates, latency=latency)
+            if rekeyed is not None:
+                return rekeyed
         out: dict[tuple[Any, ...], Acc] = {}
         shared: set[int] = set()  # ids of the rollup's own accumulators placed in ``out``
-        rates: dict[str, Fraction] = {}
         for key, acc in self.groups.items():
-            cur = key[-1]
-            rate = None
-            if cur != currency and (acc.cost or acc.actual):
-                # Exact (rational) conversion: totals are the same however rows are grouped.
-                if cur not in rates:
-                    rates[cur] = pricing.rate(cur, currency)
-                rate = rates[cur]
+            rate = rates.of(key[-1], acc)
             folded = pick(key)
             target = out.get(folded)
             if target is None:
                 if rate is None:  # without latency too: the views that ask read none
                     out[folded] = acc
                     shared.add(id(acc))
-                    continue
-                target = out[folded] = Acc()
-            elif id(target) in shared:  # a second group: the first one's own is not changed
+                else:
+                    out[folded] = acc.copy(latency=latency, rate=rate)
+                continue
+            if id(target) in shared:  # a second group: the first one's own is not changed
                 shared.discard(id(target))
                 target = out[folded] = target.copy(latency=latency)
             target.merge(acc, rate=rate, latency=latency)
         return out
+
+    def _rekeyed(
+        self,
+        pick: Callable[[tuple[Any, ...]], tuple[Any, ...]],
+        rates: _Rates,
+        *,
+        latency: bool,
+    ) -> dict[tuple[Any, ...], Acc] | None:
+        """:meth:`fold` keeping the period and every dimension, when no two groups differ
+        only by currency (else ``None``): each folded group is one group, re-keyed in one C
+        pass (a report by all its dimensions folds hundreds of thousands of them), and
+        converted where it is in another currency."""
+        groups = self.groups
+        out = dict(zip(map(pick, groups), groups.values(), strict=True))
+        if len(out) < len(groups):
+            return None
+        for key in [key for key in groups if key[-1] != rates.currency]:
+            acc = groups[key]
+            rate = rates.of(key[-1], acc)
+            if rate is not None:
+                out[pick(key)] = acc.copy(latency=latency, rate=rate)
+        return out
+
+
+class _Rates:
+    """The exchange rates a fold converts with, each looked up once."""
+
+    def __init__(self, pricing: PricingTable, currency: str) -> None:
+        self.pricing = pricing
+        self.currency = currency
+        self._rates: dict[str, Fraction] = {}
+
+    def of(self, cur: str, acc: Acc) -> Fraction | None:
+        """The rate converting ``acc``'s costs (in ``cur``) to the fold's currency, ``None``
+        when there is nothing to convert."""
+        if cur == self.currency or not (acc.cost or acc.actual):
+            return None
+        rate = self._rates.get(cur)
+        if rate is None:
+            # Exact (rational) conversion: totals are the same however rows are grouped.
+            rate = self._rates[cur] = self.pricing.rate(cur, self.currency)
+        return rate
 
 
 def _merge_groups(groups: dict[tuple[Any, ...], Acc], more: dict[tuple[Any, ...], Acc]) -> None:
@@ -545,6 +597,13 @@ def key_function(
         return lambda pk, rec, cur: (pk, *many(rec), cur)
     getters = [getter(n, price_of, rows=rows) for n in names]
     return lambda pk, rec, cur: (pk, *(get(rec) for get in getters), cur)
+
+
+def plain_fields(dims: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The record fields of ``dims`` when each is a plain field of a typed row (not a tag,
+    not the provider, which may be inferred): a pass reads those itself."""
+    names = tuple(dimension_field(dim) for dim in dims)
+    return None if any(n.startswith("tag:") or n == "provider" for n in names) else names
 
 
 def filter_function(

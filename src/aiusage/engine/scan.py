@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import operator
 import os
 import time
 from bisect import bisect_right
@@ -15,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from aiusage.engine.histogram import (
-    BUCKET_OFFSET,
-    BUCKETS,
+    BUCKET_AT,
     LOG_GAMMA,
     MIN_VALUE,
     SAMPLES,
@@ -33,10 +33,10 @@ from aiusage.engine.rollup import (
     filter_function,
     getter,
     key_function,
+    plain_fields,
 )
 from aiusage.engine.timerange import SLOT_SECONDS, PeriodKeys
-from aiusage.pricing.cost import cost_of_record, parse_cost_mode
-from aiusage.pricing.price import TokenCounts
+from aiusage.pricing.modes import parse_cost_mode
 from aiusage.pricing.table import PricingTable
 from aiusage.store.dayfiles import DayFile, day_of, is_open
 from aiusage.store.gc_pause import gc_paused
@@ -260,14 +260,17 @@ def scan_file(  # noqa: C901, PLR0912, PLR0915
     (the same day merged from several data dirs) and is counted once. Returns the offset read up
     to.
     """
-    # Here, not at the top: a report with no day file to read needs no reader (nor msgspec).
+    # Here, not at the top: a report with no day file to read needs no reader, nor the
+    # structs of a record's cost (nor msgspec).
+    from aiusage.pricing.cost import TokenCounts, cost_of_record
     from aiusage.records.reader import DayReader
 
     mode = parse_cost_mode(cost_mode)
     reprice = mode == "current"
     factor_of = pricing.account_factor if pricing.has_accounts else None
     ceil, log = math.ceil, math.log
-    buckets, bucket_base, samples = BUCKETS, BUCKET_OFFSET, SAMPLES
+    buckets, samples = BUCKET_AT, SAMPLES
+    slot_seconds = SLOT_SECONDS
     latency = query.latency
     groups = rollup.groups
     known_slots, period_key = period_function(query)
@@ -276,6 +279,11 @@ def scan_file(  # noqa: C901, PLR0912, PLR0915
     until = math.inf if query.range.until is None else query.range.until
     price_of = pricing.lookup
     make_key = key_function(query.dims, price_of, rows=True)
+    # The key of plain fields, built in the loop (a call per record costs more than it):
+    # from one field, or from a tuple of several.
+    plain = plain_fields(query.dims)
+    one = operator.attrgetter(plain[0]) if plain is not None and len(plain) == 1 else None
+    many = operator.attrgetter(*plain) if plain is not None and len(plain) > 1 else None
     # Latency kept apart, by fewer dimensions (see Query.latency_by): a second key a record.
     latency_groups = rollup.latency_groups if query.latency_by is not None else None
     latency_key = key_function(query.latency_by or (), price_of, rows=True)
@@ -288,7 +296,7 @@ def scan_file(  # noqa: C901, PLR0912, PLR0915
         if query.intervals_by
         else None
     )
-    shared = rollup.key_texts.setdefault
+    shared = rollup.key_values.setdefault
     count = 0
     with DayReader(
         day_file,
@@ -355,10 +363,16 @@ def scan_file(  # noqa: C901, PLR0912, PLR0915
                         cost_picos = 0
                     else:
                         cost_picos = charge.picos
-                pk = known_slot(int(ts // SLOT_SECONDS))
+                # ts ≥ 0 (the reader's bound): its whole seconds' slot is its slot.
+                pk = known_slot(int(ts) // slot_seconds)
                 if pk is None:
                     pk = period_key(ts)
-                key = make_key(pk, rec, currency)
+                if many is not None:
+                    key = (pk, *many(rec), currency)
+                elif one is not None:
+                    key = (pk, one(rec), currency)
+                else:
+                    key = make_key(pk, rec, currency)
                 try:
                     acc = groups.get(key)
                 except TypeError:  # a foreign file's list or object where a name belongs
@@ -367,7 +381,7 @@ def scan_file(  # noqa: C901, PLR0912, PLR0915
                 if acc is None:
                     # A new group's values as the objects of groups before it: each value
                     # held (and sent between processes) once, not once per group.
-                    key = tuple([shared(v, v) if type(v) is str else v for v in key])
+                    key = tuple(map(shared, key, key))
                     acc = groups[key] = Acc()
                 acc.requests += 1
                 success = rec.success
@@ -420,11 +434,7 @@ def scan_file(  # noqa: C901, PLR0912, PLR0915
                     if dur is not None:
                         held.dur_sum += round(dur * 1000)
                         # histogram.bucket_of, inlined: this runs twice per record.
-                        b = (
-                            buckets[ceil(log(dur) / LOG_GAMMA) + bucket_base]
-                            if dur > MIN_VALUE
-                            else ZERO_BUCKET
-                        )
+                        b = buckets[ceil(log(dur) / LOG_GAMMA)] if dur > MIN_VALUE else ZERO_BUCKET
                         hist = held.dur_hist
                         # A few values' buckets listed, more counted (histogram.SAMPLES).
                         if isinstance(hist, list):
@@ -437,7 +447,7 @@ def scan_file(  # noqa: C901, PLR0912, PLR0915
                     if ttfb is not None:
                         held.ttfb_sum += round(ttfb * 1000)
                         b = (
-                            buckets[ceil(log(ttfb) / LOG_GAMMA) + bucket_base]
+                            buckets[ceil(log(ttfb) / LOG_GAMMA)]
                             if ttfb > MIN_VALUE
                             else ZERO_BUCKET
                         )

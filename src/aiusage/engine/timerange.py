@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from aiusage.bounds import MAX_RANGE, MIN_RANGE
+from aiusage.bounds import MAX_RANGE, MAX_TIMESTAMP, MIN_RANGE, MIN_TIMESTAMP
 from aiusage.errors import UsageError
 
 PERIODS = ("hour", "day", "week", "month", "total")
@@ -251,9 +251,30 @@ class PeriodKeys:
         return keys
 
 
+# Each UTC hour's text up to its minutes ("2026-11-20T08:"), by hours since the epoch: a
+# few thousand a year of data.
+_HOUR_TEXT: dict[int, str] = {}
+
+
 def iso_utc(ts: float) -> str:
-    """``ts`` as an ISO 8601 UTC string with a ``Z``."""
-    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat().replace("+00:00", "Z")
+    """``ts`` as an ISO 8601 UTC string with a ``Z``, as :meth:`datetime.isoformat` writes
+    it (microseconds when there are any)."""
+    # A report writes two per group: made from its hour's text, rounded to microseconds as
+    # datetime.fromtimestamp rounds (half to even, carrying into the seconds), it costs
+    # two thirds of datetime's (a property test holds the two equal).
+    frac, whole = math.modf(ts)
+    micros = round(frac * 1e6)
+    if not (0 <= micros < 1_000_000 and MIN_TIMESTAMP <= whole < MAX_TIMESTAMP):
+        return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat().replace("+00:00", "Z")
+    hour, second = divmod(int(whole), 3600)
+    text = _HOUR_TEXT.get(hour)
+    if text is None:
+        start = dt.datetime.fromtimestamp(hour * 3600, dt.UTC)
+        text = _HOUR_TEXT[hour] = start.strftime("%Y-%m-%dT%H:")
+    # %-formatting: a third faster than an f-string's format specs here.
+    if micros:
+        return "%s%02d:%02d.%06dZ" % (text, second // 60, second % 60, micros)  # noqa: UP031
+    return "%s%02d:%02dZ" % (text, second // 60, second % 60)  # noqa: UP031
 
 
 def iso_local(ts: float, tz: ZoneInfo) -> str:

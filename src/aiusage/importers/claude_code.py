@@ -33,8 +33,8 @@ from aiusage.importers.engine import (
     given_dirs,
     source_files,
 )
-from aiusage.pricing.cost import cost_of_record
-from aiusage.pricing.price import Price, TokenCounts
+from aiusage.pricing.cost import TokenCounts, cost_of_record
+from aiusage.pricing.price import Price
 from aiusage.records.batch import Incoming
 from aiusage.records.schema import hostname
 from aiusage.records.secrets import MIN_SECRET, scrub, scrub_tags

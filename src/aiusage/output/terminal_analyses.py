@@ -9,7 +9,8 @@ from typing import Any
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from aiusage.output.terminal import cost_cell, fixed_table, label, notes, rate_cell, title
+from aiusage.output.tables import label, title
+from aiusage.output.terminal import cost_cell, fixed_table, notes, rate_cell
 from aiusage.views.formatting import cost_digits, count, money, percent
 
 

@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from aiusage.output.terminal import fixed_table, label, rate_cell
+from aiusage.output.tables import label
+from aiusage.output.terminal import fixed_table, rate_cell
 from aiusage.views.formatting import cost_digits, count, money, percent
 
 WINDOW_LABELS = {

@@ -1,6 +1,7 @@
-"""The cost of a call record: the one rule the write path (``record``, ``record --batch``,
-imports), the pass (every report), ``reprice`` and ``aiusage pricing cost`` apply (README
-"Pricing", its cost modes).
+"""The cost of a call record, from its token counts (:class:`TokenCounts`): the one rule the
+write path (``record``, ``record --batch``, imports), the pass (every report), ``reprice``
+and ``aiusage pricing cost`` apply (README "Pricing", its cost modes:
+:mod:`aiusage.pricing.modes`).
 
 A record's recorded ``cost`` stands — prices change, history must not — unless the cost mode
 is ``current``, which prices again every record whose model the table knows. A record
@@ -11,23 +12,50 @@ recorded currency, else (none recorded) the entry's, else the default currency.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Protocol
 
 import msgspec
 
-from aiusage.errors import UsageError
-from aiusage.pricing.price import PICOS, Price, TokenCounts
-
-CostMode = Literal["recorded", "auto", "current"]
-COST_MODES: tuple[CostMode, ...] = ("recorded", "auto", "current")
+from aiusage.pricing.modes import CostMode
+from aiusage.pricing.price import PICOS, Price
 
 
-def parse_cost_mode(name: str) -> CostMode:
-    """``name`` as a cost mode (``--cost``), or a :class:`UsageError` listing the modes."""
-    for mode in COST_MODES:
-        if name == mode:
-            return mode
-    raise UsageError(f"unknown --cost {name!r} (choose from {', '.join(COST_MODES)})")
+class Fields(Protocol):
+    """A record read by name: a dict, or a decoded row with a ``get`` like one."""
+
+    def get(self, name: str, default: Any = None, /) -> Any:
+        """The field's value, or ``default``."""
+
+
+# A msgspec struct rather than a frozen dataclass: the pass builds one per record it prices,
+# and a frozen dataclass takes ten times as long to build.
+class TokenCounts(msgspec.Struct, frozen=True, gc=False):
+    """The token counts of one call that its cost depends on: ``output`` includes
+    ``reasoning`` and ``cache_write`` includes ``cache_write_1h`` (README "The record")."""
+
+    input: int = 0
+    output: int = 0
+    cache_read: int = 0
+    cache_write: int = 0
+    cache_write_1h: int = 0
+    reasoning: int = 0
+
+    @classmethod
+    def of(cls, rec: Fields) -> TokenCounts:
+        """The counts of a record's ``*_tokens`` fields (missing or null counts are 0)."""
+        return cls(
+            input=rec.get("input_tokens") or 0,
+            output=rec.get("output_tokens") or 0,
+            cache_read=rec.get("cache_read_tokens") or 0,
+            cache_write=rec.get("cache_write_tokens") or 0,
+            cache_write_1h=rec.get("cache_write_1h_tokens") or 0,
+            reasoning=rec.get("reasoning_tokens") or 0,
+        )
+
+    @property
+    def prompt(self) -> int:
+        """The prompt's size, which picks a long-context tier: input + cache read + write."""
+        return self.input + self.cache_read + self.cache_write
 
 
 # A msgspec struct: the pass builds one per record it prices (see TokenCounts).

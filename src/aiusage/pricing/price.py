@@ -18,12 +18,13 @@ import operator
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any, NamedTuple, Protocol
-
-import msgspec
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from aiusage.bounds import MAX_PRICE, shown
 from aiusage.errors import PricingError
+
+if TYPE_CHECKING:
+    from aiusage.pricing.cost import TokenCounts
 
 PER = Decimal(1_000_000)
 PICOS = 10**12  # costs are counted in integer picos of their currency
@@ -44,44 +45,6 @@ ENTRY_FIELDS = frozenset(
     }
 )
 TIER_FIELDS = frozenset({*RATE_FIELDS, "above"})
-
-
-class Fields(Protocol):
-    """A record read by name: a dict, or a decoded row with a ``get`` like one."""
-
-    def get(self, name: str, default: Any = None, /) -> Any:
-        """The field's value, or ``default``."""
-
-
-# A msgspec struct rather than a frozen dataclass: the pass builds one per record it prices,
-# and a frozen dataclass takes ten times as long to build.
-class TokenCounts(msgspec.Struct, frozen=True, gc=False):
-    """The token counts of one call that its cost depends on: ``output`` includes
-    ``reasoning`` and ``cache_write`` includes ``cache_write_1h`` (README "The record")."""
-
-    input: int = 0
-    output: int = 0
-    cache_read: int = 0
-    cache_write: int = 0
-    cache_write_1h: int = 0
-    reasoning: int = 0
-
-    @classmethod
-    def of(cls, rec: Fields) -> TokenCounts:
-        """The counts of a record's ``*_tokens`` fields (missing or null counts are 0)."""
-        return cls(
-            input=rec.get("input_tokens") or 0,
-            output=rec.get("output_tokens") or 0,
-            cache_read=rec.get("cache_read_tokens") or 0,
-            cache_write=rec.get("cache_write_tokens") or 0,
-            cache_write_1h=rec.get("cache_write_1h_tokens") or 0,
-            reasoning=rec.get("reasoning_tokens") or 0,
-        )
-
-    @property
-    def prompt(self) -> int:
-        """The prompt's size, which picks a long-context tier: input + cache read + write."""
-        return self.input + self.cache_read + self.cache_write
 
 
 @dataclass(frozen=True)

@@ -37,8 +37,7 @@ from aiusage.bounds import (
     MIN_TIMESTAMP,
 )
 from aiusage.errors import AiusageError, ValidationError
-from aiusage.pricing.cost import cost_of_record
-from aiusage.pricing.price import TokenCounts
+from aiusage.pricing.cost import TokenCounts, cost_of_record
 from aiusage.pricing.table import PricingTable
 from aiusage.records.prepare import prepare
 from aiusage.records.schema import SCRUBBED_FIELDS, Record, hostname, new_id, serialize

@@ -10,8 +10,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from aiusage.pricing.cost import CostMode, RecordCost, cost_of_record
-from aiusage.pricing.price import TokenCounts
+from aiusage.pricing.cost import RecordCost, TokenCounts, cost_of_record
+from aiusage.pricing.modes import CostMode
 from aiusage.pricing.table import PricingTable
 from aiusage.records.schema import Record, build_record, ordered, priced_cost, scrub_fields
 

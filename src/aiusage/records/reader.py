@@ -28,7 +28,7 @@ import orjson
 
 from aiusage.bounds import MAX_COST, MAX_DURATION_MS, MAX_TIMESTAMP, MAX_TOKENS, MIN_TIMESTAMP
 from aiusage.errors import DataError
-from aiusage.records.schema import Record, check_read, counter_ok
+from aiusage.records.schema import FIELD_ORDER, Record, check_read, counter_ok
 from aiusage.records.skipped import Skipped
 from aiusage.store.dayfiles import DAY_SECONDS, DayFile, day_of, is_open, open_data, settled_size
 
@@ -140,7 +140,9 @@ def _decoder(
     and so which lines are records, stay the same)."""
     specs: list[tuple[str, Any, Any]] = []
     wanted = fields | READ_ALWAYS | (frozenset() if fast else COUNTER_FIELDS)
-    for info in msgspec.structs.fields(Row):
+    # In the order records are written: msgspec finds each member's field at once when the
+    # next member is the next field (a twentieth of the decoding).
+    for info in sorted(msgspec.structs.fields(Row), key=lambda f: FIELD_ORDER.index(f.name)):
         if as_recorded and info.name in RECORDED_DEFAULTS:
             specs.append((info.name, info.type | msgspec.UnsetType, msgspec.UNSET))
         elif fast and info.name == "model":

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from operator import add, attrgetter, sub
 from pathlib import Path
 from typing import Any, NotRequired, TypedDict, cast
 from zoneinfo import ZoneInfo
 
-from aiusage.engine.histogram import Histogram, bucket_value, rank_buckets, size
+from aiusage.engine.histogram import Histogram, bucket_value, ranker, size
 from aiusage.engine.rollup import COST_SCALE, Acc, Filters, Query, Rollup, dimension_field
 from aiusage.engine.scan import scan
 from aiusage.engine.timerange import TimeRange, iso_local, iso_utc
@@ -107,23 +108,6 @@ class ModelRow(Metrics):
     cost_share: float | None
 
 
-def report_row(
-    period: str,
-    groups: Mapping[str, Any],
-    acc_metrics: Metrics,
-    *,
-    models: list[str] | None = None,
-) -> ReportRow:
-    """A report row, its keys in the documented order: period, group fields, models and
-    metrics."""
-    row: dict[str, Any] = {"period": period, **groups}
-    if models is not None:
-        row["models"] = models
-    row.update(acc_metrics)
-    # The one untyped step: the group fields' names are only known at run time.
-    return cast(ReportRow, row)
-
-
 def group_value(row: ReportRow, field: str) -> Any:
     """A report row's value of group field ``field`` (``user_id``, ``tag:team``, …), ``None``
     when the report is not grouped by it."""
@@ -133,60 +117,112 @@ def group_value(row: ReportRow, field: str) -> Any:
 
 _PERCENTILES = (0.50, 0.95, 0.99)
 _NO_LATENCY = (None, None, None, None)
-# Each bucket's estimate in ms as shown (3 decimals), worked out once per bucket: a report
-# shows six per group.
-_BUCKET_MS: dict[int, float] = {}
+_rank = ranker(_PERCENTILES)
 
 
-def _bucket_ms(bucket: int) -> float:
-    ms = _BUCKET_MS.get(bucket)
-    if ms is None:
-        ms = _BUCKET_MS[bucket] = round(bucket_value(bucket), 3)
-    return ms
+class _BucketMs(dict[int, float]):
+    """Each bucket's estimate in ms as shown (3 decimals), worked out once per bucket: a
+    report shows six per group."""
+
+    def __missing__(self, bucket: int) -> float:
+        ms = self[bucket] = round(bucket_value(bucket), 3)
+        return ms
+
+
+_BUCKET_MS = _BucketMs()
 
 
 def _latency(total_us: int, hist: Histogram) -> tuple[float | None, ...]:
     """Mean, p50, p95 and p99 (ms) of one latency: its sum (µs) and histogram."""
-    ranked = rank_buckets(hist, _PERCENTILES)
+    if type(hist) is list and len(hist) == 1:  # one call: half the groups of a large report
+        only = _BUCKET_MS[hist[0]]
+        # A whole number of µs in ms has three decimals at most: already what round(_, 3)
+        # gives (a property test), which costs a decimal conversion.
+        return total_us / 1000, only, only, only
+    ranked = _rank(hist)
     if ranked is None:
         return _NO_LATENCY
     b50, b95, b99 = ranked
-    return round(total_us / 1000 / size(hist), 3), _bucket_ms(b50), _bucket_ms(b95), _bucket_ms(b99)
+    ms = _BUCKET_MS
+    n = len(hist) if type(hist) is list else size(hist)
+    return round(total_us / 1000 / n, 3), ms[b50], ms[b95], ms[b99]
+
+
+# The keys of a group's metrics, in the order every document writes them (Metrics' order).
+METRIC_KEYS: tuple[str, ...] = tuple(Metrics.__annotations__)
 
 
 def metrics(acc: Acc) -> Metrics:
     """The metrics of one group, as README: Machine output lists them (cost in the report
     currency)."""
-    requests = acc.requests
-    dur_avg, dur_p50, dur_p95, dur_p99 = _latency(acc.dur_sum, acc.dur_hist)
-    ttfb_avg, ttfb_p50, ttfb_p95, ttfb_p99 = _latency(acc.ttfb_sum, acc.ttfb_hist)
-    return {
-        "requests": requests,
-        "successes": acc.successes,
-        "failures": requests - acc.successes,
-        "success_rate": round(acc.successes / requests, 6) if requests else None,
-        "input_tokens": acc.input,
-        "output_tokens": acc.output,
-        "cache_read_tokens": acc.cache_read,
-        "cache_write_tokens": acc.cache_write,
-        "reasoning_tokens": acc.reasoning,
-        "total_tokens": acc.input + acc.output + acc.cache_read + acc.cache_write,
-        "cost": money(acc.cost),
-        "actual_cost": money(acc.actual),
-        "avg_duration_ms": dur_avg,
-        "p50_duration_ms": dur_p50,
-        "p95_duration_ms": dur_p95,
-        "p99_duration_ms": dur_p99,
-        "avg_ttfb_ms": ttfb_avg,
-        "p50_ttfb_ms": ttfb_p50,
-        "p95_ttfb_ms": ttfb_p95,
-        "p99_ttfb_ms": ttfb_p99,
-        "unpriced_requests": acc.unpriced,
-        "priced_coverage": round((requests - acc.unpriced) / requests, 6) if requests else None,
-        "max_tokens_per_call": acc.max_tokens,
-        "first_seen": iso_utc(acc.first_ts) if requests else None,
-        "last_seen": iso_utc(acc.last_ts) if requests else None,
-    }
+    (values,) = metric_values([acc])
+    return cast(Metrics, dict(zip(METRIC_KEYS, values, strict=True)))
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    """``part / whole`` to 6 decimals (``None`` of nothing)."""
+    if not whole:
+        return None
+    if part == whole:  # most groups: every call a success, every call priced
+        return 1.0
+    # round(_, 6) converts to decimal and back: kept to the ratios that need it.
+    return round(part / whole, 6)
+
+
+def _columns(rows: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Rows of equal length as columns."""
+    return list(zip(*rows, strict=True))
+
+
+def metric_values(accs: Sequence[Acc]) -> list[tuple[Any, ...]]:
+    """The metrics of each group (see :func:`metrics`), as its values in the order of
+    :data:`METRIC_KEYS`. Worked out a column at a time, mostly in C: a report of hundreds of
+    thousands of groups spends its tail here."""
+    if not accs:
+        return []
+    requests = list(map(attrgetter("requests"), accs))
+    successes = list(map(attrgetter("successes"), accs))
+    inputs = list(map(attrgetter("input"), accs))
+    outputs = list(map(attrgetter("output"), accs))
+    reads = list(map(attrgetter("cache_read"), accs))
+    writes = list(map(attrgetter("cache_write"), accs))
+    unpriced = list(map(attrgetter("unpriced"), accs))
+    firsts = [iso_utc(a.first_ts) if a.requests else None for a in accs]
+    # Each latency's four values of every group, as four columns.
+    durations = _columns(
+        map(_latency, map(attrgetter("dur_sum"), accs), map(attrgetter("dur_hist"), accs))
+    )
+    ttfbs = _columns(
+        map(_latency, map(attrgetter("ttfb_sum"), accs), map(attrgetter("ttfb_hist"), accs))
+    )
+    return list(
+        zip(
+            requests,
+            successes,
+            map(sub, requests, successes),
+            list(map(_ratio, successes, requests)),
+            inputs,
+            outputs,
+            reads,
+            writes,
+            map(attrgetter("reasoning"), accs),
+            map(add, map(add, inputs, outputs), map(add, reads, writes)),
+            map(money, map(attrgetter("cost"), accs)),
+            map(money, map(attrgetter("actual"), accs)),
+            *durations,
+            *ttfbs,
+            unpriced,
+            list(map(_ratio, map(sub, requests, unpriced), requests)),
+            map(attrgetter("max_tokens"), accs),
+            firsts,
+            # The first time again for a group of one call (half of a large report's).
+            [
+                first if a.last_ts == a.first_ts or not a.requests else iso_utc(a.last_ts)
+                for first, a in zip(firsts, accs, strict=True)
+            ],
+            strict=True,
+        )
+    )
 
 
 @dataclass(frozen=True)

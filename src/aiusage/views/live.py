@@ -16,8 +16,7 @@ from typing import Any
 
 from aiusage.engine.rollup import COST_SCALE, Filters, Query, filter_function
 from aiusage.engine.timerange import TimeRange
-from aiusage.pricing.cost import cost_of_record
-from aiusage.pricing.price import TokenCounts
+from aiusage.pricing.cost import TokenCounts, cost_of_record
 from aiusage.records.reader import ALL_FIELDS, DayReader, Row, line_reader
 from aiusage.records.skipped import Skipped
 from aiusage.store.dayfiles import DAY_SECONDS, DayFile, day_of, day_path

@@ -9,8 +9,8 @@ from decimal import Decimal
 from typing import Any
 
 from aiusage.errors import UsageError
-from aiusage.pricing.cost import cost_of_record
-from aiusage.pricing.price import RATE_FIELDS, Price, Rates, TokenCounts
+from aiusage.pricing.cost import TokenCounts, cost_of_record
+from aiusage.pricing.price import RATE_FIELDS, Price, Rates
 from aiusage.pricing.table import PricingTable
 
 

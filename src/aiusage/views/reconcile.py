@@ -39,7 +39,7 @@ import orjson
 from aiusage.engine.rollup import Acc, Filters, Query
 from aiusage.engine.timerange import TimeRange, resolve_tz
 from aiusage.errors import UsageError
-from aiusage.pricing.price import TokenCounts
+from aiusage.pricing.cost import TokenCounts
 from aiusage.pricing.table import PricingTable
 from aiusage.views.document import Source, envelope, fold, money, run_query
 
