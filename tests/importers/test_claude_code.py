@@ -279,15 +279,31 @@ def _general(line: Line, project: str, sink: Sink) -> Any:
         return (fields["id"], 0.0, None)
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
+LINE_CASES = given(
     line=_call(),
     project=st.sampled_from(["-home-ann-webapp", f"-home-ann-{SECRET}"]),
     currency=st.sampled_from(["USD", "EUR"]),
 )
+
+
+@settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@LINE_CASES
 def test_a_line_makes_the_record_its_dict_of_fields_makes(
     tmp_path: Path, line: dict[str, Any], project: str, currency: str
 ) -> None:
+    _check_line(tmp_path, line, project, currency)
+
+
+@pytest.mark.slow
+@settings(max_examples=1500, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@LINE_CASES
+def test_a_line_makes_the_record_its_dict_of_fields_makes_in_many_more_cases(
+    tmp_path: Path, line: dict[str, Any], project: str, currency: str
+) -> None:
+    _check_line(tmp_path, line, project, currency)
+
+
+def _check_line(tmp_path: Path, line: dict[str, Any], project: str, currency: str) -> None:
     """LineRecords' record (built without a dict of fields) is claude_record's dict of
     fields as Sink.prepare writes it, in a data dir of any default currency."""
     decoded = _decoder.decode(json.dumps(line))
@@ -372,11 +388,13 @@ def test_runs_cover_the_files_in_order(sizes: list[int], workers: int) -> None:
     assert all(end > first for first, end in runs) or not sizes
 
 
-@settings(
-    max_examples=150,
+RUNS_SETTINGS = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
+
+
+@settings(RUNS_SETTINGS, max_examples=40)
 @example(
     first=[
         ("-home-ann-cli", [_line(output_tokens=5)]),  # files are read in path order
@@ -395,6 +413,33 @@ def test_runs_give_what_one_loop_gives(
     per_run: int,
     tail: bytes,
 ) -> None:
+    _check_runs(tmp_path, monkeypatch, first, more, per_run, tail)
+
+
+@pytest.mark.slow
+@settings(RUNS_SETTINGS, max_examples=400)
+@given(first=FILES, more=FILES, per_run=st.integers(1, 3), tail=st.sampled_from([b"", b'{"ty']))
+def test_runs_give_what_one_loop_gives_in_many_more_cases(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    first: list[tuple[str | None, list[bytes]]],
+    more: list[tuple[str | None, list[bytes]]],
+    per_run: int,
+    tail: bytes,
+) -> None:
+    _check_runs(tmp_path, monkeypatch, first, more, per_run, tail)
+
+
+def _check_runs(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    first: list[tuple[str | None, list[bytes]]],
+    more: list[tuple[str | None, list[bytes]]],
+    per_run: int,
+    tail: bytes,
+) -> None:
+    """Imports in runs of ``per_run`` files equal one loop over every file, twice (the
+    second import reads on from the saved offsets)."""
     shutil.rmtree(tmp_path / "case", ignore_errors=True)
     home = tmp_path / "case" / "claude"
     old, new = tmp_path / "case" / "old", tmp_path / "case" / "new"

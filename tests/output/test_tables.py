@@ -77,7 +77,7 @@ def _check_plain_text_writes_what_rich_draws(table: FixedTable, width: int) -> N
             assert text == drawn_by_rich(table, width, monkeypatch)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(table=tables(), width=st.integers(1, 160))
 def test_plain_text_writes_what_rich_draws(table: FixedTable, width: int) -> None:
     _check_plain_text_writes_what_rich_draws(table, width)
